@@ -1,0 +1,51 @@
+"""The one exception root of flowengine and its data-bearing leaves (STYLE.md convention 7)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Literal
+
+Severity = Literal["error", "warning"]
+
+
+@dataclass(frozen=True, slots=True)
+class Issue:
+    """One problem found in a flow file, with its position.
+
+    ``line`` and ``column`` are 1-based, as editors show them. ``path`` is the YAML path
+    of the offending value (``("nodes", 2, "legasy")``) and ``code`` a short stable
+    identifier for tests and tools (``unknown-key``, ``cycle``, …).
+    """
+
+    file: str
+    line: int
+    column: int
+    message: str
+    code: str = "invalid"
+    path: tuple[str | int, ...] = ()
+    severity: Severity = "error"
+
+    def __str__(self) -> str:
+        prefix = "warning: " if self.severity == "warning" else ""
+        return f"{self.file}:{self.line}:{self.column}: {prefix}{self.message}"
+
+
+class FlowError(Exception):
+    """Root of every error flowengine raises on purpose."""
+
+
+class ConfigError(FlowError):
+    """A flow (or several) failed to load or validate; ``issues`` lists every problem found."""
+
+    def __init__(self, issues: Sequence[Issue]) -> None:
+        self.issues = list(issues)
+        super().__init__("\n".join(str(issue) for issue in self.issues))
+
+
+class NodeError(FlowError):
+    """A node failed; ``node_id`` names it."""
+
+    def __init__(self, node_id: str, message: str) -> None:
+        self.node_id = node_id
+        super().__init__(f"node '{node_id}': {message}")

@@ -1,0 +1,221 @@
+"""The node API: config models and the three role contracts (STYLE.md convention 3).
+
+A node type is one module holding a config model (a subclass of :class:`NodeConfig`)
+and a node class (a subclass of :class:`Source`, :class:`Transform` or :class:`Sink`)
+whose docstring contains a complete, runnable YAML example in a ``yaml`` code fence.
+The engine builds the node with its validated config and a :class:`NodeContext`,
+wires its output ports, and drives it:
+
+* ``await start()`` on every node, sinks first, then transforms, then sources
+  (a source is ready to produce once ``start`` has returned);
+* sources ``await run()``, pushing messages with :meth:`Node.emit` until their input is
+  exhausted (finite sources return) or they are cancelled (stop);
+* transforms have :meth:`Transform.process` called directly, synchronously, for each
+  message: no queue hop on the hot path;
+* sinks receive batches through :meth:`Sink.write` from a bounded channel the engine
+  owns, or, for an ``inline`` sink, each message through :meth:`Sink.write_now`;
+* when the input has ended, :meth:`Transform.flush` (emit what is pending), then the
+  sinks drain; finally ``await aclose()`` on every node, each with a deadline.
+
+Nodes import only this public API (``flowengine``), never the runtime's insides.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, Literal, TypeVar
+
+from pydantic import BaseModel, ConfigDict
+
+from flowengine.message import Message
+
+if TYPE_CHECKING:
+    from flowengine.clock import Clock
+    from flowengine.state import NodeState
+
+Role = Literal["source", "transform", "sink"]
+ERRORS_PORT = "errors"
+OUT_PORT = "out"
+
+
+class NodeConfig(BaseModel):
+    """Base of every node type's config model: frozen, unknown keys refused.
+
+    Field docstrings (``Field(description=...)``) become the JSON Schema descriptions
+    editors show, so write them for users.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
+
+
+class Counters(dict[str, int]):
+    """Named counters of one node (``errors``, ``dropped``, ``unmatched``, …).
+
+    A plain ``dict`` so that ``counters["x"] += 1`` is as cheap as it can be; missing
+    names read as 0.
+    """
+
+    def __missing__(self, key: str) -> int:
+        return 0
+
+
+Emitter = Callable[[Message], None]
+
+
+class NodeContext:
+    """What the engine gives a node: identity, paths, clock, durable state, logging.
+
+    Created by the runtime; nodes read it, they do not build it (tests may, through
+    :mod:`flowengine.testing`).
+    """
+
+    def __init__(
+        self,
+        *,
+        node_id: str,
+        flow_name: str,
+        flow_dir: Path,
+        clock: Clock,
+        state: NodeState,
+        logger: logging.Logger | None = None,
+    ) -> None:
+        self.node_id = node_id
+        self.flow_name = flow_name
+        self.flow_dir = flow_dir
+        self.clock = clock
+        self.state = state
+        self.logger = logger or logging.getLogger(f"flowengine.node.{node_id}")
+        self.counters = Counters()
+
+    def resolve_path(self, path: str | Path) -> Path:
+        """Resolve a path from the flow's config against the folder of the flow file."""
+        candidate = Path(path).expanduser()
+        return candidate if candidate.is_absolute() else self.flow_dir / candidate
+
+
+C = TypeVar("C", bound=NodeConfig)
+
+
+def _unwired(msg: Message) -> None:
+    """Stand-in emitter for a port nothing is wired to: the message ends here."""
+
+
+class Node(Generic[C]):
+    """Base of every node type.
+
+    Subclasses set ``config_model`` (their :class:`NodeConfig` subclass) and, when
+    their outputs are not just ``out``, ``outputs`` or :meth:`output_ports`.
+    ``errors`` is an output of every node and is never listed.
+    """
+
+    role: ClassVar[Role]
+    config_model: ClassVar[type[NodeConfig]]
+    outputs: ClassVar[tuple[str, ...]] = (OUT_PORT,)
+    #: A cycle through this node is accepted by the graph check (CONTRACT §1).
+    allows_cycles: ClassVar[bool] = False
+
+    def __init__(self, config: C, context: NodeContext) -> None:
+        self.config = config
+        self.context = context
+        self.id = context.node_id
+        self.logger = context.logger
+        self.counters = context.counters
+        self._emitters: dict[str, Emitter] = {}
+
+    @classmethod
+    def output_ports(cls, config: Any) -> tuple[str, ...]:
+        """Return the output ports a node with this config has (``errors`` excluded)."""
+        return cls.outputs
+
+    def bind_output(self, port: str, emitter: Emitter) -> None:
+        """Connect ``port`` to ``emitter``; called by the engine while wiring the flow."""
+        self._emitters[port] = emitter
+
+    def emitter(self, port: str = OUT_PORT) -> Emitter:
+        """Return the function that delivers a message on ``port`` (a no-op when unwired).
+
+        Nodes that emit often may fetch this once in :meth:`start` and keep it.
+        """
+        return self._emitters.get(port, _unwired)
+
+    def emit(self, msg: Message, port: str = OUT_PORT) -> None:
+        """Deliver ``msg`` on ``port`` now, synchronously, to everything wired to it."""
+        self._emitters.get(port, _unwired)(msg)
+
+    async def start(self) -> None:
+        """Open resources (files, connections). Import heavy libraries here, not at module level."""
+
+    async def aclose(self) -> None:
+        """Release resources. Called once, with a deadline, after the node has stopped."""
+
+
+class Source(Node[C]):
+    """A node that produces messages by itself (a radio, a broker, a capture file).
+
+    ``run`` pushes messages with :meth:`Node.emit` until its input is exhausted (a finite
+    source returns) or it is cancelled (the flow stops). A source that produces many
+    messages in a burst should ``await self.backpressure()`` every so often, so that
+    sinks keep up instead of overflowing their channels.
+    """
+
+    role: ClassVar[Role] = "source"
+    #: Live sources (radio, broker) run the flow on the wall clock; finite replays on event time.
+    live: ClassVar[bool] = True
+    _backpressure: Callable[[], Any] | None = None
+
+    async def run(self) -> None:
+        """Produce messages until done (return) or cancelled."""
+        raise NotImplementedError
+
+    def is_finite(self) -> bool:
+        """Return True when :meth:`run` returns by itself once its input is exhausted."""
+        return not self.live
+
+    async def backpressure(self) -> None:
+        """Wait until every channel downstream has room again; returns at once when it has."""
+        if self._backpressure is not None:
+            await self._backpressure()
+
+
+class Transform(Node[C]):
+    """A node that maps one message to zero or more messages.
+
+    :meth:`process` returns the message for ``out`` (or ``None`` to filter it out); a
+    transform with other ports, or more than one result, calls :meth:`Node.emit` for them.
+    An exception raised by ``process`` is caught by the engine: logged with the node id,
+    counted in ``counters["errors"]``, and the message goes to the ``errors`` port.
+    """
+
+    role: ClassVar[Role] = "transform"
+
+    def process(self, msg: Message) -> Message | None:
+        """Handle one message; return the message for ``out`` or ``None``."""
+        raise NotImplementedError
+
+    def flush(self) -> None:
+        """The flow's input has ended (finite sources done): emit whatever is pending."""
+
+
+class Sink(Node[C]):
+    """A node that writes messages somewhere; it has no output but ``errors``.
+
+    The engine puts a bounded channel in front of a sink and calls :meth:`write` with
+    batches, in order. An ``inline`` sink (cheap and synchronous, like ``discard``)
+    skips the channel: :meth:`write_now` is called on the hot path instead.
+    """
+
+    role: ClassVar[Role] = "sink"
+    outputs: ClassVar[tuple[str, ...]] = ()
+    inline: ClassVar[bool] = False
+    #: Capacity of the channel in front of the sink, in messages.
+    capacity: ClassVar[int] = 10_000
+
+    async def write(self, batch: Sequence[Message]) -> None:
+        """Write a batch of messages; raising fails the batch (counted, sent to ``errors``)."""
+        raise NotImplementedError
+
+    def write_now(self, msg: Message) -> None:
+        """Write one message synchronously (only for ``inline`` sinks)."""
+        raise NotImplementedError
