@@ -43,6 +43,9 @@ class Clock(ABC):
     def call_at(self, when: float, callback: Callable[[], None]) -> TimerHandle:
         """Run ``callback`` (synchronously, on the flow's loop) once time reaches ``when``."""
 
+    def observe(self, ts: float) -> None:
+        """A source saw data stamped ``ts``: event time moves to it (wall time ignores this)."""
+
     def call_later(self, delay: float, callback: Callable[[], None]) -> TimerHandle:
         """Run ``callback`` ``delay`` seconds from :meth:`now`."""
         return self.call_at(self.now() + delay, callback)
@@ -104,6 +107,11 @@ class EventClock(Clock):
             self._now = max(self._now, when)
             callback()
         self._now = max(self._now, to)
+
+    def observe(self, ts: float) -> None:
+        """Event time follows the data: advance to ``ts``."""
+        if ts > self._now or (self._timers and self._timers[0][0] <= ts):
+            self.advance(ts)
 
     def run_all(self) -> None:
         """Run every pending timer at its deadline (a finite replay has ended)."""

@@ -1,0 +1,329 @@
+"""Running one flow: instantiate nodes, wire them, drive their lifecycle (STYLE.md conventions 3-5).
+
+A :class:`FlowRun` owns one ``asyncio.TaskGroup``. Transforms are called directly on the
+hot path: wiring compiles every port into a plain function that calls the next node, so
+a message crosses a chain of transforms without a queue hop. Sinks sit behind bounded
+:class:`~flowengine.channel.Channel` s and are fed in batches by one task each.
+
+Lifecycle: start sinks → transforms → sources; run sources until they are all done (a
+finite input is exhausted) or a stop is requested; at the end of input fire pending
+timers and flush transforms; close the channels so sinks drain; close every node with
+a deadline.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from flowengine.channel import Channel
+from flowengine.clock import Clock, EventClock, WallClock
+from flowengine.errors import NodeError
+from flowengine.graph import FlowGraph, NodeSpec
+from flowengine.message import Message
+from flowengine.node import ERRORS_PORT, OUT_PORT, Node, NodeContext, Sink, Source, Transform
+from flowengine.state import StateStore
+
+logger = logging.getLogger("flowengine.runtime")
+
+Deliver = Callable[[Message], None]
+#: How many failures of one node are logged in full; the rest are counted (see the summary).
+LOGGED_FAILURES = 20
+#: Deadline for one node's ``start`` and ``aclose`` unless the node asks for more.
+LIFECYCLE_TIMEOUT = 30.0
+
+
+def _nothing(msg: Message) -> None:
+    """Deliver to nowhere: a port nothing is wired to."""
+
+
+def fan_out(targets: list[Deliver]) -> Deliver:
+    """Return one function delivering to every target, specialised for 0 and 1 targets."""
+    if not targets:
+        return _nothing
+    if len(targets) == 1:
+        return targets[0]
+    chain = tuple(targets)
+
+    def deliver_all(msg: Message) -> None:
+        for target in chain:
+            target(msg)
+
+    return deliver_all
+
+
+@dataclass
+class RunSummary:
+    """What a finished run reports: per-node counters and how it ended."""
+
+    flow: str
+    counters: dict[str, dict[str, int]] = field(default_factory=dict)
+    end_of_input: bool = False
+    seconds: float = 0.0
+
+
+class FlowRun:
+    """One flow, instantiated and wired, ready to :meth:`run` once."""
+
+    def __init__(self, flow: FlowGraph, *, clock: Clock | None = None,
+                 store: StateStore | None = None) -> None:
+        """Instantiate every enabled node of ``flow`` and wire the ports.
+
+        ``clock`` defaults to the wall clock when any source is live, else to event time;
+        ``store`` defaults to the flow's ``state`` file.
+        """
+        self.flow = flow
+        specs = list(flow.enabled())
+        self.specs = {spec.id: spec for spec in specs}
+        live = any(spec.role == "source" and getattr(spec.node_class, "live", True) for spec in specs)
+        self.clock: Clock = clock or (WallClock() if live else EventClock())
+        self.store = store or StateStore(flow.state_path)
+        self.nodes: dict[str, Node[Any]] = {}
+        self.channels: dict[str, Channel[Message]] = {}
+        self._failures: dict[str, int] = {}
+        for spec in specs:
+            context = NodeContext(node_id=spec.id, flow_name=flow.name, flow_dir=flow.flow_dir,
+                                  clock=self.clock, state=self.store.node(spec.id),
+                                  logger=logging.getLogger(f"flowengine.{flow.name}.{spec.id}"))
+            self.nodes[spec.id] = spec.node_class(spec.config, context)
+        self._wire(specs)
+
+    # Wiring -----------------------------------------------------------------------------
+
+    def _wire(self, specs: list[NodeSpec]) -> None:
+        inputs: dict[str, Deliver] = {}
+
+        def targets_of(spec: NodeSpec, port: str) -> Deliver:
+            found = [inputs[t] if t in inputs else self._late(inputs, t)
+                     for t in spec.wires.get(port, ()) if t in self.specs]
+            return fan_out(found)
+
+        # Downstream first, so that each port binds straight to the next node's function.
+        for spec in reversed(specs):
+            node = self.nodes[spec.id]
+            for port in (*spec.node_class.output_ports(spec.config), ERRORS_PORT):
+                node.bind_output(port, targets_of(spec, port))
+            inputs[spec.id] = self._input_of(spec, node)
+
+    @staticmethod
+    def _late(inputs: dict[str, Deliver], target: str) -> Deliver:
+        """A trampoline for a wire into a node not built yet (only on allowed cycles)."""
+        return lambda msg: inputs[target](msg)
+
+    def _input_of(self, spec: NodeSpec, node: Node[Any]) -> Deliver:
+        fail = self._failure_handler(spec.id, node)
+        if isinstance(node, Transform):
+            return self._transform_input(node, node.emitter(OUT_PORT), fail)
+        if isinstance(node, Sink):
+            if node.inline:
+                write_now = node.write_now
+
+                def write_inline(msg: Message) -> None:
+                    try:
+                        write_now(msg)
+                    except Exception as exc:  # noqa: BLE001 - a node's failure is routed, not fatal
+                        fail(msg, exc)
+
+                return write_inline
+            capacity = int(getattr(node.config, "capacity", None) or node.capacity)
+            channel: Channel[Message] = Channel(capacity, "drop_newest")
+            self.channels[spec.id] = channel
+            return channel.put
+        return _nothing  # a source fed by a wire (allowed by no built-in) ignores input
+
+    @staticmethod
+    def _transform_input(node: Transform[Any], out: Deliver, fail: Callable[[Message, Exception], None]
+                         ) -> Deliver:
+        process = node.process
+        if out is _nothing:
+            def run_only(msg: Message) -> None:
+                try:
+                    process(msg)
+                except Exception as exc:  # noqa: BLE001 - a node's failure is routed, not fatal
+                    fail(msg, exc)
+
+            return run_only
+
+        def run_and_forward(msg: Message) -> None:
+            try:
+                result = process(msg)
+            except Exception as exc:  # noqa: BLE001 - a node's failure is routed, not fatal
+                fail(msg, exc)
+                return
+            if result is not None:
+                out(result)
+
+        return run_and_forward
+
+    def _failure_handler(self, node_id: str, node: Node[Any]) -> Callable[[Message, Exception], None]:
+        counters = node.counters
+        node_logger = node.logger
+
+        def fail(msg: Message, exc: Exception) -> None:
+            counters["errors"] += 1
+            seen = counters["errors"]
+            if seen <= LOGGED_FAILURES:
+                node_logger.warning("node '%s' failed on a message (topic %r): %s: %s", node_id,
+                                    msg.topic, type(exc).__name__, exc)
+                if seen == LOGGED_FAILURES:
+                    node_logger.warning("node '%s': further failures are counted, not logged", node_id)
+            error = {"node": node_id, "type": type(exc).__name__, "message": str(exc)}
+            node.emitter(ERRORS_PORT)(msg.evolve(meta={**msg.meta, "error": error}))
+
+        return fail
+
+    # Running ----------------------------------------------------------------------------
+
+    async def backpressure(self) -> None:
+        """Wait while any sink channel is more than half full; otherwise just yield once."""
+        waited = False
+        for channel in self.channels.values():
+            if channel.is_busy():
+                waited = True
+                await channel.wait_for_room()
+        if not waited:
+            await asyncio.sleep(0)
+
+    def _by_role(self, role: str) -> list[Node[Any]]:
+        return [self.nodes[s.id] for s in self.specs.values() if s.role == role]
+
+    async def run(self, stop: asyncio.Event | None = None) -> RunSummary:
+        """Run the flow until its finite sources are done or ``stop`` is set; then drain and close.
+
+        Raises :class:`NodeError` when a node fails to start (nothing is left running).
+        """
+        stop = stop or asyncio.Event()
+        began = time.monotonic()
+        summary = RunSummary(self.flow.name)
+        started: list[Node[Any]] = []
+        try:
+            async with asyncio.TaskGroup() as group:
+                sink_tasks: list[asyncio.Task[None]] = []
+                for node in self._by_role("sink"):
+                    await self._start(node)
+                    started.append(node)
+                    channel = self.channels.get(node.id)
+                    if channel is not None and isinstance(node, Sink):
+                        sink_tasks.append(group.create_task(self._feed_sink(node, channel),
+                                                            name=f"sink:{node.id}"))
+                for role in ("transform", "source"):
+                    for node in self._by_role(role):
+                        await self._start(node)
+                        started.append(node)
+                sources = [n for n in self._by_role("source") if isinstance(n, Source)]
+                for source in sources:
+                    source._backpressure = self.backpressure
+                source_tasks = [group.create_task(self._run_source(s), name=f"source:{s.id}")
+                                for s in sources]
+                summary.end_of_input = await self._wait_sources(source_tasks, stop)
+                if summary.end_of_input:
+                    self._end_of_input()
+                for channel in self.channels.values():
+                    channel.close()
+                await self._drain(sink_tasks)
+        finally:
+            await self._close_all(started)
+            for node_id, node in self.nodes.items():
+                channel = self.channels.get(node_id)
+                if channel is not None and channel.dropped:
+                    node.counters["dropped"] += channel.dropped
+                summary.counters[node_id] = dict(node.counters)
+            self.store.close()
+            summary.seconds = time.monotonic() - began
+        return summary
+
+    async def _start(self, node: Node[Any]) -> None:
+        try:
+            async with asyncio.timeout(float(getattr(node, "start_timeout", LIFECYCLE_TIMEOUT))):
+                await node.start()
+        except TimeoutError as exc:
+            raise NodeError(node.id, "did not start in time") from exc
+        except NodeError:
+            raise
+        except Exception as exc:
+            raise NodeError(node.id, f"cannot start: {exc}") from exc
+
+    async def _run_source(self, source: Source[Any]) -> None:
+        try:
+            await source.run()
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            source.counters["errors"] += 1
+            source.logger.exception("source '%s' stopped after an error", source.id)
+
+    async def _wait_sources(self, tasks: list[asyncio.Task[None]], stop: asyncio.Event) -> bool:
+        """Wait for every source or for ``stop``; True when the input ended by itself."""
+        if not tasks:
+            return True
+        stopper = asyncio.ensure_future(stop.wait())
+        try:
+            pending: set[asyncio.Future[Any]] = set(tasks)
+            while pending:
+                done, _ = await asyncio.wait({*pending, stopper}, return_when=asyncio.FIRST_COMPLETED)
+                pending -= done
+                if stopper in done:
+                    break
+        finally:
+            stopper.cancel()
+        if not pending:
+            return True
+        for task in pending:
+            task.cancel()
+        for task in pending:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        return False
+
+    def _end_of_input(self) -> None:
+        """Finite input is exhausted: fire every pending timer, then let transforms flush."""
+        transforms = [n for n in self._by_role("transform") if isinstance(n, Transform)]
+        for _ in range(3):
+            if isinstance(self.clock, EventClock):
+                self.clock.run_all()
+            for node in transforms:
+                try:
+                    node.flush()
+                except Exception:
+                    node.counters["errors"] += 1
+                    node.logger.exception("node '%s' failed to flush", node.id)
+            if not isinstance(self.clock, EventClock) or not self.clock.pending():
+                break
+
+    async def _feed_sink(self, sink: Sink[Any], channel: Channel[Message]) -> None:
+        fail = self._failure_handler(sink.id, sink)
+        while (batch := await channel.get_batch()) is not None:
+            try:
+                await sink.write(batch)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # noqa: BLE001 - a node's failure is routed, not fatal
+                for msg in batch:
+                    fail(msg, exc)
+
+    async def _drain(self, sink_tasks: Iterable[asyncio.Task[None]]) -> None:
+        tasks = list(sink_tasks)
+        if not tasks:
+            return
+        _, late = await asyncio.wait(tasks, timeout=LIFECYCLE_TIMEOUT)
+        for task in late:
+            logger.error("flow '%s': a sink did not drain within %.0f s; cancelling it",
+                         self.flow.name, LIFECYCLE_TIMEOUT)
+            task.cancel()
+
+    async def _close_all(self, started: list[Node[Any]]) -> None:
+        # Sources first, sinks last: the reverse of the start order.
+        for node in reversed(started):
+            timeout = float(getattr(node, "close_timeout", LIFECYCLE_TIMEOUT))
+            try:
+                async with asyncio.timeout(timeout):
+                    await node.aclose()
+            except TimeoutError:
+                node.logger.error("node '%s' did not close within %.0f s", node.id, timeout)
+            except Exception:
+                node.logger.exception("node '%s' failed to close", node.id)
