@@ -1,0 +1,167 @@
+"""The headless runner: several flows at once, signals, ``--watch`` reloads (CONTRACT §7)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+from collections.abc import Callable
+from pathlib import Path
+
+from flowengine.errors import NodeError
+from flowengine.flow import LoadedFlow, load_flow
+from flowengine.graph import FlowGraph
+from flowengine.registry import Registry
+from flowengine.runtime import FlowRun, RunSummary
+
+logger = logging.getLogger("flowengine.runner")
+WATCH_INTERVAL = 1.0
+
+
+def report(loaded: LoadedFlow, *, strict: bool, echo: Callable[[str], None]) -> bool:
+    """Print a loaded flow's issues; return True when it may run."""
+    for issue in [*loaded.errors, *loaded.warnings]:
+        echo(str(issue))
+    return loaded.ok and not (strict and loaded.warnings)
+
+
+def log_summary(summary: RunSummary) -> None:
+    """Log what each node counted during a run (only the non-zero counters)."""
+    for node_id, counters in summary.counters.items():
+        shown = {name: value for name, value in counters.items() if value}
+        if shown:
+            text = ", ".join(f"{name}={value}" for name, value in sorted(shown.items()))
+            logger.info("flow '%s' node '%s': %s", summary.flow, node_id, text)
+    logger.info("flow '%s' finished after %.2f s (%s)", summary.flow, summary.seconds,
+                "input ended" if summary.end_of_input else "stopped")
+
+
+class FlowRunner:
+    """Runs one flow file, reloading it on change when watching."""
+
+    def __init__(self, path: Path, registry: Registry, graph: FlowGraph, *, watch: bool,
+                 on_secrets: Callable[[frozenset[str]], None]) -> None:
+        self.path = path
+        self.registry = registry
+        self.graph = graph
+        self.watch = watch
+        self.on_secrets = on_secrets
+        self.failed = False
+
+    def _mtime(self) -> float:
+        try:
+            return self.path.stat().st_mtime
+        except OSError:
+            return 0.0
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Run until ``stop`` (or, without ``--watch``, until the flow ends by itself)."""
+        graph = self.graph
+        while True:
+            mtime = self._mtime()
+            reload = asyncio.Event()
+            flow_stop = asyncio.Event()
+            watcher = asyncio.ensure_future(self._watch(mtime, reload)) if self.watch else None
+            relay = asyncio.ensure_future(self._relay(stop, reload, flow_stop))
+            try:
+                summary = await FlowRun(graph).run(flow_stop)
+            except NodeError as exc:
+                logger.error("flow '%s' did not start: %s", graph.name, exc)
+                self.failed = True
+                summary = None
+            finally:
+                relay.cancel()
+                if watcher is not None:
+                    watcher.cancel()
+            if summary is not None:
+                log_summary(summary)
+            if stop.is_set() or not self.watch:
+                return
+            if not reload.is_set():
+                # The flow ended by itself: wait for a change of the file (or stop).
+                await self._wait_change(mtime, stop)
+                if stop.is_set():
+                    return
+            graph = await self._reload(graph)
+
+    async def _relay(self, stop: asyncio.Event, reload: asyncio.Event, flow_stop: asyncio.Event) -> None:
+        stopper = asyncio.ensure_future(stop.wait())
+        reloader = asyncio.ensure_future(reload.wait())
+        try:
+            await asyncio.wait({stopper, reloader}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            stopper.cancel()
+            reloader.cancel()
+        flow_stop.set()
+
+    async def _watch(self, mtime: float, reload: asyncio.Event) -> None:
+        """Set ``reload`` when the file changed and the new version validates."""
+        while True:
+            await asyncio.sleep(WATCH_INTERVAL)
+            current = self._mtime()
+            if current == mtime:
+                continue
+            mtime = current
+            loaded = load_flow(self.path, self.registry)
+            if not loaded.ok:
+                logger.error("%s changed but does not validate; the running flow is kept:", self.path)
+                for issue in loaded.errors:
+                    logger.error("%s", issue)
+                continue
+            self._pending = loaded.graph
+            reload.set()
+            return
+
+    async def _wait_change(self, mtime: float, stop: asyncio.Event) -> None:
+        reload = asyncio.Event()
+        watcher = asyncio.ensure_future(self._watch(mtime, reload))
+        stopper = asyncio.ensure_future(stop.wait())
+        try:
+            await asyncio.wait({watcher, stopper}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            watcher.cancel()
+            stopper.cancel()
+
+    async def _reload(self, graph: FlowGraph) -> FlowGraph:
+        pending = getattr(self, "_pending", None)
+        if pending is None:
+            return graph
+        self._pending = None
+        self.on_secrets(pending.secrets)
+        logger.info("%s changed: reloaded flow '%s'", self.path, pending.name)
+        return pending
+
+
+async def run_flows(paths: list[Path], registry: Registry, graphs: list[FlowGraph], *, watch: bool,
+                    on_secrets: Callable[[frozenset[str]], None]) -> int:
+    """Run every flow until all have ended or SIGINT/SIGTERM; return the exit code."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    signals = 0
+    main_task = asyncio.current_task()
+
+    def on_signal(name: str) -> None:
+        nonlocal signals
+        signals += 1
+        if signals == 1:
+            logger.info("%s received: stopping sources and draining (again to force)", name)
+            stop.set()
+        elif main_task is not None:
+            logger.warning("%s received again: cancelling", name)
+            main_task.cancel()
+
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.add_signal_handler(signum, on_signal, signal.Signals(signum).name)
+    runners = [FlowRunner(path, registry, graph, watch=watch, on_secrets=on_secrets)
+               for path, graph in zip(paths, graphs, strict=True)]
+    try:
+        async with asyncio.TaskGroup() as group:
+            for runner in runners:
+                group.create_task(runner.run(stop))
+    finally:
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            with contextlib.suppress(NotImplementedError, RuntimeError):
+                loop.remove_signal_handler(signum)
+    return 1 if any(runner.failed for runner in runners) else 0
