@@ -24,6 +24,7 @@ YamlPath = tuple[str | int, ...]
 _ENV_PATTERN = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 _MERGE_TAG = "tag:yaml.org,2002:merge"
 _STR_TAG = "tag:yaml.org,2002:str"
+_COLLECTION_TAGS = ("tag:yaml.org,2002:map", "tag:yaml.org,2002:seq")
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,6 +90,9 @@ class _Builder:
     def build(self, node: yaml.Node, path: YamlPath) -> Any:
         mark = node.start_mark
         self.document.positions[path] = Position(mark.line + 1, mark.column + 1)
+        if isinstance(node, yaml.MappingNode | yaml.SequenceNode) and node.tag not in _COLLECTION_TAGS:
+            self._issue(node, f"unsupported tag '{node.tag}' (only safe YAML is read)", "bad-tag")
+            return None
         if isinstance(node, yaml.MappingNode):
             return self._mapping(node, path)
         if isinstance(node, yaml.SequenceNode):
@@ -125,7 +129,11 @@ class _Builder:
         if node.tag.startswith("!"):
             self._issue(node, f"unknown tag '{node.tag}' (only !secret is supported)", "bad-tag")
             return None
-        value = self.constructor.construct_object(node)
+        try:
+            value = self.constructor.construct_object(node)
+        except yaml.YAMLError as exc:
+            self._issue(node, f"cannot read this value: {getattr(exc, 'problem', None) or exc}", "bad-value")
+            return None
         if isinstance(value, str) and "${" in value:
             return self._substitute(node, value)
         return value
