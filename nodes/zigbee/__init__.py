@@ -1,0 +1,1 @@
+"""Zigbee: the ``zigbee`` source node (zigpy + zigpy-deconz) and the deCONZ coordinator emulator."""
