@@ -69,6 +69,8 @@ class _FlowChecker:
         self.document = document
         self.registry = registry
         self.issues: list[Issue] = []
+        #: Every well-formed id, including nodes that failed their own checks (no dangling-wire noise).
+        self.all_ids: set[str] = set()
 
     def error(self, path: YamlPath, message: str, code: str, *, key: bool = False,
               offset: tuple[int, int] | None = None) -> None:
@@ -134,6 +136,7 @@ class _FlowChecker:
                            "duplicate-id")
                 continue
             first_seen[node_id] = index
+            self.all_ids.add(node_id)
             spec = self._node(node_id, raw, path)
             if spec is not None:
                 specs[node_id] = spec
@@ -239,7 +242,7 @@ class _FlowChecker:
                                if isinstance(raw, dict) and raw.get("id") == spec.id), index_of[spec.id])
             for port, targets in spec.wires.items():
                 for position, target in enumerate(targets):
-                    if target in specs:
+                    if target in self.all_ids:
                         fed.add(target)
                         continue
                     raw_wires = raw_nodes[node_index].get("wires")

@@ -41,7 +41,9 @@ def configure(level: str = "info") -> RedactingFilter:
                                            "%H:%M:%S"))
     redactor = RedactingFilter()
     handler.addFilter(redactor)
+    handler.set_name("flowengine")
     root = logging.getLogger()
-    root.handlers[:] = [handler]
+    # Replace only a handler of ours (a second call), keeping any a host program installed.
+    root.handlers[:] = [h for h in root.handlers if h.get_name() != "flowengine"] + [handler]
     root.setLevel(level.upper())
     return redactor

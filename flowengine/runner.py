@@ -13,7 +13,7 @@ from flowengine.errors import NodeError
 from flowengine.flow import LoadedFlow, load_flow
 from flowengine.graph import FlowGraph
 from flowengine.registry import Registry
-from flowengine.runtime import FlowRun, RunSummary
+from flowengine.runtime import FlowRun, RunSummary, cancel_and_wait
 
 logger = logging.getLogger("flowengine.runner")
 WATCH_INTERVAL = 1.0
@@ -71,9 +71,7 @@ class FlowRunner:
                 self.failed = True
                 summary = None
             finally:
-                relay.cancel()
-                if watcher is not None:
-                    watcher.cancel()
+                await cancel_and_wait(relay, *([watcher] if watcher is not None else []))
             if summary is not None:
                 log_summary(summary)
             if stop.is_set() or not self.watch:
@@ -91,8 +89,7 @@ class FlowRunner:
         try:
             await asyncio.wait({stopper, reloader}, return_when=asyncio.FIRST_COMPLETED)
         finally:
-            stopper.cancel()
-            reloader.cancel()
+            await cancel_and_wait(stopper, reloader)
         flow_stop.set()
 
     async def _watch(self, mtime: float, reload: asyncio.Event) -> None:
@@ -120,8 +117,7 @@ class FlowRunner:
         try:
             await asyncio.wait({watcher, stopper}, return_when=asyncio.FIRST_COMPLETED)
         finally:
-            watcher.cancel()
-            stopper.cancel()
+            await cancel_and_wait(watcher, stopper)
 
     async def _reload(self, graph: FlowGraph) -> FlowGraph:
         pending = getattr(self, "_pending", None)

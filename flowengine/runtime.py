@@ -42,6 +42,15 @@ def _nothing(msg: Message) -> None:
     """Deliver to nowhere: a port nothing is wired to."""
 
 
+async def cancel_and_wait(*tasks: asyncio.Future[Any]) -> None:
+    """Cancel helper tasks and wait until they have finished (no task outlives its owner)."""
+    for task in tasks:
+        task.cancel()
+    for task in tasks:
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+
 def fan_out(targets: list[Deliver]) -> Deliver:
     """Return one function delivering to every target, specialised for 0 and 1 targets."""
     if not targets:
@@ -270,14 +279,10 @@ class FlowRun:
                 if stopper in done:
                     break
         finally:
-            stopper.cancel()
+            await cancel_and_wait(stopper)
         if not pending:
             return True
-        for task in pending:
-            task.cancel()
-        for task in pending:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await cancel_and_wait(*pending)
         return False
 
     def _end_of_input(self) -> None:

@@ -55,7 +55,7 @@ class Capture(Sink[CaptureConfig]):
         self.messages.append(msg)
 
 
-def test_registry() -> Registry:
+def registry_with_capture() -> Registry:
     """Return the installed registry plus the ``capture`` sink."""
     registry = Registry.from_entry_points()
     registry.register("capture", Capture)
@@ -72,7 +72,7 @@ def write_flow(directory: Path, text: str, name: str = "flow.yaml") -> Path:
 def load_text(directory: Path, text: str, *, registry: Registry | None = None,
               name: str = "flow.yaml") -> LoadedFlow:
     """Write ``text`` as a flow file in ``directory`` and load it."""
-    return load_flow(write_flow(directory, text, name), registry or test_registry())
+    return load_flow(write_flow(directory, text, name), registry or registry_with_capture())
 
 
 def run_sync(coroutine: Coroutine[Any, Any, T]) -> T:

@@ -166,4 +166,6 @@ class ZigbeeReplay(Source[ZigbeeReplayConfig]):
                 if pending >= BATCH:
                     pending = 0
                     await self.backpressure()
+        # Yield once per pass too: a looping capture shorter than a batch must not starve the loop.
+        await self.backpressure()
         return first_ts, last_ts

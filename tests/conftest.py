@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from flowengine.registry import Registry
-from flowengine.testing import test_registry
+from flowengine.testing import registry_with_capture
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -15,7 +15,7 @@ REPO = Path(__file__).resolve().parent.parent
 @pytest.fixture(scope="session")
 def registry() -> Registry:
     """The installed node types plus the test-only ``capture`` sink."""
-    return test_registry()
+    return registry_with_capture()
 
 
 @pytest.fixture
