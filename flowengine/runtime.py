@@ -211,19 +211,15 @@ class FlowRun:
         summary = RunSummary(self.flow.name)
         started: list[Node[Any]] = []
         try:
-            async with asyncio.TaskGroup() as group:
-                sink_tasks: list[asyncio.Task[None]] = []
-                for node in self._by_role("sink"):
+            for role in ("sink", "transform", "source"):
+                for node in self._by_role(role):
                     await self._start(node)
                     started.append(node)
-                    channel = self.channels.get(node.id)
-                    if channel is not None and isinstance(node, Sink):
-                        sink_tasks.append(group.create_task(self._feed_sink(node, channel),
-                                                            name=f"sink:{node.id}"))
-                for role in ("transform", "source"):
-                    for node in self._by_role(role):
-                        await self._start(node)
-                        started.append(node)
+            async with asyncio.TaskGroup() as group:
+                sink_tasks = [group.create_task(self._feed_sink(node, self.channels[node.id]),
+                                                name=f"sink:{node.id}")
+                              for node in self._by_role("sink")
+                              if isinstance(node, Sink) and node.id in self.channels]
                 sources = [n for n in self._by_role("source") if isinstance(n, Source)]
                 for source in sources:
                     source._backpressure = self.backpressure
