@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# Prepare a fresh machine for the test suite: Mosquitto and openssl from Debian's packages
+# when missing (the suite starts its own broker), then a virtualenv with flowengine and its
+# dev tools. Safe to run again: it only installs what is missing.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+if ! command -v mosquitto >/dev/null 2>&1 && [ ! -x /usr/sbin/mosquitto ] \
+        || ! command -v openssl >/dev/null 2>&1; then
+    echo "installing mosquitto and openssl from Debian's packages"
+    SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+    $SUDO apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq mosquitto openssl >/dev/null
+fi
+[ -x .venv/bin/python ] || python3 -m venv .venv
+.venv/bin/pip install -q -e '.[dev]'
