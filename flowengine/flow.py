@@ -14,6 +14,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from flowengine import lint
 from flowengine.errors import ConfigError, Issue
 from flowengine.graph import FlowGraph, NodeSpec, build_graph, find_cycles
 from flowengine.loader import Document, YamlPath, load_yaml
@@ -71,6 +72,7 @@ class _FlowChecker:
         self.issues: list[Issue] = []
         #: Every well-formed id, including nodes that failed their own checks (no dangling-wire noise).
         self.all_ids: set[str] = set()
+        self.index_of: dict[str, int] = {}
 
     def error(self, path: YamlPath, message: str, code: str, *, key: bool = False,
               offset: tuple[int, int] | None = None) -> None:
@@ -102,8 +104,14 @@ class _FlowChecker:
         self._check_wiring(specs)
         graph = build_graph(specs)
         self._check_cycles(specs, graph)
-        return FlowGraph(self.file.resolve(), name, state_path, specs, graph,
+        flow = FlowGraph(self.file.resolve(), name, state_path, specs, graph,
                          frozenset(self.document.secrets))
+        if not any(issue.severity == "error" for issue in self.issues + self.document.issues):
+            for finding in lint.check(flow):
+                path: YamlPath = ("nodes", self.index_of[finding.node_id], *finding.config_path)
+                self.issues.append(self.document.issue(path, finding.message, code="capability",
+                                                       severity="warning"))
+        return flow
 
     def _state_path(self, value: Any, name: str) -> Path | None:
         if value is None:
@@ -137,6 +145,7 @@ class _FlowChecker:
                 continue
             first_seen[node_id] = index
             self.all_ids.add(node_id)
+            self.index_of[node_id] = index
             spec = self._node(node_id, raw, path)
             if spec is not None:
                 specs[node_id] = spec
