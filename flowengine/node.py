@@ -33,6 +33,7 @@ from flowengine.message import Message
 
 if TYPE_CHECKING:
     from flowengine.clock import Clock
+    from flowengine.lint import Comparison, PayloadValues
     from flowengine.state import NodeState
 
 Role = Literal["source", "transform", "sink"]
@@ -115,6 +116,9 @@ class Node(Generic[C]):
     outputs: ClassVar[tuple[str, ...]] = (OUT_PORT,)
     #: A cycle through this node is accepted by the graph check (CONTRACT §1).
     allows_cycles: ClassVar[bool] = False
+    #: Messages leave this node with their payload unchanged (``filter``, ``switch``): the
+    #: capability lint (:mod:`flowengine.lint`) looks through it to the nodes behind.
+    passes_payload: ClassVar[bool] = False
 
     def __init__(self, config: C, context: NodeContext) -> None:
         self.config = config
@@ -128,6 +132,16 @@ class Node(Generic[C]):
     def output_ports(cls, config: Any) -> tuple[str, ...]:
         """Return the output ports a node with this config has (``errors`` excluded)."""
         return cls.outputs
+
+    @classmethod
+    def payload_values(cls, config: Any, port: str, node_id: str) -> PayloadValues | None:
+        """Capability lint hook for producers: the closed value sets of payload keys on ``port``."""
+        return None
+
+    @classmethod
+    def comparisons(cls, config: Any) -> list[Comparison]:
+        """Capability lint hook for consumers: the constants payload properties are compared with."""
+        return []
 
     def bind_output(self, port: str, emitter: Emitter) -> None:
         """Connect ``port`` to ``emitter``; called by the engine while wiring the flow."""

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from pydantic import Field
 
 from flowengine import Message, NodeConfig, NodeContext, Transform
 from flowengine.fields import Expr
+from flowengine.lint import Comparison
 
 
 class FilterConfig(NodeConfig):
@@ -41,6 +42,13 @@ class Filter(Transform[FilterConfig]):
     """
 
     config_model: ClassVar[type[NodeConfig]] = FilterConfig
+    passes_payload: ClassVar[bool] = True
+
+    @classmethod
+    def comparisons(cls, config: Any) -> list[Comparison]:
+        """The constants ``when`` compares message properties with (for the capability lint)."""
+        return [Comparison(tuple(str(p) for p in c.path), c.op, c.constant, ("when",))
+                for c in config.when.comparisons()]
 
     def __init__(self, config: FilterConfig, context: NodeContext) -> None:
         super().__init__(config, context)

@@ -10,6 +10,7 @@ from pydantic import Field, model_validator
 
 from flowengine import Message, NodeConfig, Transform
 from flowengine.fields import Expr, PropertyPath
+from flowengine.lint import Comparison
 from flowengine.paths import compile_getter
 
 TESTS = ("eq", "in", "gt", "lt", "regex", "when")
@@ -117,6 +118,23 @@ class Switch(Transform[SwitchConfig]):
     """
 
     config_model: ClassVar[type[NodeConfig]] = SwitchConfig
+    passes_payload: ClassVar[bool] = True
+
+    @classmethod
+    def comparisons(cls, config: Any) -> list[Comparison]:
+        """The constants the rules compare ``property`` (or message properties) with."""
+        found: list[Comparison] = []
+        for index, rule in enumerate(config.rules):
+            fields = rule.model_fields_set
+            if "eq" in fields:
+                found.append(Comparison(tuple(config.property), "==", rule.eq, ("rules", index, "eq")))
+            elif "in_" in fields:
+                found.append(Comparison(tuple(config.property), "in", list(rule.in_ or []),
+                                        ("rules", index, "in")))
+            elif rule.when is not None:
+                found.extend(Comparison(tuple(str(p) for p in c.path), c.op, c.constant,
+                                        ("rules", index, "when")) for c in rule.when.comparisons())
+        return found
 
     @classmethod
     def output_ports(cls, config: Any) -> tuple[str, ...]:
