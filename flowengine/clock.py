@@ -43,7 +43,7 @@ class Clock(ABC):
     def call_at(self, when: float, callback: Callable[[], None]) -> TimerHandle:
         """Run ``callback`` (synchronously, on the flow's loop) once time reaches ``when``."""
 
-    def observe(self, ts: float) -> None:
+    def observe(self, ts: float) -> None:  # noqa: B027 - deliberately a no-op unless time follows data
         """A source saw data stamped ``ts``: event time moves to it (wall time ignores this)."""
 
     def call_later(self, delay: float, callback: Callable[[], None]) -> TimerHandle:

@@ -284,13 +284,12 @@ def _data_path(data: Any, loc: tuple[Any, ...]) -> tuple[str | int, ...]:
     result: list[str | int] = []
     current = data
     for part in loc:
-        if isinstance(current, dict) and part in current:
+        present = isinstance(current, dict) and part in current
+        indexed = isinstance(current, list) and isinstance(part, int) and 0 <= part < len(current)
+        if present or indexed:
             result.append(part)
             current = current[part]
-        elif isinstance(current, list) and isinstance(part, int) and 0 <= part < len(current):
-            result.append(part)
-            current = current[part]
-        elif isinstance(current, dict) and isinstance(part, str) and not result[-1:] == [part]:
+        elif isinstance(current, dict) and isinstance(part, str) and result[-1:] != [part]:
             # A key that is not there (missing, or unknown under a nested model).
             if not part.startswith(("function-", "json-or-python", "union", "tagged-union")) \
                     and "[" not in part:

@@ -6,6 +6,7 @@ wires. It is built by :func:`flowengine.flow.load_flow` after every check passed
 
 from __future__ import annotations
 
+import builtins
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,7 +24,7 @@ class NodeSpec:
 
     id: str
     type: str
-    node_class: type[Node[Any]]
+    node_class: builtins.type[Node[Any]]
     config: NodeConfig
     wires: dict[str, tuple[str, ...]]
     position: Position
@@ -33,7 +34,7 @@ class NodeSpec:
     @property
     def role(self) -> str:
         """``source``, ``transform`` or ``sink``."""
-        return self.node_class.role
+        return str(self.node_class.role)
 
 
 @dataclass(frozen=True)

@@ -154,7 +154,7 @@ class _Builder:
         if whole is None or node.style is not None:
             return substituted
         # A scalar that is exactly one ${…} takes the type YAML gives the substituted text.
-        tag = self.constructor.resolve(yaml.ScalarNode, substituted, (True, False))
+        tag = self.constructor.resolve(yaml.ScalarNode, substituted, (True, False))  # type: ignore[no-untyped-call]
         if tag == _STR_TAG:
             return substituted
         return self.constructor.construct_object(yaml.ScalarNode(tag, substituted))

@@ -62,7 +62,7 @@ class Counters(dict[str, int]):
         return 0
 
 
-Emitter = Callable[[Message], None]
+Emitter = Callable[[Message], object]
 
 
 class NodeContext:

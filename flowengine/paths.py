@@ -71,26 +71,32 @@ def _with(container: Any, keys: Path, value: Any) -> dict[str, Any]:
     return copy
 
 
+def _replace_root(msg: Message, root: str, value: Any) -> Message:
+    if root == "payload":
+        return Message(msg.topic, value, msg.meta)
+    if not isinstance(value, dict):
+        raise TypeError("meta must stay a mapping")
+    return Message(msg.topic, msg.payload, value)
+
+
 def set_path(msg: Message, path: Path, value: Any) -> Message:
     """Return ``msg`` with ``path`` set to ``value`` (``topic`` is turned into a string)."""
     root, rest = path[0], path[1:]
     if root == "topic":
-        return msg._replace(topic="" if value is None else str(value))
+        return Message("" if value is None else str(value), msg.payload, msg.meta)
     if not rest:
-        if root == "meta" and not isinstance(value, dict):
-            raise ValueError("meta must stay a mapping")
-        return msg._replace(**{root: value})
-    return msg._replace(**{root: _with(getattr(msg, root), rest, value)})
+        return _replace_root(msg, root, value)
+    return _replace_root(msg, root, _with(getattr(msg, root), rest, value))
 
 
 def delete_path(msg: Message, path: Path) -> Message:
     """Return ``msg`` without ``path`` (``payload`` alone becomes null, ``topic`` empty)."""
     root, rest = path[0], path[1:]
     if root == "topic":
-        return msg._replace(topic="")
+        return Message("", msg.payload, msg.meta)
     if not rest:
-        return msg._replace(**{root: {} if root == "meta" else None})
+        return _replace_root(msg, root, {} if root == "meta" else None)
     container = getattr(msg, root)
     if not isinstance(container, dict):
         return msg
-    return msg._replace(**{root: _with(container, rest, _MISSING)})
+    return _replace_root(msg, root, _with(container, rest, _MISSING))

@@ -48,6 +48,7 @@ class FlowRunner:
         self.watch = watch
         self.on_secrets = on_secrets
         self.failed = False
+        self._pending: FlowGraph | None = None
 
     def _mtime(self) -> float:
         try:
@@ -120,7 +121,7 @@ class FlowRunner:
             await cancel_and_wait(watcher, stopper)
 
     async def _reload(self, graph: FlowGraph) -> FlowGraph:
-        pending = getattr(self, "_pending", None)
+        pending = self._pending
         if pending is None:
             return graph
         self._pending = None

@@ -31,7 +31,7 @@ from flowengine.state import StateStore
 
 logger = logging.getLogger("flowengine.runtime")
 
-Deliver = Callable[[Message], None]
+Deliver = Callable[[Message], object]
 #: How many failures of one node are logged in full; the rest are counted (see the summary).
 LOGGED_FAILURES = 20
 #: Deadline for one node's ``start`` and ``aclose`` unless the node asks for more.
@@ -234,9 +234,9 @@ class FlowRun:
         finally:
             await self._close_all(started)
             for node_id, node in self.nodes.items():
-                channel = self.channels.get(node_id)
-                if channel is not None and channel.dropped:
-                    node.counters["dropped"] += channel.dropped
+                feed = self.channels.get(node_id)
+                if feed is not None and feed.dropped:
+                    node.counters["dropped"] += feed.dropped
                 summary.counters[node_id] = dict(node.counters)
             self.store.close()
             summary.seconds = time.monotonic() - began

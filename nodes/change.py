@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import ClassVar
 
+from flowengine.fields import PropertyPath, TemplateValue
 from pydantic import Field
 
 from flowengine import Message, NodeConfig, NodeContext, Transform
-from flowengine.fields import PropertyPath, TemplateValue
 from flowengine.paths import compile_getter, delete_path, set_path
 
 

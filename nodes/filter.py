@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
+from flowengine.fields import Expr
 from pydantic import Field
 
 from flowengine import Message, NodeConfig, NodeContext, Transform
-from flowengine.fields import Expr
 from flowengine.lint import Comparison
 
 

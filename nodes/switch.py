@@ -6,10 +6,10 @@ import re
 from collections.abc import Callable
 from typing import Any, ClassVar
 
+from flowengine.fields import Expr, PropertyPath
 from pydantic import Field, model_validator
 
 from flowengine import Message, NodeConfig, Transform
-from flowengine.fields import Expr, PropertyPath
 from flowengine.lint import Comparison
 from flowengine.paths import compile_getter
 

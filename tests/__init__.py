@@ -1,0 +1,1 @@
+"""The flowengine test suite."""

@@ -50,7 +50,7 @@ nodes:
     out = tmp_path / "out" / "all.jsonl"
     wait_for_lines(out, 20_000, process)
     process.send_signal(signal.SIGTERM)
-    stdout, stderr = process.communicate(timeout=60)
+    _, stderr = process.communicate(timeout=60)
     assert process.returncode == 0, stderr.decode()
     data = out.read_bytes()
     assert data.endswith(b"\n")
@@ -115,10 +115,12 @@ def test_graph_prints_mermaid_and_dot(tmp_path: Path, capsys: pytest.CaptureFixt
     assert main(["graph", str(flow)]) == 0
     mermaid = capsys.readouterr().out
     assert mermaid.startswith("flowchart LR")
-    assert "n_src --> n_save" in mermaid and "n_src --> n_drop" in mermaid
+    assert "n_src --> n_save" in mermaid
+    assert "n_src --> n_drop" in mermaid
     assert main(["graph", str(flow), "--format", "dot"]) == 0
     dot = capsys.readouterr().out
-    assert '"src" -> "save";' in dot and dot.rstrip().endswith("}")
+    assert '"src" -> "save";' in dot
+    assert dot.rstrip().endswith("}")
 
 
 def test_schema_covers_every_node_type(registry: Registry, capsys: pytest.CaptureFixture[str]) -> None:

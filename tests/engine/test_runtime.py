@@ -10,7 +10,7 @@ import pytest
 
 from flowengine import Message, NodeConfig, Transform
 from flowengine.registry import Registry
-from flowengine.testing import run_flow, registry_with_capture
+from flowengine.testing import registry_with_capture, run_flow
 
 
 def make_capture(path: Path, count: int, *, start: float = 1_700_000_000.0) -> Path:
