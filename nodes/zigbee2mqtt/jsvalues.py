@@ -21,6 +21,7 @@ throws contributes nothing, exactly as in Zigbee2MQTT.
 from __future__ import annotations
 
 import math
+import re
 from array import array
 from decimal import Decimal
 from typing import Any, Final
@@ -200,6 +201,8 @@ def to_string16(value: Any) -> str:
         if value.is_integer():
             return format(int(value), "x")
         return _double_to_radix16(value)
+    if isinstance(value, bytes) and not value:
+        return ""  # Node returns early for an empty Buffer, before looking at the encoding
     if value is None or isinstance(value, bytes):
         raise JsTypeError("toString(16) throws on this value")
     if isinstance(value, list):
@@ -259,7 +262,33 @@ def _to_uint8(value: Any) -> int:
         return int(value) & 0xFF
     if value is None or isinstance(value, (StructElement, JsObject, dict)):
         return 0  # NaN
+    if isinstance(value, str):
+        return _to_uint8(string_to_number(value))
     raise JsTypeError("element conversion not modelled")
+
+
+_DECIMAL = re.compile(r"[+-]?(?:\d+\.?\d*(?:[eE][+-]?\d+)?|\.\d+(?:[eE][+-]?\d+)?)")
+_RADIX = re.compile(r"0(?:[xX][0-9a-fA-F]+|[oO][0-7]+|[bB][01]+)")
+
+
+def string_to_number(text: str) -> float:
+    """Return JavaScript's ``Number(text)`` (StringToNumber) for a string."""
+    stripped = text
+    while stripped and stripped[0] in _JS_WHITESPACE:
+        stripped = stripped[1:]
+    while stripped and stripped[-1] in _JS_WHITESPACE:
+        stripped = stripped[:-1]
+    if not stripped:
+        return 0
+    if _DECIMAL.fullmatch(stripped):
+        return float(stripped)
+    if _RADIX.fullmatch(stripped):
+        return int(stripped, 0)
+    if stripped in ("Infinity", "+Infinity"):
+        return math.inf
+    if stripped == "-Infinity":
+        return -math.inf
+    return math.nan
 
 
 def buffer_from_ascii(value: Any) -> bytes:

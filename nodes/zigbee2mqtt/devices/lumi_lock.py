@@ -312,9 +312,21 @@ _BOOLEAN_KEYS: Final = {
 
 def _plain(value: Any) -> Any:
     """A value copied into the payload as is; values without a faithful JSON form are refused."""
-    if isinstance(value, (JsObject, StructElement, dict, list)):
-        raise JsTypeError("object values are not modelled")
+    if _contains_object(value):
+        raise JsTypeError("time-of-day and date values are not modelled")
     return UNDEFINED if value is None else value
+
+
+def _contains_object(value: Any) -> bool:
+    if isinstance(value, JsObject):
+        return True
+    if isinstance(value, list):
+        return any(_contains_object(item) for item in value)
+    if isinstance(value, StructElement):
+        return _contains_object(value.value)
+    if isinstance(value, dict):
+        return any(_contains_object(item) for item in value.values())
+    return False
 
 
 def _struct_ff02(payload: dict[str, Any], value: Any) -> None:
