@@ -285,6 +285,7 @@ class Zigbee(Source[ZigbeeConfig]):
             if not lost.done():
                 lost.set_result(exc)
 
+        before = asyncio.all_tasks()
         path = self._device_path
         if not path.startswith(("socket://", "tcp://")) and not await asyncio.to_thread(Path(path).exists):
             raise PermanentError(f"{path} does not exist (is the stick plugged in?)")
@@ -317,6 +318,7 @@ class Zigbee(Source[ZigbeeConfig]):
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(SHUTDOWN_TIMEOUT):
                     await asyncio.shield(app.shutdown())
+            await _reap_library_tasks(before)
 
     def _is_end_device(self, device: Any) -> bool:
         stack = self._stack
@@ -460,6 +462,31 @@ class Zigbee(Source[ZigbeeConfig]):
             },
             ieee,
         )
+
+
+_LIBRARY_PATHS = ("zigpy", "serialx", "aiosqlite")
+
+
+async def _reap_library_tasks(before: set[asyncio.Task[Any]]) -> None:
+    """Cancel and await what zigpy left running after ``shutdown()`` (no task outlives its owner).
+
+    zigpy cancels its tasks on shutdown but does not wait for them, and a few (cluster
+    request handlers, event callbacks) it does not track at all. Only tasks created since
+    ``before`` whose coroutine comes from zigpy, zigpy-deconz, serialx or aiosqlite are
+    touched; each is given until :data:`SHUTDOWN_TIMEOUT` to finish.
+    """
+    current = asyncio.current_task()
+    leftovers = []
+    for task in asyncio.all_tasks() - before:
+        if task is current or task.done():
+            continue
+        code = getattr(task.get_coro(), "cr_code", None)
+        filename = "" if code is None else code.co_filename
+        if any(part in filename for part in _LIBRARY_PATHS):
+            task.cancel()
+            leftovers.append(task)
+    if leftovers:
+        await asyncio.wait(leftovers, timeout=SHUTDOWN_TIMEOUT)
 
 
 def _shorter_than_zcl_header(frame: bytes) -> bool:

@@ -238,7 +238,9 @@ class VirtualDevice:
         self.attributes: dict[tuple[int, int, int], tuple[int, bytes]] = {}
         self._tsn = itertools.count(1)
         self._zdo_tsn = itertools.count(1)
-        self.requests_received = 0
+        #: Unicast requests the host sent this device (broadcasts are only counted).
+        self.requests: list[ApsRequest] = []
+        self.broadcasts_received = 0
         first = endpoints[0].endpoint
         self.attributes[(first, BASIC_CLUSTER, 0x0004)] = (T_CHAR_STRING, char_string(manufacturer))
         self.attributes[(first, BASIC_CLUSTER, 0x0005)] = (T_CHAR_STRING, char_string(model))
@@ -341,7 +343,10 @@ class VirtualDevice:
 
     def handle(self, request: ApsRequest) -> list[ApsFrame]:
         """Return the frames this device sends in answer to ``request`` (possibly none)."""
-        self.requests_received += 1
+        if request.broadcast:
+            self.broadcasts_received += 1
+        else:
+            self.requests.append(request)
         if request.profile == ZDO_PROFILE and request.dst_endpoint == 0:
             return self._handle_zdo(request)
         if (

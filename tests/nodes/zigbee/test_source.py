@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
+
+import pytest
 
 from flowengine.testing import run_sync
 from nodes.zigbee.emulator.devices import ApsFrame
@@ -74,3 +77,133 @@ def test_lock_joins_is_interviewed_and_every_scripted_frame_is_a_raw_report(tmp_
             await emulator.aclose()
 
     run_sync(scenario())
+
+
+def test_restart_on_the_same_database_knows_the_lock_without_a_rejoin(tmp_path: Path) -> None:
+    async def first_run() -> None:
+        emulator = formed_emulator(tmp_path, make_lock())
+        await emulator.start()
+        try:
+            async with Running(tmp_path, device=emulator.device_path, database="zigbee.db") as running:
+                await _joined(tmp_path, emulator, running)
+        finally:
+            await emulator.aclose()
+
+    async def second_run() -> None:
+        lock = make_lock()
+        emulator = formed_emulator(tmp_path, lock)
+        assert lock.joined  # the stick remembers it, as a real one would
+        await emulator.start()
+        try:
+            async with Running(tmp_path, device=emulator.device_path, database="zigbee.db") as running:
+                restored = await running.wait_event("device_restored")
+                assert restored.payload["ieee"] == LOCK_IEEE
+                assert restored.payload["model"] == "lumi.lock.aq1"
+                await emulator.wait_host_ready()
+                sent = emulator.send_event("front_door", "finger_open", role="user", user=9, lqi=77, rssi=-66)
+                report = await running.out.wait_for(lambda m: m.payload["frame"] == sent.payload.hex())
+                assert report.payload["model"] == "lumi.lock.aq1"
+                assert (report.payload["lqi"], report.payload["rssi"]) == (77, -66)
+                # No re-join and no interview: zigpy sent the lock nothing at all.
+                assert lock.requests == []
+                assert not [m for m in running.events.messages if m.payload["event"] == "device_joined"]
+                assert emulator.stats.connections == 1
+        finally:
+            await emulator.aclose()
+
+    run_sync(first_run())
+    run_sync(second_run())
+
+
+def test_dropped_connection_reconnects_and_reports_keep_flowing(tmp_path: Path) -> None:
+    async def scenario() -> None:
+        emulator = formed_emulator(tmp_path, make_lock())
+        await emulator.start()
+        try:
+            async with Running(tmp_path, device=emulator.device_path, database="zigbee.db") as running:
+                await _joined(tmp_path, emulator, running)
+                before = emulator.send_event("front_door", "ring_bell")
+                await running.out.wait_for(lambda m: m.payload["frame"] == before.payload.hex())
+
+                mark = len(running.events.messages)
+                emulator.drop_connection()
+                lost = await running.events.wait_for(
+                    lambda m: m.payload["event"] == "coordinator" and m.payload["state"] == "disconnected",
+                    start=mark)
+                assert "lost" in lost.payload["detail"]
+                await running.wait_connected(start=mark)
+                await emulator.wait_host_ready()
+                assert emulator.stats.connections == 2
+                restored = await running.wait_event("device_restored", start=mark)
+                assert restored.payload["ieee"] == LOCK_IEEE
+
+                after = emulator.send_event("front_door", "finger_open", role="admin", user=2, lqi=99, rssi=-70)
+                report = await running.out.wait_for(lambda m: m.payload["frame"] == after.payload.hex())
+                assert (report.payload["lqi"], report.payload["rssi"]) == (99, -70)
+        finally:
+            await emulator.aclose()
+
+    run_sync(scenario())
+
+
+def test_frames_zigpy_cannot_parse_still_go_out_as_raw_reports(tmp_path: Path) -> None:
+    frames = [
+        "18010a10ff231000",          # truncated uint32 (the reference rejects it)
+        "1c5f11020a10ff42",          # char string without its length
+        "1c5f1103ff0102",            # unknown foundation command
+        "19040099",                  # cluster-specific command zigpy does not know
+        "18050a10ff2310000011",      # well formed, client-to-server direction
+    ]
+
+    async def scenario() -> None:
+        emulator = formed_emulator(tmp_path, make_lock())
+        await emulator.start()
+        try:
+            async with Running(tmp_path, device=emulator.device_path, database="zigbee.db") as running:
+                await _joined(tmp_path, emulator, running)
+                start = len(running.out.messages)
+                sent = [emulator.send_event("front_door", "raw", frame=hex_frame, lqi=10 + index)
+                        for index, hex_frame in enumerate(frames)]
+                sent.append(emulator.send_event("front_door", "raw", frame="1c5f11060a11ff2300000010",
+                                                cluster=0xFCC0, endpoint=1))
+                await running.out.wait_count(start + len(sent))
+                reports = running.out.messages[start:]
+                assert [m.payload["frame"] for m in reports] == [*frames, "1c5f11060a11ff2300000010"]
+                assert [m.payload["lqi"] for m in reports[:5]] == [10, 11, 12, 13, 14]
+                assert reports[-1].topic == f"zigbee/{LOCK_IEEE}/1/{0xFCC0}"
+                assert running.node.application is not None  # still connected, nothing crashed
+        finally:
+            await emulator.aclose()
+
+    run_sync(scenario())
+
+
+def test_short_frames_are_emitted_counted_and_do_not_stall_the_poller(
+        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    short = ["18", "1c5f11", "", "0c5f"]
+
+    async def scenario() -> None:
+        emulator = formed_emulator(tmp_path, make_lock())
+        await emulator.start()
+        try:
+            async with Running(tmp_path, device=emulator.device_path, database="zigbee.db") as running:
+                await _joined(tmp_path, emulator, running)
+                caplog.clear()
+                start = len(running.out.messages)
+                sent = []
+                for index, hex_frame in enumerate(short):
+                    sent.append(emulator.send_event("front_door", "raw", frame=hex_frame, lqi=30 + index))
+                    sent.append(emulator.send_event("front_door", "finger_open", role="admin", user=index))
+                await running.out.wait_count(start + len(sent))
+                reports = running.out.messages[start:]
+                assert [m.payload["frame"] for m in reports] == [f.payload.hex() for f in sent]
+                assert [m.payload["lqi"] for m in reports[0::2]] == [30, 31, 32, 33]
+                assert running.node.counters["short_frames"] == len(short)
+                # zigpy raised on them and the node shielded zigpy-deconz's poller: it never restarted.
+                assert running.node.counters["zigpy_errors"] >= 1
+                assert not [r for r in caplog.records if "restarting" in r.getMessage()]
+        finally:
+            await emulator.aclose()
+
+    with caplog.at_level(logging.DEBUG, logger="zigpy_deconz"):
+        run_sync(scenario())
