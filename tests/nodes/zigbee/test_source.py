@@ -207,3 +207,55 @@ def test_short_frames_are_emitted_counted_and_do_not_stall_the_poller(
 
     with caplog.at_level(logging.DEBUG, logger="zigpy_deconz"):
         run_sync(scenario())
+
+
+SCENARIO = """
+devices:
+  front_door: {model: lumi.lock.aq1, ieee: "00:15:8d:00:01:02:03:04", nwk: 0x1a2b, lqi: 120, rssi: -60}
+  back_door: {model: ZNMS12LM, ieee: "00:15:8d:00:0a:0b:0c:0d", nwk: 0x2b3c, join: 0.05}
+  garage: {model: lumi.lock.acn03, ieee: "00:15:8d:00:0e:0f:10:11", nwk: 0x3c4d, join: 0.1}
+events:
+  - {at: 0.2, device: front_door, event: finger_open, role: admin, user: 1}
+  - {at: 0.2, device: front_door, event: finger_not_match, repeat: 2, lqi: 56, rssi: -80}
+  - {at: 0.25, device: front_door, event: ring_bell, lqi: 109}
+  - {at: 0.25, device: front_door, event: password_add, user: 7}
+  - {at: 0.3, device: back_door, event: lock_state, state: locked, lqi: 22, rssi: -88}
+  - {at: 0.3, device: back_door, event: finger_open, role: user, user: 13}
+  - {at: 0.3, device: back_door, event: battery, voltage: 3050}
+  - {at: 0.35, device: garage, event: lock_state, state: lock_opened_outside}
+  - {at: 0.35, device: garage, event: password_not_match, repeat: 3}
+  - {at: 0.4, every: 0.05, times: 3, device: front_door, event: raw, frame: "1c5f11", lqi: 5}
+"""
+
+
+def test_emulated_device_plays_a_scenario_and_keeps_its_stick_beside_the_database(tmp_path: Path) -> None:
+    (tmp_path / "scenario.yaml").write_text(SCENARIO, encoding="utf-8")
+
+    async def run(expect_join: bool) -> None:
+        async with Running(tmp_path, device="emulated", scenario="scenario.yaml", permit_join=60,
+                           database="state/zigbee.db") as running:
+            runner = running.node.scenario_runner
+            emulator = running.node.emulator
+            assert runner is not None and emulator is not None
+            await runner.done.wait()
+            sent = [record.frame for record in runner.sent if record.frame is not None and record.event is not None]
+            assert len(sent) == 12
+            position = 0
+            for frame in sent:  # in order: one indication queue carries every device's frames
+                match = await running.out.wait_for(
+                    lambda m, f=frame: m.payload["frame"] == f.payload.hex() and m.payload["lqi"] == f.lqi
+                    and m.payload["rssi"] == f.rssi, start=position)
+                position = running.out.messages.index(match) + 1
+            by_model = {m.payload.get("model") for m in running.out.messages} - {None}
+            assert by_model == {"lumi.lock.aq1", "lumi.lock.acn02", "lumi.lock.acn03"}
+            assert running.node.counters["short_frames"] == 3
+            assert emulator.permit_join_seconds == 60
+            permit = await running.wait_event("permit_join")
+            assert permit.payload["seconds"] == 60
+            joins = [m for m in running.events.messages if m.payload["event"] == "device_joined"]
+            assert len(joins) == (3 if expect_join else 0)
+
+    run_sync(run(expect_join=True))
+    assert (tmp_path / "state" / "zigbee.stick.json").exists()
+    assert (tmp_path / "state" / "zigbee.db").exists()
+    run_sync(run(expect_join=False))
