@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import struct
 from pathlib import Path
 
 import pytest
@@ -236,7 +237,8 @@ def test_emulated_device_plays_a_scenario_and_keeps_its_stick_beside_the_databas
                            database="state/zigbee.db") as running:
             runner = running.node.scenario_runner
             emulator = running.node.emulator
-            assert runner is not None and emulator is not None
+            assert runner is not None
+            assert emulator is not None
             await runner.done.wait()
             sent = [record.frame for record in runner.sent if record.frame is not None and record.event is not None]
             assert len(sent) == 12
@@ -259,3 +261,50 @@ def test_emulated_device_plays_a_scenario_and_keeps_its_stick_beside_the_databas
     assert (tmp_path / "state" / "zigbee.stick.json").exists()
     assert (tmp_path / "state" / "zigbee.db").exists()
     run_sync(run(expect_join=False))
+
+
+def _ota_image(manufacturer: int, image_type: int, version: int, payload: bytes) -> bytes:
+    """A Zigbee OTA file: 56-byte header and one upgrade-image sub-element."""
+    total = 56 + 6 + len(payload)
+    header = struct.pack("<IHHHHHIH32sI", 0x0BEEF11E, 0x0100, 56, 0x0000, manufacturer, image_type, version,
+                         0x0002, b"flowengine test image".ljust(32, b"\0"), total)
+    return header + struct.pack("<HI", 0x0000, len(payload)) + payload
+
+
+@pytest.mark.parametrize("auto_update", [False, True])
+def test_ota_image_query_is_answered_from_ota_dir(tmp_path: Path, auto_update: bool,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    # After an update zigpy waits 10 s (a real device reboots) before reading the version back.
+    monkeypatch.setattr("zigpy.device.AFTER_OTA_ATTR_READ_DELAY", 0.01)
+    ota_dir = tmp_path / "ota"
+    ota_dir.mkdir()
+    image = _ota_image(0x115F, 0x1000, 0x00000020, bytes(range(256)) * 2)
+    (ota_dir / "lumi-lock.ota").write_bytes(image)
+
+    async def scenario() -> None:
+        lock = make_lock()
+        emulator = formed_emulator(tmp_path, lock)
+        await emulator.start()
+        try:
+            async with Running(tmp_path, device=emulator.device_path, database="zigbee.db", ota_dir="ota",
+                               ota_auto_update=auto_update) as running:
+                await _joined(tmp_path, emulator, running)
+                available = await running.wait_event("ota_image_available")
+                assert available.payload["ieee"] == LOCK_IEEE
+                assert available.payload["current_version"] == 0x10
+                assert available.payload["version"] == 0x20
+                assert str(ota_dir) in available.payload["source"]
+                if not auto_update:
+                    # zigpy answers a spontaneous query "no image" and only reports what it found.
+                    assert lock.ota_progress.last_query_status == 0x98
+                    return
+                finished = await running.wait_event("ota_update_finished")
+                assert finished.payload["ok"] is True
+                assert finished.payload["version"] == 0x20
+                assert lock.ota_progress.offered_version == 0x20
+                assert bytes(lock.ota_progress.received) == image
+                assert lock.ota_progress.finished_version == 0x20
+        finally:
+            await emulator.aclose()
+
+    run_sync(scenario())
