@@ -11,8 +11,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass
-from typing import Any, Final, Literal
+from typing import Any, Final, Literal, NamedTuple
 
 from nodes.zigbee2mqtt.devices import CONVERTER_FAILURES, ConvertInput, Definition, Registry, default_registry
 from nodes.zigbee2mqtt.events import LockEvent, event_from_result
@@ -24,8 +23,7 @@ Compat = Literal[1, 2]
 DEFAULT_BASE_TOPIC: Final = "zigbee2mqtt"
 
 
-@dataclass(frozen=True, slots=True)
-class DecodeResult:
+class DecodeResult(NamedTuple):
     """What one raw report yields.
 
     Attributes:
@@ -78,16 +76,6 @@ def to_json_value(value: Any) -> Any:
     return value
 
 
-def _is_plain(value: Any) -> bool:
-    """True for values whose JSON form is the value itself (the common, fast case)."""
-    return type(value) in (str, int, bool) or value is None
-
-
-def _uncached(key: str) -> bool:
-    """Zigbee2MQTT never caches ``action`` and ``action_*``."""
-    return key == "action" or key.startswith("action_")
-
-
 class Decoder:
     """Turns raw reports into Zigbee2MQTT payloads and typed lock events.
 
@@ -133,7 +121,7 @@ class Decoder:
             if self._fixed is None:
                 raise ValueError(f"unknown device model {model!r}")
         self._names = {normalize_ieee(k): v for k, v in (friendly_names or {}).items()}
-        self._devices: dict[str, tuple[str, str]] = {}
+        self._devices: dict[str, tuple[str, str, str]] = {}
         self._states: dict[str, dict[str, Any]] = {}
 
     @property
@@ -141,14 +129,14 @@ class Decoder:
         """The definition every report is decoded with, or None (chosen per report)."""
         return self._fixed
 
-    def identity(self, ieee: str | None) -> tuple[str, str]:
-        """Return ``(friendly_name, topic)`` for a device (cached per address)."""
+    def identity(self, ieee: str | None) -> tuple[str, str, str]:
+        """Return ``(friendly_name, topic, normalized address)`` for a device (cached per address)."""
         key = ieee or ""
         known = self._devices.get(key)
         if known is None:
             normalized = normalize_ieee(key)
             name = self._names.get(normalized) or ("0x" + normalized if normalized else "unknown")
-            known = (name, f"{self.base_topic}/{name}")
+            known = (name, f"{self.base_topic}/{name}", normalized)
             self._devices[key] = known
         return known
 
@@ -164,39 +152,43 @@ class Decoder:
         """Decode one raw report record (CONTRACT §3).
 
         Never raises for bad input: a record that is not a raw report, a frame that is not hex,
-        and a frame the reference's parser rejects all give a result with ``error`` set.
+        and a frame the reference parser rejects all give a result with ``error`` set.
         """
-        ieee = record.get("ieee") if isinstance(record, Mapping) else None
-        name, topic = self.identity(ieee if isinstance(ieee, str) else None)
         if not isinstance(record, Mapping):
+            name, topic, _ = self.identity(None)
             return DecodeResult(None, None, "invalid record: not an object", None, name, topic)
+        ieee = record.get("ieee")
+        if type(ieee) is not str:
+            ieee = None
         frame_text = record.get("frame")
         cluster = record.get("cluster")
         lqi = record.get("lqi")
-        if not isinstance(frame_text, str):
-            return DecodeResult(None, None, "invalid record: no frame", None, name, topic)
-        if type(cluster) is not int:
-            return DecodeResult(None, None, "invalid record: cluster is not an integer", None, name, topic)
-        if type(lqi) is not int:
-            return DecodeResult(None, None, "invalid record: lqi is not an integer", None, name, topic)
-        try:
-            frame = bytes.fromhex(frame_text.replace(" ", "") if " " in frame_text else frame_text)
-        except ValueError:
-            return DecodeResult(None, None, "invalid record: frame is not hex", None, name, topic)
+        problem = None
+        if type(frame_text) is not str:
+            problem = "invalid record: no frame"
+        elif type(cluster) is not int:
+            problem = "invalid record: cluster is not an integer"
+        elif type(lqi) is not int:
+            problem = "invalid record: lqi is not an integer"
+        else:
+            try:
+                frame = bytes.fromhex(frame_text.replace(" ", "") if " " in frame_text else frame_text)
+            except ValueError:
+                problem = "invalid record: frame is not hex"
+        if problem is not None:
+            name, topic, _ = self.identity(ieee)
+            return DecodeResult(None, None, problem, None, name, topic)
         model = record.get("model")
-        return self.decode_frame(
-            frame,
-            cluster=cluster,
-            lqi=lqi,
-            model=model if isinstance(model, str) else None,
-            ieee=ieee if isinstance(ieee, str) else None,
-        )
+        return self._decode(frame, cluster, lqi, model if type(model) is str else None, ieee)  # type: ignore[arg-type]
 
     def decode_frame(
         self, frame: bytes, *, cluster: int, lqi: int, model: str | None = None, ieee: str | None = None
     ) -> DecodeResult:
         """Decode one ZCL frame from a device; see :meth:`decode` (which validates a record first)."""
-        name, topic = self.identity(ieee)
+        return self._decode(frame, cluster, lqi, model, ieee)
+
+    def _decode(self, frame: bytes, cluster: int, lqi: int, model: str | None, ieee: str | None) -> DecodeResult:
+        name, topic, device = self._devices.get(ieee or "") or self.identity(ieee)
         try:
             parsed = parse_frame(frame, cluster, self._era)
         except ZclError as exc:
@@ -229,10 +221,14 @@ class Decoder:
         event = event_from_result(result)
         result["linkquality"] = lqi
         if self.cache_state:
-            result = self._merge_state(normalize_ieee(ieee or ""), result)
-        payload = {key: result[key] for key in sorted(result) if result[key] is not UNDEFINED}
-        for key, value in payload.items():
-            if not _is_plain(value):
+            result = self._merge_state(device, result)
+        payload: dict[str, Any] = {}
+        for key in sorted(result):
+            value = result[key]
+            kind = type(value)
+            if kind is str or kind is int or value is None or kind is bool:
+                payload[key] = value
+            elif value is not UNDEFINED:
                 payload[key] = to_json_value(value)
         return DecodeResult(payload, event, None, definition.model, name, topic)
 
@@ -243,8 +239,8 @@ class Decoder:
             state = self._states[device] = {}
         merged = {**state, **result}
         for key, value in result.items():
-            if _uncached(key):
-                continue
+            if key == "action" or key[:7] == "action_":
+                continue  # Zigbee2MQTT never caches actions
             if value is UNDEFINED:
                 state.pop(key, None)
             else:

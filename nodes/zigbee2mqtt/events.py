@@ -9,8 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
-from typing import Any, Final, Literal
+from typing import Any, Final, Literal, NamedTuple
 
 from nodes.zigbee2mqtt.devices.lumi_lock import ACTIONS
 
@@ -24,8 +23,7 @@ _COMPOSITE = re.compile(r"(finger_open|password_open|door_closed|change_language
 _LANGUAGE = re.compile(r"change_language_to_(chinese|english)")
 
 
-@dataclass(frozen=True, slots=True)
-class LockEvent:
+class LockEvent(NamedTuple):
     """One meaningful lock report.
 
     Attributes:
@@ -61,17 +59,30 @@ class LockEvent:
 
 def _number(value: Any) -> int | None:
     """An id or count from the result: ints pass, NaN/None/anything else is unknown."""
-    if isinstance(value, bool) or not isinstance(value, int):
-        return None
-    return int(value)
+    return value if type(value) is int else None
 
 
-def _method(event: str) -> Method | None:
-    if event.startswith("finger_"):
-        return "finger"
-    if event.startswith("password_"):
-        return "password"
-    return None
+_METHODS: Final[dict[str, Method]] = {}
+for _event in ACTIONS:
+    if _event.startswith("finger_"):
+        _METHODS[_event] = "finger"
+    elif _event.startswith("password_"):
+        _METHODS[_event] = "password"
+
+_Parsed = tuple[str, "Role | None"] | None
+#: Action text -> (event, role); actions repeat, so each distinct text is parsed once.
+_PARSED: dict[str, _Parsed] = {}
+_PARSED_LIMIT: Final = 4096
+
+
+def _parse_action(action: str) -> _Parsed:
+    if action in EVENT_VALUES:
+        return action, None
+    if (match := _COMPOSITE.match(action)) is not None:
+        return match.group(1), "admin" if match.group(2) == "admin" else "user"
+    if _LANGUAGE.fullmatch(action):
+        return "change_language_to", None
+    return None  # the reference garbled it ("undefined_admin_id5")
 
 
 def event_from_result(result: Mapping[str, Any]) -> LockEvent | None:
@@ -81,28 +92,27 @@ def event_from_result(result: Mapping[str, Any]) -> LockEvent | None:
     event is the same whatever ``legacy`` and ``cache_state`` say.
     """
     action = result.get("action")
-    if not isinstance(action, str):
+    if type(action) is not str:
         action = result.get("action_action")
-        if not isinstance(action, str):
+        if type(action) is not str:
             return None
-    role: Role | None = None
-    if action in EVENT_VALUES:
-        event = action
-    elif (match := _COMPOSITE.match(action)) is not None:
-        event = match.group(1)
-        role = "admin" if match.group(2) == "admin" else "user"
-    elif _LANGUAGE.fullmatch(action):
-        event = "change_language_to"
-    else:
-        return None  # the reference garbled it ("undefined_admin_id5")
+    try:
+        parsed = _PARSED[action]
+    except KeyError:
+        parsed = _parse_action(action)
+        if len(_PARSED) < _PARSED_LIMIT:
+            _PARSED[action] = parsed
+    if parsed is None:
+        return None
+    event, role = parsed
     state = result.get("state")
     reverse = result.get("reverse")
     return LockEvent(
-        event=event,
-        method=_method(event),
-        role=role,
-        user=_number(result.get("action_user")),
-        repeat=_number(result.get("action_repeat")),
-        state=state if isinstance(state, str) else None,
-        reverse=reverse if isinstance(reverse, str) else None,
+        event,
+        _METHODS.get(event),
+        role,
+        _number(result.get("action_user")),
+        _number(result.get("action_repeat")),
+        state if type(state) is str else None,
+        reverse if type(reverse) is str else None,
     )

@@ -89,6 +89,8 @@ _JS_WHITESPACE = frozenset(
     "\u2028\u2029\u202f\u205f\u3000\ufeff"
 )
 _HEX_VALUES = {c: int(c, 16) for c in "0123456789abcdefABCDEF"}
+# parseInt of the one- and two-digit strings the converters slice out, precomputed.
+_SHORT_HEX = {a + b: int(a + b, 16) for a in _HEX_VALUES for b in ("", *_HEX_VALUES)}
 
 
 def truthy(value: Any) -> bool:
@@ -212,6 +214,9 @@ def to_string16(value: Any) -> str:
 
 def parse_int16(text: str) -> int | float:
     """Return ``parseInt(text, 16)``: an ``int``, or ``float('nan')`` when no hex digit leads."""
+    short = _SHORT_HEX.get(text)
+    if short is not None:
+        return short
     i = 0
     n = len(text)
     while i < n and text[i] in _JS_WHITESPACE:

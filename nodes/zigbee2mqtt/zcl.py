@@ -450,6 +450,21 @@ def parse_frame(frame: bytes, cluster: int, era: int) -> Frame:
         command_id = frame[2]
         pos = 3
     if frame_type == 0:
+        if command_id == 0x0A and size > pos + 3:
+            # Fast path: one fixed-size integer record filling the rest of the frame (the usual
+            # lock report). Both eras parse it the same way; anything else takes the full path.
+            int_type = _INT_TYPES.get(frame[pos + 2])
+            if int_type is not None and pos + 3 + int_type[0] == size:
+                width, signed = int_type
+                value = int.from_bytes(frame[pos + 3 :], "little", signed=signed)
+                return Frame(
+                    frame_type,
+                    manufacturer_code,
+                    sequence,
+                    command_id,
+                    ATTRIBUTE_REPORT,
+                    {frame[pos] | (frame[pos + 1] << 8): JsBigInt(value) if width >= 7 else value},
+                )
         reader = _Reader(frame, pos, era)
         if command_id == 0x0A:
             data = _records(reader, era, False)

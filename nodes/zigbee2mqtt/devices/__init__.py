@@ -13,7 +13,7 @@ import re
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from functools import cache
-from typing import Any, Final, Literal
+from typing import Any, Final, Literal, NamedTuple
 
 from nodes.zigbee2mqtt.jsvalues import JsTypeError
 
@@ -84,8 +84,7 @@ class Option:
         return {"name": self.name, "type": self.type, "description": self.description, "default": self.default}
 
 
-@dataclass(frozen=True, slots=True)
-class ConvertInput:
+class ConvertInput(NamedTuple):
     """What a converter sees: Zigbee2MQTT's ``msg`` and ``options``, reduced to what is used.
 
     Attributes:
