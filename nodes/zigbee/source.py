@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import re
 import threading
 from pathlib import Path
@@ -58,16 +59,10 @@ def _colon_hex(value: str, size: int, what: str) -> str:
 class NetworkConfig(NodeConfig):
     """Network settings, used only when zigpy forms a new network (a stick that is not formed)."""
 
-    channel: int | None = Field(
-        None, ge=11, le=26, description="Zigbee channel 11-26 (default: zigpy picks)."
-    )
+    channel: int | None = Field(None, ge=11, le=26, description="Zigbee channel 11-26 (default: zigpy picks).")
     pan_id: int | None = Field(None, ge=0x0001, le=0xFFF7, description="PAN id (default: random).")
-    extended_pan_id: str | None = Field(
-        None, description="Extended PAN id, 8 bytes colon hex (default: random)."
-    )
-    network_key: SecretStr | None = Field(
-        None, description="Network key, 16 bytes colon hex (default: random)."
-    )
+    extended_pan_id: str | None = Field(None, description="Extended PAN id, 8 bytes colon hex (default: random).")
+    network_key: SecretStr | None = Field(None, description="Network key, 16 bytes colon hex (default: random).")
 
     @field_validator("extended_pan_id")
     @classmethod
@@ -97,12 +92,8 @@ class ZigbeeConfig(NodeConfig):
         None, description="zigpy's SQLite database (default .flowengine/<flow>-<node id>.zigbee.db)."
     )
     network: NetworkConfig = Field(default_factory=NetworkConfig)
-    permit_join: int = Field(
-        0, ge=0, le=254, description="Open the network for joins this many seconds at start."
-    )
-    ota_dir: str | None = Field(
-        None, description="Folder of OTA images zigpy serves (internet providers are off)."
-    )
+    permit_join: int = Field(0, ge=0, le=254, description="Open the network for joins this many seconds at start.")
+    ota_dir: str | None = Field(None, description="Folder of OTA images zigpy serves (internet providers are off).")
     ota_auto_update: bool = Field(
         False,
         description="Install an image found in ota_dir on the device that asked (default: only report it).",
@@ -179,6 +170,7 @@ class Zigbee(Source[ZigbeeConfig]):
         """
         from nodes.zigbee import stack
 
+        _quiet_library_loggers()
         self._stack = stack
         self._loop = asyncio.get_running_loop()
         self._loop_thread = threading.get_ident()
@@ -265,9 +257,7 @@ class Zigbee(Source[ZigbeeConfig]):
                     channel=network.channel,
                     pan_id=network.pan_id,
                     extended_pan_id=network.extended_pan_id,
-                    network_key=None
-                    if network.network_key is None
-                    else network.network_key.get_secret_value(),
+                    network_key=None if network.network_key is None else network.network_key.get_secret_value(),
                 ),
                 ota_dir=self._ota_dir,
                 baudrate=self.config.baudrate,
@@ -289,15 +279,11 @@ class Zigbee(Source[ZigbeeConfig]):
         path = self._device_path
         if not path.startswith(("socket://", "tcp://")) and not await asyncio.to_thread(Path(path).exists):
             raise PermanentError(f"{path} does not exist (is the stick plugged in?)")
-        app = await stack.FlowControllerApplication.new(
-            self._zigpy_config(), auto_form=True, start_radio=False
-        )
+        app = await stack.FlowControllerApplication.new(self._zigpy_config(), auto_form=True, start_radio=False)
         app.frame_tap = self._on_frame
         app.error_tap = self._on_zigpy_error
         app.ota.tap = self._on_ota_lookup
-        app.add_listener(
-            stack.AppListener(on_device=self._on_device_event, on_connection_lost=connection_lost)
-        )
+        app.add_listener(stack.AppListener(on_device=self._on_device_event, on_connection_lost=connection_lost))
         self.application = app
         try:
             await app.startup(auto_form=True)
@@ -465,6 +451,19 @@ class Zigbee(Source[ZigbeeConfig]):
 
 
 _LIBRARY_PATHS = ("zigpy", "serialx", "aiosqlite")
+_LIBRARY_LOGGERS = ("zigpy", "zigpy_deconz", "serialx", "aiosqlite")
+
+
+def _quiet_library_loggers() -> None:
+    """Keep zigpy's chatty INFO lines (interview steps) out of a flow's log.
+
+    Only loggers nobody configured (level NOTSET) are set to WARNING; the node's own
+    ``events`` port says what matters (joins, interviews, connection state).
+    """
+    for name in _LIBRARY_LOGGERS:
+        library_logger = logging.getLogger(name)
+        if library_logger.level == logging.NOTSET:
+            library_logger.setLevel(logging.WARNING)
 
 
 async def _reap_library_tasks(before: set[asyncio.Task[Any]]) -> None:

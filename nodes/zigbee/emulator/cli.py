@@ -25,13 +25,9 @@ def _parser() -> argparse.ArgumentParser:
         prog="flowengine emulate",
         description="Run a deCONZ (ConBee II) coordinator emulator with virtual devices over TCP.",
     )
-    parser.add_argument(
-        "--port", type=int, default=DEFAULT_PORT, help=f"TCP port (default {DEFAULT_PORT}; 0: any)"
-    )
+    parser.add_argument("--port", type=int, default=DEFAULT_PORT, help=f"TCP port (default {DEFAULT_PORT}; 0: any)")
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
-    parser.add_argument(
-        "--scenario", type=Path, help="scenario YAML: devices and timed events (docs/emulator.md)"
-    )
+    parser.add_argument("--scenario", type=Path, help="scenario YAML: devices and timed events (docs/emulator.md)")
     parser.add_argument(
         "--state",
         type=Path,

@@ -105,9 +105,7 @@ class Endpoint:
     def descriptor(self) -> bytes:
         """Return the simple descriptor bytes (DECONZ.md §5 layout)."""
         return (
-            struct.pack(
-                "<BHHBB", self.endpoint, self.profile, self.device_type, self.version, len(self.in_clusters)
-            )
+            struct.pack("<BHHBB", self.endpoint, self.profile, self.device_type, self.version, len(self.in_clusters))
             + b"".join(struct.pack("<H", cluster) for cluster in self.in_clusters)
             + bytes((len(self.out_clusters),))
             + b"".join(struct.pack("<H", cluster) for cluster in self.out_clusters)
@@ -349,10 +347,7 @@ class VirtualDevice:
             self.requests.append(request)
         if request.profile == ZDO_PROFILE and request.dst_endpoint == 0:
             return self._handle_zdo(request)
-        if (
-            request.dst_endpoint not in {ep.endpoint for ep in self.endpoints}
-            and request.dst_endpoint != 0xFF
-        ):
+        if request.dst_endpoint not in {ep.endpoint for ep in self.endpoints} and request.dst_endpoint != 0xFF:
             return []
         return self._handle_zcl(request)
 
@@ -446,9 +441,7 @@ class VirtualDevice:
             return []
         return [self.frame(answer, cluster=request.cluster, endpoint=endpoint)]
 
-    def _handle_ota(
-        self, header: ZclHeader, body: bytes, endpoint: int, request: ApsRequest
-    ) -> list[ApsFrame]:
+    def _handle_ota(self, header: ZclHeader, body: bytes, endpoint: int, request: ApsRequest) -> list[ApsFrame]:
         """OTA client side: Image Notify, Query Next Image Response, Image Block Response, Upgrade End."""
         ota = self.ota
         progress = self.ota_progress
@@ -476,9 +469,7 @@ class VirtualDevice:
             if len(progress.received) < progress.image_size:
                 return [self._image_block_request(version, len(progress.received))]
             end = struct.pack("<BHHI", 0x00, ota.manufacturer_code, ota.image_type, version)
-            header_bytes = zcl_header(
-                tsn=self.next_tsn(), command=0x06, cluster_specific=True, server_to_client=False
-            )
+            header_bytes = zcl_header(tsn=self.next_tsn(), command=0x06, cluster_specific=True, server_to_client=False)
             return [self.frame(header_bytes + end, cluster=OTA_CLUSTER, endpoint=endpoint)]
         if header.command == 0x07:  # Upgrade End Response: the new image is "installed"
             if progress.offered_version is not None:
@@ -495,9 +486,7 @@ class VirtualDevice:
 
     def _image_block_request(self, version: int, offset: int) -> ApsFrame:
         assert self.ota is not None
-        body = struct.pack(
-            "<BHHIIB", 0x00, self.ota.manufacturer_code, self.ota.image_type, version, offset, 48
-        )
+        body = struct.pack("<BHHIIB", 0x00, self.ota.manufacturer_code, self.ota.image_type, version, offset, 48)
         header = zcl_header(tsn=self.next_tsn(), command=0x03, cluster_specific=True, server_to_client=False)
         return self.frame(header + body, cluster=OTA_CLUSTER, endpoint=self._ota_endpoint())
 

@@ -66,9 +66,7 @@ class DeviceSpec(BaseModel):
     @classmethod
     def _check_model(cls, value: str) -> str:
         if value not in LOCK_MODELS and value not in LOCK_MODELS.values():
-            raise ValueError(
-                f"unknown model {value!r}; known: {', '.join([*LOCK_MODELS, *LOCK_MODELS.values()])}"
-            )
+            raise ValueError(f"unknown model {value!r}; known: {', '.join([*LOCK_MODELS, *LOCK_MODELS.values()])}")
         return value
 
 
@@ -187,9 +185,7 @@ class ScenarioRunner:
             if spec.join is not None:
                 heapq.heappush(queue, (spec.join, next(order), name, None, None))
         for spec_event in self.scenario.events:
-            heapq.heappush(
-                queue, (spec_event.at, next(order), spec_event.device, spec_event, spec_event.times)
-            )
+            heapq.heappush(queue, (spec_event.at, next(order), spec_event.device, spec_event, spec_event.times))
         while queue:
             when, _, name, event, left = heapq.heappop(queue)
             delay = start + when - loop.time()

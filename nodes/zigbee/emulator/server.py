@@ -117,11 +117,9 @@ class Emulator:
         #: Called with every frame written as an indication (after ``written_at`` is set).
         self.on_indication: list[Callable[[ApsFrame], None]] = []
         self._server: asyncio.Server | None = None
-        self._transport: asyncio.Transport | None = None
+        self._writer: asyncio.StreamWriter | None = None
         self._decoder = FrameDecoder()
-        self._network = (
-            NetworkState.CONNECTED if self.stick.network_up and self.stick.formed else NetworkState.OFFLINE
-        )
+        self._network = NetworkState.CONNECTED if self.stick.network_up and self.stick.formed else NetworkState.OFFLINE
         self._indications: deque[ApsFrame] = deque()
         self._confirms: deque[_Confirm] = deque()
         self._notify_scheduled = False
@@ -169,8 +167,8 @@ class Emulator:
 
     def drop_connection(self) -> None:
         """Close the current host connection (as if the cable were pulled); no-op without one."""
-        if self._transport is not None:
-            self._transport.close()
+        if self._writer is not None:
+            self._writer.close()
 
     async def wait_host_ready(self) -> None:
         """Wait until a connected host has finished its startup (it wrote ``permit_join``).
@@ -187,7 +185,7 @@ class Emulator:
     @property
     def host_connected(self) -> bool:
         """True while a host connection is open."""
-        return self._transport is not None
+        return self._writer is not None
 
     # ---- devices -----------------------------------------------------------------------
 
@@ -226,7 +224,7 @@ class Emulator:
 
     def queue(self, frame: ApsFrame) -> None:
         """Queue an indication for the host and tell it (DEVICE_STATE_CHANGED)."""
-        if self._transport is None or self._network != NetworkState.CONNECTED:
+        if self._writer is None or self._network != NetworkState.CONNECTED:
             self.stats.dropped_without_host += 1
             return
         self._indications.append(frame)
@@ -258,7 +256,7 @@ class Emulator:
 
     def _notify(self) -> None:
         self._notify_scheduled = False
-        if self._transport is None:
+        if self._writer is None:
             return
         self.stats.notifications += 1
         self._write(build_frame(Command.DEVICE_STATE_CHANGED, 0, bytes((self._state(), 0))))
@@ -269,13 +267,11 @@ class Emulator:
     # ---- connection --------------------------------------------------------------------
 
     async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        if self._transport is not None:
+        if self._writer is not None:
             self.stats.refused_connections += 1
             writer.close()
             return
-        transport = writer.transport
-        assert isinstance(transport, asyncio.Transport)
-        self._transport = transport
+        self._writer = writer
         self.stats.connections += 1
         self._decoder = FrameDecoder()
         # Pending traffic of an earlier session means nothing to a new host (DECONZ.md §10).
@@ -295,7 +291,7 @@ class Emulator:
         except ConnectionError:
             pass
         finally:
-            self._transport = None
+            self._writer = None
             self._indications.clear()
             self._confirms.clear()
             self._host_connected.clear()
@@ -305,8 +301,8 @@ class Emulator:
             logger.info("emulator: host disconnected")
 
     def _write(self, frame: bytes) -> None:
-        if self._transport is not None and not self._transport.is_closing():
-            self._transport.write(encode(frame))
+        if self._writer is not None and not self._writer.is_closing():
+            self._writer.write(encode(frame))
 
     def _answer(self, command: int, sequence: int, body: bytes, status: int = Status.SUCCESS) -> None:
         self._write(build_frame(command, sequence, body, status))
@@ -409,9 +405,7 @@ class Emulator:
         frame = self._indications.popleft()
         destination = bytes((MODE_NWK,)) + struct.pack("<H", frame.dst_nwk)
         if flags & 0x04:
-            source = (
-                bytes((MODE_NWK_AND_IEEE,)) + struct.pack("<H", frame.src_nwk) + ieee_to_wire(frame.src_ieee)
-            )
+            source = bytes((MODE_NWK_AND_IEEE,)) + struct.pack("<H", frame.src_nwk) + ieee_to_wire(frame.src_ieee)
         else:
             source = bytes((MODE_NWK,)) + struct.pack("<H", frame.src_nwk)
         answer = (
@@ -469,9 +463,7 @@ class Emulator:
         del flags  # relays are accepted and ignored: every virtual device is one hop away
         self.stats.requests_by_cluster[cluster] = self.stats.requests_by_cluster.get(cluster, 0) + 1
 
-        status, answers = self._route(
-            mode, dst_nwk, dst_ieee, dst_endpoint, profile, cluster, src_endpoint, payload
-        )
+        status, answers = self._route(mode, dst_nwk, dst_ieee, dst_endpoint, profile, cluster, src_endpoint, payload)
         self._confirms.append(_Confirm(request_id, destination, src_endpoint, status))
         self._answer(Command.APS_DATA_REQUEST, sequence, bytes((self._state(), request_id)))
         self._queue_later(answers)
@@ -545,9 +537,7 @@ class Emulator:
         if request.broadcast:
             return []  # Mgmt_Permit_Joining_req and friends: nothing to answer
         if cluster == 0x0002:  # Node_Desc_req
-            return [
-                self._coordinator_answer(request, bytes((ZDO_SUCCESS,)) + nwk + COORDINATOR_NODE_DESCRIPTOR)
-            ]
+            return [self._coordinator_answer(request, bytes((ZDO_SUCCESS,)) + nwk + COORDINATOR_NODE_DESCRIPTOR)]
         if cluster == 0x0005:  # Active_EP_req
             ids = bytes(slot[0] for slot in slots)
             return [self._coordinator_answer(request, bytes((ZDO_SUCCESS,)) + nwk + bytes((len(ids),)) + ids)]

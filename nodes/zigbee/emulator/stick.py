@@ -189,8 +189,7 @@ class StickState:
             "endpoint_slots": [slot.hex() for slot in self.endpoint_slots],
             "network_up": self.network_up,
             "devices": [
-                {"ieee": dev.ieee, "nwk": dev.nwk, "capability": dev.capability}
-                for dev in self.devices.values()
+                {"ieee": dev.ieee, "nwk": dev.nwk, "capability": dev.capability} for dev in self.devices.values()
             ],
         }
 
