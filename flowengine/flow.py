@@ -243,25 +243,31 @@ class _FlowChecker:
         return wires
 
     def _check_wiring(self, specs: dict[str, NodeSpec]) -> None:
-        index_of = {spec.id: i for i, spec in enumerate(specs.values())}
         fed: set[str] = set()
         raw_nodes = self.document.data.get("nodes", [])
-        for spec in specs.values():
-            node_index = next((i for i, raw in enumerate(raw_nodes)
-                               if isinstance(raw, dict) and raw.get("id") == spec.id), index_of[spec.id])
-            for port, targets in spec.wires.items():
-                for position, target in enumerate(targets):
+        # Every well-formed node's wires are checked, even when its own config has errors.
+        for node_id, node_index in self.index_of.items():
+            raw_wires = raw_nodes[node_index].get("wires")
+            if isinstance(raw_wires, list | str):
+                ports: dict[Any, Any] = {"out": raw_wires}
+            elif isinstance(raw_wires, dict):
+                ports = raw_wires
+            else:
+                continue
+            for port, targets in ports.items():
+                for position, target in enumerate([targets] if isinstance(targets, str) else targets or []):
+                    if not isinstance(target, str):
+                        continue
                     if target in self.all_ids:
                         fed.add(target)
                         continue
-                    raw_wires = raw_nodes[node_index].get("wires")
                     where: YamlPath = ("nodes", node_index, "wires")
                     if isinstance(raw_wires, dict):
                         where = (*where, port, position)
                     elif isinstance(raw_wires, list):
                         where = (*where, position)
-                    self.error(where, f"node '{spec.id}': wire to missing node '{target}'"
-                                      f"{suggest(target, specs)}", "dangling-wire")
+                    self.error(where, f"node '{node_id}': wire to missing node '{target}'"
+                                      f"{suggest(target, self.all_ids)}", "dangling-wire")
         for spec in specs.values():
             if spec.disabled or spec.role == "source" or spec.id in fed:
                 continue
@@ -273,6 +279,9 @@ class _FlowChecker:
         for cycle in find_cycles(graph):
             if all(specs[node_id].node_class.allows_cycles for node_id in cycle):
                 continue
+            # Start the report at the node written first in the file.
+            begin = min(range(len(cycle)), key=lambda i: self.index_of.get(cycle[i], 0))
+            cycle = cycle[begin:] + cycle[:begin]
             first = specs[cycle[0]]
             loop = " -> ".join([*cycle, cycle[0]])
             self.issues.append(Issue(self.document.file, first.position.line, first.position.column,
