@@ -111,7 +111,7 @@ def main(argv: Sequence[str]) -> int:
 
 
 def _describe_expose(expose: Expose) -> str:
-    details = [expose.type]
+    details: list[str] = [expose.type]
     if expose.values:
         details.append("values: " + ", ".join(expose.values))
     if expose.value_on is not None:

@@ -5,7 +5,7 @@ and typed event), :mod:`nodes.zigbee2mqtt.devices` (the definitions) and
 :mod:`nodes.zigbee2mqtt.lint` (the capability lint). Nothing here imports zigpy.
 """
 
-from nodes.zigbee2mqtt.decoder import DecodeResult, Decoder, normalize_ieee
+from nodes.zigbee2mqtt.decoder import Decoder, DecodeResult, normalize_ieee
 from nodes.zigbee2mqtt.events import LockEvent
 
 __all__ = ["DecodeResult", "Decoder", "LockEvent", "normalize_ieee"]

@@ -13,7 +13,9 @@ special)`` with type ``-1`` for "the rest of the frame". ``INVALID_BY_TYPE`` hol
 from typing import Any
 
 # fmt: off
-COMMANDS: dict[int, dict[int, tuple[dict[int, tuple[str, tuple[Any, ...]]], dict[int, tuple[str, tuple[Any, ...]]]]]] = {20: {0: ({0: ('resetFactDefault', ()), 240: ('tuyaSetup', ())}, {}),
+_Commands = dict[int, tuple[str, tuple[Any, ...]]]
+_Table = dict[int, dict[int, tuple[_Commands, _Commands]]]
+COMMANDS: _Table = {20: {0: ({0: ('resetFactDefault', ()), 240: ('tuyaSetup', ())}, {}),
       25: ({1: ('queryNextImageRequest',
                 (('fieldControl', 32, (), None, None, ()), ('manufacturerCode', 33, (), None, None, ()),
                  ('imageType', 33, (), None, None, ()), ('fileVersion', 35, (), None, None, ()))),

@@ -52,8 +52,8 @@ _INT_TYPES[0xEA] = (4, False)  # BACnet OID
 # Analog ("ANALOG" class) and discrete types of zigbee-herdsman's utils.
 _ANALOG_TYPES = frozenset([*range(0x20, 0x27), *range(0x28, 0x2F), 0x38, 0x39, 0x3A, 0xE0, 0xE1, 0xE2])
 _DISCRETE_TYPES = frozenset(
-    [*range(0x08, 0x10), 0x10, *range(0x18, 0x20), 0x30, 0x31, 0x41, 0x42, 0x43, 0x44, 0x48, 0x4C, 0x50, 0x51]
-    + [0xE8, 0xE9, 0xEA, 0xF0, 0xF1]
+    [*range(0x08, 0x10), 0x10, *range(0x18, 0x20), 0x30, 0x31, 0x41, 0x42, 0x43, 0x44, 0x48, 0x4C, 0x50, 0x51,
+     0xE8, 0xE9, 0xEA, 0xF0, 0xF1]
 )
 _ANALOG_2X = frozenset([*range(0x20, 0x27), *range(0x28, 0x2F), 0x38, 0x39, 0x3A, 0xE0, 0xE1, 0xE2])
 
@@ -182,9 +182,9 @@ class _Reader:
                     elements.append(StructElement(element_type, self.value(element_type)))
             return elements
         if type_id == 0xE0:
-            return JsObject(dict(zip(("hours", "minutes", "seconds", "hundredths"), self._four())))
+            return JsObject(dict(zip(("hours", "minutes", "seconds", "hundredths"), self._four(), strict=True)))
         if type_id == 0xE1:
-            return JsObject(dict(zip(("year", "month", "dayOfMonth", "dayOfWeek"), self._four())))
+            return JsObject(dict(zip(("year", "month", "dayOfMonth", "dayOfWeek"), self._four(), strict=True)))
         if type_id == 0xF0:
             return "0x" + self.raw(8)[::-1].hex()
         if type_id == 0xF1:

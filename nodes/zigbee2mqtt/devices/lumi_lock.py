@@ -14,7 +14,7 @@ import math
 import re
 from typing import Any, Final
 
-from nodes.zigbee2mqtt.devices import ConvertInput, Converter, Definition, Expose, Option, ValueSet
+from nodes.zigbee2mqtt.devices import Converter, ConvertInput, Definition, Expose, Option, ValueSet
 from nodes.zigbee2mqtt.jsvalues import (
     UNDEFINED,
     JsBigInt,

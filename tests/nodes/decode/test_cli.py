@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+from typing import Any
 
 import pytest
 
@@ -12,7 +13,7 @@ from tests.nodes.decode.conftest import VECTORS, load_cases
 
 
 def run(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], argv: list[str], stdin: str
-        ) -> tuple[int, list[dict[str, object]], str]:
+        ) -> tuple[int, list[dict[str, Any]], str]:
     monkeypatch.setattr("sys.stdin", io.StringIO(stdin))
     status = main(argv)
     captured = capsys.readouterr()

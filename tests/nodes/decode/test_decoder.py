@@ -131,7 +131,8 @@ def test_model_option_overrides_the_report_and_unknown_models_decode_nothing() -
 
 def test_rejected_frames_and_bad_records_are_errors() -> None:
     decoder = Decoder()
-    assert decoder.decode(report("1c5f11390a10ff23aabb")).error == "ZCL frame rejected: frame too short for 4-byte integer"
+    rejected = decoder.decode(report("1c5f11390a10ff23aabb"))
+    assert rejected.error == "ZCL frame rejected: frame too short for 4-byte integer"
     assert decoder.decode(report("zz")).error == "invalid record: frame is not hex"
     assert decoder.decode({"frame": "18", "lqi": 1}).error == "invalid record: cluster is not an integer"
     assert decoder.decode(report("1c 5f 11 25 0a 10 ff 23 10 00 00 11")).payload is not None

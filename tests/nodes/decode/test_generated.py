@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from nodes.zigbee2mqtt.decoder import Decoder
 from tests.nodes.decode.conftest import load_cases
 
-GENERATED = {
+GENERATED: dict[str, dict[str, Any]] = {
     "generated_legacy_true": {"compat": 1, "legacy": True},
     "generated_legacy_false": {"compat": 1, "legacy": False},
     "generated_z2m2": {"compat": 2},

@@ -70,7 +70,8 @@ def test_mode_dependent_keys() -> None:
 
 def test_validate_warns_on_the_trap_flow(tmp_path: Path) -> None:
     (tmp_path / "reports.jsonl").write_text("")
-    loaded = load_text(tmp_path, TRAP.format(model="ZNMS11LM", property="payload.action", values="finger_not_match, password_not_match"))
+    flow = TRAP.format(model="ZNMS11LM", property="payload.action", values="finger_not_match, password_not_match")
+    loaded = load_text(tmp_path, flow)
     assert loaded.ok
     messages = [str(w) for w in loaded.warnings]
     assert len(messages) == 1, messages
