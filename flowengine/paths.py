@@ -57,7 +57,7 @@ def compile_getter(path: Path) -> Callable[[Message], Any]:
 _MISSING = object()
 
 
-def _with(container: Any, keys: Path, value: Any) -> dict[str, Any]:
+def with_key(container: Any, keys: Path, value: Any) -> dict[str, Any]:
     """Return a copy of ``container`` (a new dict when it is not one) with ``keys`` set to ``value``."""
     copy = dict(container) if isinstance(container, dict) else {}
     head = keys[0]
@@ -67,7 +67,7 @@ def _with(container: Any, keys: Path, value: Any) -> dict[str, Any]:
         else:
             copy[head] = value
     else:
-        copy[head] = _with(copy.get(head), keys[1:], value)
+        copy[head] = with_key(copy.get(head), keys[1:], value)
     return copy
 
 
@@ -86,7 +86,7 @@ def set_path(msg: Message, path: Path, value: Any) -> Message:
         return Message("" if value is None else str(value), msg.payload, msg.meta)
     if not rest:
         return _replace_root(msg, root, value)
-    return _replace_root(msg, root, _with(getattr(msg, root), rest, value))
+    return _replace_root(msg, root, with_key(getattr(msg, root), rest, value))
 
 
 def delete_path(msg: Message, path: Path) -> Message:
@@ -99,4 +99,4 @@ def delete_path(msg: Message, path: Path) -> Message:
     container = getattr(msg, root)
     if not isinstance(container, dict):
         return msg
-    return _replace_root(msg, root, _with(container, rest, _MISSING))
+    return _replace_root(msg, root, with_key(container, rest, _MISSING))

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from flowengine.fields import PropertyPath, TemplateValue
 from pydantic import Field
 
 from flowengine import Message, NodeConfig, NodeContext, Transform
-from flowengine.paths import compile_getter, delete_path, set_path
+from flowengine.fields import PropertyPath, TemplateValue
+from flowengine.paths import compile_getter, delete_path, set_path, with_key
 
 
 class ChangeConfig(NodeConfig):
@@ -52,19 +52,36 @@ class Change(Transform[ChangeConfig]):
 
     def __init__(self, config: ChangeConfig, context: NodeContext) -> None:
         super().__init__(config, context)
-        self._sets = [(path, template) for path, template in config.set.items()]
+        self._sets = [(_root_index(path), path[1:], template) for path, template in config.set.items()]
+        self._deletes = list(config.delete)
         self._moves = [(compile_getter(source), source, target) for source, target in config.move.items()]
 
     def process(self, msg: Message) -> Message | None:
         """Return the reshaped message."""
-        result = msg
         if self._sets:
-            values = [(path, template.render(msg)) for path, template in self._sets]
-            for path, value in values:
-                result = set_path(result, path, value)
-        for path in self.config.delete:
+            # Render every template against the incoming message first, then assemble once.
+            fields = [msg.topic, msg.payload, msg.meta]
+            for index, rest, template in self._sets:
+                value = template.render(msg)
+                if not rest:
+                    fields[index] = value
+                else:
+                    fields[index] = with_key(fields[index], rest, value)
+            topic, payload, meta = fields
+            if type(topic) is not str:
+                topic = "" if topic is None else str(topic)
+            if type(meta) is not dict:
+                raise TypeError("meta must stay a mapping")
+            result = Message(topic, payload, meta)
+        else:
+            result = msg
+        for path in self._deletes:
             result = delete_path(result, path)
         for get, source, target in self._moves:
             value = get(result)
             result = set_path(delete_path(result, source), target, value)
         return result
+
+
+def _root_index(path: tuple[str, ...]) -> int:
+    return ("topic", "payload", "meta").index(path[0])
