@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, ClassVar, Literal
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 from pydantic import Field, field_validator
 
 from flowengine import ERRORS_PORT, FlowError, Message, NodeConfig, NodeContext, Transform
-from flowengine.lint import PayloadValues
 from nodes.zigbee2mqtt.decoder import DEFAULT_BASE_TOPIC, Decoder
 from nodes.zigbee2mqtt.devices import default_registry
 from nodes.zigbee2mqtt.lint import DecoderProfile, closed_values, event_values, where_else
+
+if TYPE_CHECKING:
+    from flowengine.lint import PayloadValues
 
 EVENTS_PORT = "events"
 
@@ -150,6 +152,8 @@ class Decode(Transform[DecodeConfig]):
     @classmethod
     def payload_values(cls, config: Any, port: str, node_id: str) -> PayloadValues | None:
         """What ``port`` can carry, for the capability lint (LOCK.md)."""
+        from flowengine.lint import PayloadValues  # the lint pulls in the graph library; only load it here
+
         if port == EVENTS_PORT:
             return PayloadValues(f"the events output of decoder '{node_id}'", event_values())
         profile = DecoderProfile.create(
