@@ -1,0 +1,446 @@
+"""``mqtt-out``: publish messages to an MQTT broker, at least once for QoS 1 and 2 (CONTRACT §4, §6)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, ClassVar, Literal, cast
+
+import orjson
+from pydantic import Field, field_validator
+
+from flowengine import ERRORS_PORT, Message, NodeConfig, NodeContext, NodeError, Sink
+from flowengine.supervise import Backoff, supervise
+from nodes.mqtt.broker import MqttClientConfig, connection_settings, parse_duration
+from nodes.mqtt.connection import (
+    ConnectionLostError,
+    ConnectionStatus,
+    Will,
+    connect,
+    paho_client,
+    wait_disconnected,
+)
+from nodes.mqtt.outbox import Entry, Outbox, OutboxBusyError
+
+if TYPE_CHECKING:
+    import aiomqtt
+    import paho.mqtt.client as paho
+
+    from nodes.mqtt.broker import ConnectionSettings
+
+#: Seconds between two log lines about dropped messages (the counter has every drop).
+DROP_LOG_INTERVAL = 10.0
+#: Extra time the engine grants ``aclose`` beyond ``drain_timeout`` (disconnect, last will).
+CLOSE_MARGIN = 15.0
+MEMORY = "memory"
+
+
+def encode_payload(payload: Any) -> bytes:
+    """Return the bytes to publish: strings and bytes as they are, anything else as compact JSON.
+
+    JSON has sorted keys and no spaces, as Zigbee2MQTT publishes it.
+
+    Raises:
+        TypeError: the payload has a value JSON cannot represent.
+    """
+    if type(payload) is str:
+        return payload.encode()
+    if isinstance(payload, bytes | bytearray | memoryview):
+        return bytes(payload)
+    return orjson.dumps(payload, option=orjson.OPT_SORT_KEYS)
+
+
+def check_topic(topic: str) -> None:
+    """Refuse a topic a broker would refuse: empty, with a wildcard or NUL, or too long.
+
+    Raises:
+        ValueError: with the reason.
+    """
+    if not topic:
+        raise ValueError("empty topic")
+    if "+" in topic or "#" in topic or "\0" in topic:
+        raise ValueError(f"a topic to publish to cannot contain '+', '#' or NUL: {topic!r}")
+    if len(topic) > 16383 and len(topic.encode()) > 65535:
+        raise ValueError("topic longer than 65535 bytes")
+
+
+def compile_topic(template: str | None) -> Callable[[Message], str] | None:
+    """Return a function giving a message's topic from ``template``, or None to keep the message's.
+
+    Raises:
+        ValueError: the template does not compile.
+    """
+    if template is None:
+        return None
+    if "{{" not in template:
+        return lambda msg: template
+    try:
+        from flowengine.templates import compile_template  # type: ignore[import-not-found,unused-ignore]
+    except ImportError as exc:
+        raise ValueError("topic templates need flowengine.templates, which is not installed") from exc
+    compiled = compile_template(template)
+
+    def render(msg: Message) -> str:
+        value = compiled.render(msg)
+        return value if isinstance(value, str) else "" if value is None else str(value)
+
+    return render
+
+
+class MqttOutConfig(MqttClientConfig):
+    """Config of ``mqtt-out``."""
+
+    topic: str | None = Field(
+        default=None,
+        description="Topic to publish to, a template like 'alerts/{{ meta.friendly_name }}' "
+        "(default: the message's topic).",
+    )
+    qos: Literal[0, 1, 2] = Field(
+        default=1, description="0: best effort, no outbox; 1 or 2: kept in the outbox until acknowledged."
+    )
+    retain: bool = Field(default=False, description="Publish with the retain flag.")
+    outbox: str | None = Field(
+        default=None,
+        description="SQLite file of the durable outbox (QoS 1/2), or 'memory' "
+        "(default: .flowengine/<flow>-<node id>.outbox.db beside the flow; memory when the flow's "
+        "state is memory).",
+    )
+    outbox_limit: int = Field(
+        default=100_000, ge=1, description="Most messages the outbox holds; beyond it `overflow` applies."
+    )
+    overflow: Literal["drop_oldest", "drop_newest"] = Field(
+        default="drop_oldest",
+        description="What a full outbox drops: the oldest messages or the incoming ones.",
+    )
+    drain_timeout: float = Field(
+        default=30.0,
+        description="When the run ends, how long to keep delivering what the outbox holds "
+        "(a duration: 30s, 2m; 0: do not wait). What is left stays for the next run.",
+    )
+    max_inflight: int = Field(
+        default=256,
+        ge=1,
+        le=65000,
+        description="QoS 1/2 messages sent but not yet acknowledged at any time (the publish window).",
+    )
+
+    @field_validator("drain_timeout", mode="before")
+    @classmethod
+    def _duration(cls, value: Any) -> float:
+        return parse_duration(value)
+
+    @field_validator("topic")
+    @classmethod
+    def _check_template(cls, value: str | None) -> str | None:
+        compile_topic(value)
+        return value
+
+
+class MqttOut(Sink[MqttOutConfig]):
+    """Publishes messages to an MQTT broker; QoS 1/2 go through a durable outbox (at least once).
+
+    Payloads: objects, arrays, numbers, booleans and null as compact JSON with sorted keys
+    (as Zigbee2MQTT publishes), strings and bytes as they are. A message whose topic or
+    payload cannot be published goes to ``errors`` (counted).
+
+    Delivery (CONTRACT §6). With ``qos`` 1 or 2, :meth:`write` stores each batch in the outbox
+    (one SQLite transaction) and returns: it never waits for the network, so a broker that
+    is away never holds up the rest of the flow. A sender publishes the outbox in order
+    with up to ``max_inflight`` messages awaiting acknowledgement, and deletes each once
+    the broker acknowledges it. After a reconnect or a restart everything unacknowledged is
+    sent again, oldest first, so a subscriber may see a message twice but never loses
+    one. At ``outbox_limit`` the ``overflow`` policy drops messages (counted in
+    ``dropped`` and logged). With ``qos: 0`` there is no outbox: messages go out at once,
+    and are dropped (counted) while the broker is away. Reconnects use the engine's
+    supervision (backoff with jitter); a refused login is one error line, retried slowly.
+    When the run ends, delivery goes on until the outbox is empty or ``drain_timeout`` has
+    passed; the log says how many messages stay for the next run.
+
+    Example:
+        ```yaml
+        version: 1
+        nodes:
+          - id: capture
+            type: zigbee-replay
+            path: captures/front_door.jsonl
+            wires: [publish]
+          - id: publish
+            type: mqtt-out
+            broker: mqtt://127.0.0.1:1883
+            topic: "raw/{{ meta.ieee }}"
+            qos: 1
+            drain_timeout: 10s
+        ```
+    """
+
+    config_model: ClassVar[type[NodeConfig]] = MqttOutConfig
+    #: Reconnect policy (the engine's default; tests shorten it).
+    backoff: ClassVar[Backoff] = Backoff()
+
+    def __init__(self, config: MqttOutConfig, context: NodeContext) -> None:
+        super().__init__(config, context)
+        self.close_timeout = config.drain_timeout + CLOSE_MARGIN
+        self._topic_of = compile_topic(config.topic)
+        self._qos = config.qos
+        self._retain = config.retain
+        self._settings: ConnectionSettings | None = None
+        self._outbox: Outbox | None = None
+        self._task: asyncio.Task[None] | None = None
+        self._paho: paho.Client | None = None
+        #: paho message id -> outbox sequence number of the QoS 1/2 messages awaiting an ack.
+        self._inflight: dict[int, int] = {}
+        self._acked: list[int] = []
+        self._ack_flush_pending = False
+        self._wake = asyncio.Event()
+        self._drained = asyncio.Event()
+        self._next_drop_log = 0.0
+        self._name = f"mqtt-out '{self.id}'"
+        #: The connection's state, as supervision reports it.
+        self.status = ConnectionStatus()
+
+    # ---- lifecycle ------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Read the TLS files, open the outbox, and start the connection in the background.
+
+        Returns without waiting for the broker: messages are kept (QoS 1/2) or dropped
+        (QoS 0) until it is reachable.
+
+        Raises:
+            NodeError: a TLS file cannot be read, or the outbox is used by another process.
+        """
+        config = self.config
+        try:
+            self._settings = connection_settings(config, self.context)
+        except (OSError, ValueError) as exc:
+            raise NodeError(self.id, f"TLS files: {exc}") from exc
+        self._name = f"mqtt-out '{self.id}' ({self._settings.url})"
+        if config.qos > 0:
+            path = self._outbox_path()
+            try:
+                self._outbox = Outbox(path, limit=config.outbox_limit, overflow=config.overflow)
+            except OutboxBusyError as exc:
+                raise NodeError(self.id, str(exc)) from exc
+            left = len(self._outbox)
+            if left:
+                self.logger.info("%s: %d messages left by an earlier run go out first", self._name, left)
+            else:
+                self._drained.set()
+        self._task = asyncio.create_task(self._run(), name=f"mqtt-out:{self.id}")
+
+    def _outbox_path(self) -> Path | None:
+        configured = self.config.outbox
+        if configured == MEMORY:
+            return None
+        if configured is None:
+            if not self.context.state.durable:
+                return None
+            configured = f".flowengine/{self.context.flow_name}-{self.id}.outbox.db"
+        return self.context.resolve_path(configured)
+
+    async def aclose(self) -> None:
+        """Deliver what the outbox holds (up to ``drain_timeout``), disconnect, close the outbox."""
+        outbox = self._outbox
+        try:
+            if outbox is not None and len(outbox) and self.config.drain_timeout > 0:
+                with contextlib.suppress(TimeoutError):
+                    async with asyncio.timeout(self.config.drain_timeout):
+                        await self._drained.wait()
+        finally:
+            if self._task is not None:
+                self._task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await self._task
+                self._task = None
+            if outbox is not None:
+                self._flush_acks()
+                left = len(outbox)
+                if left:
+                    where = outbox.path or "memory (lost)"
+                    self.logger.warning("%s: %d messages stay in the outbox for the next run: %s",
+                                        self._name, left, where)
+                outbox.close()
+                self._outbox = None
+
+    # ---- the hot path ---------------------------------------------------------------
+
+    async def write(self, batch: Sequence[Message]) -> None:
+        """Publish a batch: store it in the outbox (QoS 1/2) or send it now (QoS 0). Never waits."""
+        entries: list[Entry] = []
+        append = entries.append
+        topic_of = self._topic_of
+        qos = self._qos
+        retain = self._retain
+        for msg in batch:
+            try:
+                topic = msg.topic if topic_of is None else topic_of(msg)
+                check_topic(topic)
+                payload = encode_payload(msg.payload)
+            except (ValueError, TypeError) as exc:
+                self._reject(msg, exc)
+                continue
+            append((topic, payload, qos, retain))
+        self._deliver(entries)
+
+    def _deliver(self, entries: list[Entry]) -> None:
+        if not entries:
+            return
+        outbox = self._outbox
+        if outbox is not None:
+            dropped = outbox.append(entries)
+            if dropped:
+                self._dropped(dropped, f"the outbox is full ({outbox.limit} messages, {outbox.overflow})")
+            if len(outbox):
+                self._drained.clear()
+            self._wake.set()
+            return
+        client = self._paho
+        if client is None:
+            self._dropped(len(entries), "not connected to the broker (QoS 0)")
+            return
+        publish = client.publish
+        lost = 0
+        sent = 0
+        for topic, payload, qos, retain in entries:
+            if publish(topic, payload, qos, retain).rc:
+                lost += 1
+            else:
+                sent += 1
+        self.counters["published"] += sent
+        if lost:
+            self._dropped(lost, "the connection was lost (QoS 0)")
+
+    def _reject(self, msg: Message, exc: Exception) -> None:
+        self.counters["errors"] += 1
+        if self.counters["errors"] <= 20:
+            self.logger.warning("%s: cannot publish a message (topic %r): %s", self._name, msg.topic, exc)
+        error = {"node": self.id, "type": type(exc).__name__, "message": str(exc)}
+        self.emit(msg.evolve(meta={**msg.meta, "error": error}), ERRORS_PORT)
+
+    def _dropped(self, count: int, reason: str) -> None:
+        self.counters["dropped"] += count
+        now = time.monotonic()
+        if now >= self._next_drop_log:
+            self._next_drop_log = now + DROP_LOG_INTERVAL
+            self.logger.warning("%s: dropped %d message(s): %s; %d dropped in all",
+                                self._name, count, reason, self.counters["dropped"])
+
+    # ---- the connection -------------------------------------------------------------
+
+    async def _run(self) -> None:
+        await supervise(self._serve, name=self._name, logger=self.logger, backoff=self.backoff,
+                        on_state=self.status.update)
+
+    def _will(self) -> Will | None:
+        return None
+
+    async def _serve(self, connected: Callable[[], None]) -> None:
+        """One connection: connect, (re)send the outbox in order, serve until the connection ends."""
+        settings = self._settings
+        assert settings is not None
+        async with connect(settings, will=self._will(), max_inflight=self.config.max_inflight) as client:
+            paho_instance = paho_client(client)
+            self._hook_acks(paho_instance)
+            connected()
+            try:
+                await self._on_connected(client)
+                outbox = self._outbox
+                if outbox is not None:
+                    self._flush_acks()
+                    self._inflight.clear()
+                    outbox.rewind()
+                self._paho = paho_instance
+                await self._serve_connection(client, paho_instance)
+            finally:
+                self._paho = None
+                self._flush_acks()
+                self._inflight.clear()
+
+    async def _on_connected(self, client: aiomqtt.Client) -> None:
+        """Announce what must be on the broker before the outbox is sent (Zigbee2MQTT mode)."""
+
+    async def _serve_connection(self, client: aiomqtt.Client, paho_instance: paho.Client) -> None:
+        watcher = asyncio.ensure_future(wait_disconnected(client))
+        tasks: set[asyncio.Future[Any]] = {watcher}
+        if self._outbox is not None:
+            tasks.add(asyncio.ensure_future(self._send(paho_instance)))
+        try:
+            done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for task in tasks:
+                task.cancel()
+            for task in tasks:
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+        for task in done:
+            task.result()  # raises why the connection ended
+
+    async def _send(self, paho_instance: paho.Client) -> None:
+        """Keep up to ``max_inflight`` outbox messages published and unacknowledged, in order."""
+        outbox = self._outbox
+        assert outbox is not None
+        inflight = self._inflight
+        wake = self._wake
+        window = self.config.max_inflight
+        publish = paho_instance.publish
+        while True:
+            wake.clear()
+            free = window - len(inflight)
+            if free > 0:
+                for seq, topic, payload, qos, retain in outbox.take(free):
+                    try:
+                        info = publish(topic, payload, qos, retain)
+                    except ValueError as exc:  # stored by a run that checked less; never sendable
+                        self.logger.error(
+                            "%s: dropping an unsendable message on %r: %s", self._name, topic, exc
+                        )
+                        self.counters["errors"] += 1
+                        self._acked.append(seq)
+                        continue
+                    if info.rc:
+                        import paho.mqtt.client as mqtt
+
+                        raise ConnectionLostError(f"publish failed: {mqtt.error_string(info.rc)}")
+                    inflight[info.mid] = seq
+            await wake.wait()
+
+    def _hook_acks(self, paho_instance: paho.Client) -> None:
+        """Route PUBACK/PUBCOMP of outbox messages to us; others stay with aiomqtt."""
+        inherited = cast("Callable[..., None] | None", paho_instance.on_publish)
+        inflight = self._inflight
+        acked = self._acked
+        loop = asyncio.get_running_loop()
+
+        def on_publish(client: Any, userdata: Any, mid: int, reason: Any, properties: Any) -> None:
+            seq = inflight.pop(mid, None)
+            if seq is None:
+                if inherited is not None:
+                    inherited(client, userdata, mid, reason, properties)
+                return
+            if reason.is_failure:
+                # MQTT 5: the broker took the message but refused it; sending it again will not help.
+                self.counters["rejected"] += 1
+                self.logger.warning("%s: the broker refused a message: %s", self._name, reason)
+            acked.append(seq)
+            if not self._ack_flush_pending:
+                self._ack_flush_pending = True
+                loop.call_soon(self._flush_acks)
+
+        paho_instance.on_publish = on_publish
+
+    def _flush_acks(self) -> None:
+        """Delete the acknowledged messages from the outbox (one transaction) and wake the sender."""
+        self._ack_flush_pending = False
+        outbox = self._outbox
+        if not self._acked or outbox is None:
+            return
+        seqs = self._acked.copy()
+        self._acked.clear()  # in place: the paho callback holds this list
+        outbox.ack(seqs)
+        self.counters["published"] += len(seqs)
+        if not len(outbox):
+            self._drained.set()
+        self._wake.set()

@@ -1,0 +1,191 @@
+"""``mqtt-in`` against the suite's own Mosquitto: formats, errors, wildcards, $share, reconnects."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from pathlib import Path
+
+import pytest
+from pydantic import ValidationError
+
+from flowengine.testing import run_sync
+from nodes.mqtt.mqtt_in import MqttInConfig
+from tests.mosquitto import TEST_USER, Mosquitto, publish_messages
+from tests.nodes.mqtt.support import Collector, LogWatch, cancel, mqtt_in
+
+
+def test_json_messages_with_topic_and_meta(mosquitto: Mosquitto, tmp_path: Path) -> None:
+    async def main() -> None:
+        node = mqtt_in(tmp_path, broker=mosquitto.url, topics=["zigbee2mqtt/+"], qos=1)
+        out, errors = Collector(), Collector()
+        node.bind_output("out", out)
+        node.bind_output("errors", errors)
+        await node.start()
+        task = asyncio.create_task(node.run())
+        await node.status.wait_for(lambda s: s.connected)
+        await asyncio.to_thread(publish_messages, mosquitto, [
+            ("zigbee2mqtt/front_door", b'{"action":"finger_not_match","linkquality":120}'),
+            ("zigbee2mqtt/front_door", b"not json"),
+            ("zigbee2mqtt/back_door", b""),
+            ("other/topic", b"{}"),
+        ])
+        await out.wait(2)
+        await errors.wait(1)
+        await cancel(task)
+        await node.aclose()
+        first, second = out.messages
+        assert first.topic == "zigbee2mqtt/front_door"
+        assert first.payload == {"action": "finger_not_match", "linkquality": 120}
+        assert first.meta["source"] == "in"
+        assert isinstance(first.meta["ts"], float)
+        assert "retain" not in first.meta
+        assert (second.topic, second.payload) == ("zigbee2mqtt/back_door", None)
+        bad = errors.messages[0]
+        assert (bad.topic, bad.payload) == ("zigbee2mqtt/front_door", "not json")
+        assert bad.meta["error"]["node"] == "in"
+        assert bad.meta["source"] == "in"
+        assert node.counters["errors"] == 1
+
+    run_sync(main())
+
+
+@pytest.mark.parametrize(("fmt", "raw", "expected"), [
+    ("text", "héllo".encode(), "héllo"),
+    ("bytes", b"\x00\xff", b"\x00\xff"),
+    ("json", b"[1, 2.5, null]", [1, 2.5, None]),
+])
+def test_formats_and_retained_messages(mosquitto: Mosquitto, tmp_path: Path, fmt: str, raw: bytes,
+                                       expected: object) -> None:
+    publish_messages(mosquitto, [("kept/value", raw)], retain=True)
+
+    async def main() -> None:
+        node = mqtt_in(tmp_path, broker=mosquitto.url, topics="kept/#", format=fmt, protocol="5")
+        out = Collector()
+        node.bind_output("out", out)
+        await node.start()
+        task = asyncio.create_task(node.run())
+        (msg,) = await out.wait(1)
+        await cancel(task)
+        assert (msg.topic, msg.payload, msg.meta["retain"]) == ("kept/value", expected, True)
+
+    run_sync(main())
+
+
+def test_text_that_is_not_utf8_goes_to_errors(mosquitto: Mosquitto, tmp_path: Path) -> None:
+    async def main() -> None:
+        node = mqtt_in(tmp_path, broker=mosquitto.url, topics=["t"], format="text")
+        errors = Collector()
+        node.bind_output("errors", errors)
+        await node.start()
+        task = asyncio.create_task(node.run())
+        await node.status.wait_for(lambda s: s.connected)
+        await asyncio.to_thread(publish_messages, mosquitto, [("t", b"\xff\xfe")])
+        (bad,) = await errors.wait(1)
+        await cancel(task)
+        assert bad.meta["error"]["type"] == "UnicodeDecodeError"
+        assert node.counters["errors"] == 1
+
+    run_sync(main())
+
+
+def test_shared_subscription_splits_a_stream_with_none_lost(mosquitto: Mosquitto, tmp_path: Path) -> None:
+    """Acceptance 4 (two nodes here; two runners in the runner test)."""
+    total = 400
+
+    async def main() -> None:
+        nodes = [mqtt_in(tmp_path, f"in{i}", broker=mosquitto.url, topics=["$share/workers/jobs/#"], qos=1)
+                 for i in range(2)]
+        both = Collector()
+        collectors = [Collector(), Collector()]
+        tasks = []
+        for node, collector in zip(nodes, collectors, strict=True):
+            node.bind_output("out", lambda msg, collector=collector: (collector(msg), both(msg)))
+            await node.start()
+            tasks.append(asyncio.create_task(node.run()))
+        for node in nodes:
+            await node.status.wait_for(lambda s: s.connected)
+        await asyncio.to_thread(publish_messages, mosquitto,
+                                [(f"jobs/{n % 4}", str(n).encode()) for n in range(total)])
+        await both.wait(total)
+        for task in tasks:
+            await cancel(task)
+        got = [[int(m.payload) for m in c.messages] for c in collectors]
+        assert sorted(got[0] + got[1]) == list(range(total))  # none lost, none twice
+        assert got[0], "both consumers get a share"
+        assert got[1], "both consumers get a share"
+        assert all(m.topic == f"jobs/{int(m.payload) % 4}" for c in collectors for m in c.messages)
+
+    run_sync(main())
+
+
+def test_resubscribes_after_the_broker_restarts(mosquitto: Mosquitto, tmp_path: Path) -> None:
+    async def main() -> None:
+        node = mqtt_in(tmp_path, broker=mosquitto.url, topics=["again/#"], qos=1)
+        out = Collector()
+        node.bind_output("out", out)
+        await node.start()
+        task = asyncio.create_task(node.run())
+        await node.status.wait_for(lambda s: s.connected)
+        await asyncio.to_thread(publish_messages, mosquitto, [("again/1", b"1")])
+        await out.wait(1)
+        await asyncio.to_thread(mosquitto.stop)  # no persistence: the subscription is gone
+        await node.status.wait_for(lambda s: s.losses >= 1)
+        await asyncio.to_thread(mosquitto.start)
+        await node.status.wait_for(lambda s: s.connected and s.connects >= 2)
+        await asyncio.to_thread(publish_messages, mosquitto, [("again/2", b"2")])
+        await out.wait(2)
+        await cancel(task)
+        assert [m.payload for m in out.messages] == [1, 2]
+
+    run_sync(main())
+
+
+def test_persistent_session_keeps_messages_while_the_flow_is_stopped(mosquitto: Mosquitto,
+                                                                      tmp_path: Path) -> None:
+    config = {"broker": mosquitto.url, "topics": ["later/#"], "qos": 1, "clean_session": False,
+              "client_id": "flow-later"}
+
+    async def run_until(count: int) -> list[object]:
+        node = mqtt_in(tmp_path, **config)
+        out = Collector()
+        node.bind_output("out", out)
+        await node.start()
+        task = asyncio.create_task(node.run())
+        await node.status.wait_for(lambda s: s.connected)
+        await out.wait(count)
+        await cancel(task)
+        return [m.payload for m in out.messages]
+
+    assert run_sync(run_until(0)) == []
+    publish_messages(mosquitto, [("later/x", b"1"), ("later/x", b"2")])
+    assert run_sync(run_until(2)) == [1, 2]
+
+
+def test_wrong_credentials_one_error_line(mosquitto_auth: Mosquitto, tmp_path: Path) -> None:
+    url = f"mqtt://{TEST_USER}:nope@{mosquitto_auth.host}:{mosquitto_auth.port}"
+
+    async def main() -> None:
+        with LogWatch("test.mqtt.in") as log:
+            node = mqtt_in(tmp_path, broker=url, topics=["#"])
+            await node.start()
+            task = asyncio.create_task(node.run())
+            await node.status.wait_for(lambda s: s.refusals >= 3)
+            await cancel(task)
+        errors = log.at(logging.ERROR)
+        assert len(errors) == 1
+        assert "refused the connection" in errors[0].getMessage()
+        assert "nope" not in errors[0].getMessage()
+
+    run_sync(main())
+
+
+@pytest.mark.parametrize("topic", ["a/#/b", "a/b+", "$share//x", "$share/g", "$share/g+/x", ""])
+def test_bad_topic_filters_are_config_errors(topic: str) -> None:
+    with pytest.raises(ValidationError):
+        MqttInConfig(broker="mqtt://h", topics=[topic])
+
+
+def test_persistent_session_needs_a_client_id() -> None:
+    with pytest.raises(ValidationError, match="client_id"):
+        MqttInConfig(broker="mqtt://h", topics=["x"], clean_session=False)
