@@ -178,6 +178,10 @@ class Emulator:
         """
         await self._host_ready.wait()
 
+    async def wait_host_connected(self) -> None:
+        """Wait until a host is connected."""
+        await self._host_connected.wait()
+
     async def wait_host_gone(self) -> None:
         """Wait until no host is connected."""
         await self._host_gone.wait()
