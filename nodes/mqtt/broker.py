@@ -88,30 +88,6 @@ def _redact(text: str) -> str:
     return re.sub(r"(//[^:/@]*:)[^@/]*@", r"\1***@", text)
 
 
-def parse_duration(value: Any) -> float:
-    """Return seconds from a number or a duration string (``500ms``, ``30s``, ``5m``, ``2h``, ``1d``).
-
-    Raises:
-        ValueError: not a duration, or negative.
-    """
-    # ValueError, not TypeError: pydantic reports only ValueError as a validation error.
-    if isinstance(value, bool):
-        raise ValueError("a duration is a number of seconds or a text like 30s")  # noqa: TRY004
-    if isinstance(value, int | float):
-        seconds = float(value)
-    elif isinstance(value, str):
-        match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*", value)
-        if match is None:
-            raise ValueError(f"'{value}' is not a duration (like 500ms, 30s, 5m, 2h, 1d)")
-        unit = match.group(2) or "s"
-        seconds = float(match.group(1)) * {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400}[unit]
-    else:
-        raise ValueError("a duration is a number of seconds or a text like 30s")  # noqa: TRY004
-    if seconds < 0:
-        raise ValueError("a duration cannot be negative")
-    return seconds
-
-
 class MqttClientConfig(NodeConfig):
     """The connection part of ``mqtt-in`` and ``mqtt-out``'s config."""
 

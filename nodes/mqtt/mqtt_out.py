@@ -13,8 +13,11 @@ import orjson
 from pydantic import Field, field_validator
 
 from flowengine import ERRORS_PORT, Message, NodeConfig, NodeContext, NodeError, Sink
+from flowengine.expressions import format_text
+from flowengine.fields import Duration, TemplateValue
 from flowengine.supervise import Backoff, supervise
-from nodes.mqtt.broker import MqttClientConfig, connection_settings, parse_duration
+from flowengine.templates import Template
+from nodes.mqtt.broker import MqttClientConfig, connection_settings
 from nodes.mqtt.connection import (
     ConnectionLostError,
     ConnectionStatus,
@@ -67,33 +70,26 @@ def check_topic(topic: str) -> None:
         raise ValueError("topic longer than 65535 bytes")
 
 
-def compile_topic(template: str | None) -> Callable[[Message], str] | None:
-    """Return a function giving a message's topic from ``template``, or None to keep the message's.
-
-    Raises:
-        ValueError: the template does not compile.
-    """
+def compile_topic(template: Template | None) -> Callable[[Message], str] | None:
+    """Return a function giving a message's topic from ``template``, or None to keep the message's."""
     if template is None:
         return None
-    if "{{" not in template:
-        return lambda msg: template
-    try:
-        from flowengine.templates import compile_template  # type: ignore[import-not-found,unused-ignore]
-    except ImportError as exc:
-        raise ValueError("topic templates need flowengine.templates, which is not installed") from exc
-    compiled = compile_template(template)
+    render = template.function
+    if template.is_constant:
+        constant = format_text(render(Message("", None, {})))
+        return lambda msg: constant
 
-    def render(msg: Message) -> str:
-        value = compiled.render(msg)
-        return value if isinstance(value, str) else "" if value is None else str(value)
+    def topic_of(msg: Message) -> str:
+        value = render(msg)
+        return value if type(value) is str else format_text(value)
 
-    return render
+    return topic_of
 
 
 class MqttOutConfig(MqttClientConfig):
     """Config of ``mqtt-out``."""
 
-    topic: str | None = Field(
+    topic: TemplateValue | None = Field(
         default=None,
         description="Topic to publish to, a template like 'alerts/{{ meta.friendly_name }}' "
         "(default: the message's topic).",
@@ -115,7 +111,7 @@ class MqttOutConfig(MqttClientConfig):
         default="drop_oldest",
         description="What a full outbox drops: the oldest messages or the incoming ones.",
     )
-    drain_timeout: float = Field(
+    drain_timeout: Duration = Field(
         default=30.0,
         description="When the run ends, how long to keep delivering what the outbox holds "
         "(a duration: 30s, 2m; 0: do not wait). What is left stays for the next run.",
@@ -127,15 +123,11 @@ class MqttOutConfig(MqttClientConfig):
         description="QoS 1/2 messages sent but not yet acknowledged at any time (the publish window).",
     )
 
-    @field_validator("drain_timeout", mode="before")
-    @classmethod
-    def _duration(cls, value: Any) -> float:
-        return parse_duration(value)
-
     @field_validator("topic")
     @classmethod
-    def _check_template(cls, value: str | None) -> str | None:
-        compile_topic(value)
+    def _topic_is_text(cls, value: Template | None) -> Template | None:
+        if value is not None and not isinstance(value.source, str):
+            raise ValueError("topic is a string (a template like 'alerts/{{ meta.friendly_name }}')")
         return value
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from pydantic import ValidationError
 
-from nodes.mqtt.broker import BrokerURL, MqttClientConfig, parse_duration
+from nodes.mqtt.broker import BrokerURL, MqttClientConfig
 
 
 def test_parse_plain_url_with_default_port() -> None:
@@ -62,13 +62,3 @@ def test_protocol_accepts_yaml_numbers() -> None:
         MqttClientConfig.model_validate({"broker": "mqtt://h", "protocol": 3})
     with pytest.raises(ValidationError, match="extra"):
         MqttClientConfig.model_validate({"broker": "mqtt://h", "brokr": "x"})
-
-
-def test_durations() -> None:
-    assert parse_duration(0) == 0
-    assert parse_duration("500ms") == 0.5
-    assert parse_duration("2m") == 120
-    assert parse_duration("1.5") == 1.5
-    for bad in ("soon", -1, True, None):
-        with pytest.raises(ValueError, match="duration"):
-            parse_duration(bad)

@@ -357,3 +357,37 @@ def test_drain_on_close_delivers_everything(mosquitto: Mosquitto, mqtt_subscribe
     run_sync(main())
     assert subscriber.wait_for_count(3000, timeout=30)
     assert numbers(subscriber, "drain/t") == list(range(3000))
+
+
+def test_topic_template_renders_per_message(mosquitto: Mosquitto, mqtt_subscriber: Subscribe,
+                                            tmp_path: Path) -> None:
+    subscriber = mqtt_subscriber(mosquitto, "alerts/#")
+
+    async def main() -> None:
+        node = mqtt_out(tmp_path, broker=mosquitto.url, topic="alerts/{{ meta.friendly_name }}",
+                        outbox="memory", drain_timeout="5s")
+        errors = Wired()
+        errors.bind(node)
+        assert node.config.drain_timeout == 5.0
+        await node.start()
+        await node.write([
+            Message("in", {"action": "x"}, {"friendly_name": "front_door"}),
+            Message("in", {"action": "y"}, {"friendly_name": "back/door"}),
+            Message("in", {"action": "z"}, {}),  # no name: the topic would be "alerts/" + "" -> sent as is
+        ])
+        await node.aclose()
+
+    run_sync(main())
+    assert subscriber.wait_for_count(3, timeout=10)
+    assert [m.topic for m in subscriber.snapshot()] == ["alerts/front_door", "alerts/back/door", "alerts/"]
+
+
+def test_a_topic_must_be_a_string() -> None:
+    from pydantic import ValidationError
+
+    from nodes.mqtt.mqtt_out import MqttOutConfig
+
+    with pytest.raises(ValidationError, match="topic is a string"):
+        MqttOutConfig.model_validate({"broker": "mqtt://h", "topic": {"a": 1}})
+    with pytest.raises(ValidationError):
+        MqttOutConfig.model_validate({"broker": "mqtt://h", "topic": "x/{{ payload. }}"})
