@@ -15,7 +15,9 @@ import resource
 import tempfile
 import time
 from pathlib import Path
+from typing import ClassVar
 
+from flowengine import Message, NodeConfig, Transform
 from flowengine.flow import load_flow_or_raise
 from flowengine.registry import Registry
 from flowengine.runtime import FlowRun
@@ -47,6 +49,31 @@ STAGES = {
 IDS = {"filter": "keep", "switch": "route", "change": "reshape"}
 
 
+class PassConfig(NodeConfig):
+    """No config."""
+
+
+class Pass(Transform[PassConfig]):
+    """A transform that does nothing: what remains is the engine's own per-node cost."""
+
+    config_model: ClassVar[type[NodeConfig]] = PassConfig
+
+    def process(self, msg: Message) -> Message | None:
+        """Return the message unchanged."""
+        return msg
+
+
+def pass_chain(length: int) -> str:
+    """A flow of replay, ``length`` no-op transforms, discard."""
+    ids = [f"p{i}" for i in range(length)] + ["sink"]
+    body = ["version: 1", "state: memory", "nodes:", "  - id: replay", "    type: zigbee-replay",
+            "    path: capture.jsonl", f"    wires: [{ids[0]}]"]
+    for i in range(length):
+        body += [f"  - id: p{i}", "    type: pass", f"    wires: [{ids[i + 1]}]"]
+    body += ["  - id: sink", "    type: discard"]
+    return "\n".join(body) + "\n"
+
+
 def make_capture(path: Path, count: int) -> None:
     """Write ``count`` raw reports shaped like the lock's."""
     with path.open("w") as out:
@@ -71,10 +98,11 @@ def flow_text(stages: list[str], sink: str) -> str:
     return "\n".join(body) + "\n"
 
 
-def measure(directory: Path, stages: list[str], sink: str, count: int, registry: Registry) -> tuple[float, float]:
+def measure(directory: Path, stages: list[str], sink: str, count: int, registry: Registry,
+            text: str | None = None) -> tuple[float, float]:
     """Return (wall seconds, CPU seconds) of one run."""
     flow = directory / "bench.yaml"
-    flow.write_text(flow_text(stages, sink))
+    flow.write_text(text or flow_text(stages, sink))
     (directory / "out.jsonl").unlink(missing_ok=True)
     graph = load_flow_or_raise(flow, registry)
     run = FlowRun(graph)
@@ -92,6 +120,7 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3)
     args = parser.parse_args()
     registry = Registry.from_entry_points()
+    registry.register("pass", Pass)
     with tempfile.TemporaryDirectory() as tmp:
         directory = Path(tmp)
         make_capture(directory / "capture.jsonl", args.messages)
@@ -116,6 +145,14 @@ def main() -> None:
             cost = (results[name] - results[previous]) / args.messages * 1e6
             print(f"  {chains[length][-1]:8}: {cost:.2f}")
             previous = name
+        print("\nengine overhead per node (no-op transforms chained, CPU µs/msg):")
+        lengths = (0, 4, 8)
+        cpu_of = {}
+        for length in lengths:
+            cpu_of[length] = min(measure(directory, [], "discard", args.messages, registry, pass_chain(length))[1]
+                                 for _ in range(args.repeat)) / args.messages * 1e6
+            print(f"  {length} no-op nodes: {cpu_of[length]:.2f}")
+        print(f"  → {(cpu_of[8] - cpu_of[0]) / 8:.3f} µs per node")
         peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
         print(f"\npeak RSS {peak:.0f} MB")
 
