@@ -18,12 +18,12 @@ __all__ = ["DURATION_PATTERN", "UNITS", "format_duration", "parse_duration"]
 #: Seconds per unit, largest first (the order parts must come in).
 UNITS: Final = {"w": 604_800.0, "d": 86_400.0, "h": 3_600.0, "m": 60.0, "s": 1.0, "ms": 0.001}
 
-_NUMBER: Final = r"(?:\d+(?:\.\d*)?|\.\d+)"
-_PLAIN: Final = re.compile(rf"{_NUMBER}(?:[eE][+-]?\d+)?")
+_NUMBER: Final = r"(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)"
+_PLAIN: Final = re.compile(rf"{_NUMBER}(?:[eE][+-]?[0-9]+)?")
 _PART: Final = re.compile(rf"\s*({_NUMBER})\s*([A-Za-zµ]+)\s*")
 #: A JSON Schema (ECMA 262) pattern accepted by :func:`parse_duration` (it does not check
 #: the order of units, which parse_duration does).
-DURATION_PATTERN: Final = rf"^\s*(?:{_NUMBER}(?:[eE][+-]?\d+)?|(?:{_NUMBER}\s*(?:ms|s|m|h|d|w)\s*)+)\s*$"
+DURATION_PATTERN: Final = rf"^\s*(?:{_NUMBER}(?:[eE][+-]?[0-9]+)?|(?:{_NUMBER}\s*(?:ms|s|m|h|d|w)\s*)+)\s*$"
 _SPELLED: Final = {
     "milli": "ms",
     "msec": "ms",

@@ -26,6 +26,7 @@ import math
 import operator
 import re
 import tokenize
+import warnings
 from collections.abc import Callable, Collection, Hashable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -1404,11 +1405,14 @@ class _Compiler:
 
 
 def _zone_hint(name: Any) -> str:
-    if not isinstance(name, str):
-        return ""
-    from zoneinfo import available_timezones  # slow (reads the zone list): only on this error
+    return _suggest(name, _zone_names()) if isinstance(name, str) else ""
 
-    return _suggest(name, available_timezones())
+
+@lru_cache(maxsize=1)
+def _zone_names() -> frozenset[str]:
+    from zoneinfo import available_timezones  # slow (walks the zone files): only on an error
+
+    return frozenset(available_timezones())
 
 
 def _is_singleton(code: _Code) -> bool:
@@ -1649,7 +1653,12 @@ def _parse(source: str) -> tuple[ast.expr, list[str]]:
     wrapped = f"(\n{text}\n)"
     _check_brackets(wrapped, lines, source)
     try:
-        tree = ast.parse(wrapped, mode="eval")
+        with warnings.catch_warnings():
+            # '\d' in a regex literal or '1if x else 2' draw warnings from Python's parser
+            # about its own future; they mean what they say today, so they are accepted.
+            warnings.simplefilter("ignore", SyntaxWarning)
+            warnings.simplefilter("ignore", DeprecationWarning)
+            tree = ast.parse(wrapped, mode="eval")
     except SyntaxError as exc:
         raise _syntax_error(exc, lines, source) from exc
     except (RecursionError, MemoryError) as exc:
