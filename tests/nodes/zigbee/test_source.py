@@ -308,3 +308,33 @@ def test_ota_image_query_is_answered_from_ota_dir(tmp_path: Path, auto_update: b
             await emulator.aclose()
 
     run_sync(scenario())
+
+
+def test_coordinator_gone_for_a_while_is_retried_until_it_is_back(tmp_path: Path) -> None:
+    async def scenario() -> None:
+        emulator = formed_emulator(tmp_path, make_lock())
+        await emulator.start()
+        port = emulator.port
+        async with Running(tmp_path, device=emulator.device_path, database="zigbee.db") as running:
+            await _joined(tmp_path, emulator, running)
+            mark = len(running.events.messages)
+            await emulator.aclose()  # the stick is unplugged: connections are refused from now on
+            await running.events.wait_for(
+                lambda m: m.payload["event"] == "coordinator" and m.payload["state"] == "disconnected"
+                and "lost" in m.payload["detail"], start=mark)
+            refused = await running.events.wait_for(
+                lambda m: m.payload["event"] == "coordinator" and m.payload["state"] == "disconnected"
+                and "lost" not in m.payload["detail"], start=mark)
+            assert refused.payload["detail"]  # why it failed, e.g. connection refused
+            back = formed_emulator(tmp_path, make_lock())
+            await back.start(port=port)
+            try:
+                await running.wait_connected(start=mark)
+                await back.wait_host_ready()
+                sent = back.send_event("front_door", "password_open", role="admin", user=4, lqi=81, rssi=-59)
+                report = await running.out.wait_for(lambda m: m.payload["frame"] == sent.payload.hex())
+                assert report.payload["model"] == "lumi.lock.aq1"
+            finally:
+                await back.aclose()
+
+    run_sync(scenario())
