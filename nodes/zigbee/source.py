@@ -294,8 +294,12 @@ class Zigbee(Source[ZigbeeConfig]):
                     self._device_event("device_restored", device)
             if not self._permit_done and self.config.permit_join > 0:
                 self._permit_done = True
-                await app.permit(self.config.permit_join)
-                self._emit_event("permit_join", {"seconds": self.config.permit_join})
+                try:
+                    await app.permit(self.config.permit_join)
+                except Exception:  # a lost broadcast must not end a working session
+                    self.logger.warning("zigbee %s: opening the network failed", self.id, exc_info=True)
+                else:
+                    self._emit_event("permit_join", {"seconds": self.config.permit_join})
             reason = await lost
             raise ConnectionError(f"coordinator connection lost: {reason or 'closed'}")
         finally:
