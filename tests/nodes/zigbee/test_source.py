@@ -338,3 +338,33 @@ def test_coordinator_gone_for_a_while_is_retried_until_it_is_back(tmp_path: Path
                 await back.aclose()
 
     run_sync(scenario())
+
+
+def test_a_missing_serial_port_is_reported_as_failed_not_crashing(tmp_path: Path) -> None:
+    async def scenario() -> None:
+        async with Running(tmp_path, device=str(tmp_path / "ttyACM9")) as running:
+            failed = await running.events.wait_for(
+                lambda m: m.payload["event"] == "coordinator" and m.payload["state"] == "failed")
+            assert "does not exist" in failed.payload["detail"]
+            assert failed.payload["device"] == str(tmp_path / "ttyACM9")
+
+    run_sync(scenario())
+
+
+def test_config_is_checked() -> None:
+    from pydantic import ValidationError
+
+    from nodes.zigbee.source import ZigbeeConfig
+
+    ZigbeeConfig.model_validate({"device": "emulated", "scenario": "s.yaml", "permit_join": 254,
+                                 "network": {"channel": 25, "pan_id": 0x1A62,
+                                             "extended_pan_id": "DD:DD:DD:DD:DD:DD:DD:DD",
+                                             "network_key": ":".join(["01"] * 16)}})
+    for bad in ({"device": "/dev/ttyACM0", "scenario": "s.yaml"}, {"device": "emulated", "permit_join": 255},
+                {"device": "emulated", "network": {"channel": 27}},
+                {"device": "emulated", "network": {"network_key": "01:02"}},
+                {"device": "emulated", "radio": "ezsp"}, {"device": "emulated", "colour": "red"}):
+        with pytest.raises(ValidationError):
+            ZigbeeConfig.model_validate(bad)
+    secret = ZigbeeConfig.model_validate({"device": "emulated", "network": {"network_key": ":".join(["ab"] * 16)}})
+    assert "ab:ab" not in repr(secret)
