@@ -146,7 +146,7 @@ class Expression:
     compare equal when their source and extra names are equal.
     """
 
-    __slots__ = ("_code", "_comparisons", "_paths", "function", "names", "source")
+    __slots__ = ("_code", "_comparisons", "_fn", "_paths", "function", "names", "source")
 
     source: str
     names: tuple[str, ...]
@@ -165,20 +165,21 @@ class Expression:
         self.source = source
         self.names = names
         self._code = code
+        self._fn = code.fn
         self._paths = paths
         self._comparisons = comparisons
         self.function = partial(code.fn, _EMPTY)
 
     def __call__(self, msg: Message) -> Any:
         """Evaluate against ``msg`` (extra names read as ``None``). Never raises on JSON data."""
-        return self._code.fn(_EMPTY, msg)
+        return self._fn(_EMPTY, msg)
 
     def evaluate(self, msg: Message, extra: Mapping[str, Any]) -> Any:
         """Evaluate against ``msg`` with values for the extra ``names`` given at compile time.
 
         A name missing from ``extra`` reads as ``None``.
         """
-        return self._code.fn(extra, msg)
+        return self._fn(extra, msg)
 
     @property
     def evaluator(self) -> Evaluator:
