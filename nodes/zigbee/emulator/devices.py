@@ -551,6 +551,27 @@ _FAILED_KINDS = {"finger_not_match": 0x40, "password_not_match": 0x02, "ring_bel
 _USER_COMMANDS = {"finger_add": 1, "finger_delete": 2, "password_add": 3, "password_delete": 4}
 
 
+#: Parameters each scripted event takes (every event also takes ``lqi`` and ``rssi``).
+EVENT_PARAMETERS: dict[str, frozenset[str]] = {
+    **{name: frozenset({"role", "user"}) for name in _OPEN_COMMANDS},
+    "finger_not_match": frozenset({"repeat"}),
+    "password_not_match": frozenset({"repeat"}),
+    "ring_bell": frozenset(),
+    **{name: frozenset({"user"}) for name in _USER_COMMANDS},
+    "lock_state": frozenset({"state", "code"}),
+    "battery": frozenset({"voltage"}),
+    "raw": frozenset({"frame", "cluster", "endpoint", "profile"}),
+    "join": frozenset(),
+}
+LINK_PARAMETERS = frozenset({"lqi", "rssi"})
+
+
+def unknown_parameters(event: str, params: Mapping[str, Any]) -> list[str]:
+    """Return the parameters of ``params`` that ``event`` does not take (typos, usually)."""
+    allowed = EVENT_PARAMETERS.get(event, frozenset()) | LINK_PARAMETERS
+    return sorted(name for name in params if name not in allowed)
+
+
 def _role_digit(params: Mapping[str, Any]) -> int:
     role = params.get("role", "user")
     if role not in ("admin", "user"):

@@ -29,7 +29,7 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from nodes.zigbee.emulator.devices import LOCK_MODELS, ApsFrame, VirtualDevice, make_device
+from nodes.zigbee.emulator.devices import LOCK_MODELS, ApsFrame, VirtualDevice, make_device, unknown_parameters
 from nodes.zigbee.emulator.server import Emulator
 from nodes.zigbee.emulator.stick import ieee_to_wire
 
@@ -125,6 +125,9 @@ def parse_scenario(text: str, source: str = "<scenario>") -> Scenario:
             raise ScenarioError(f"{where}: unknown device {event.device!r}")
         if event.times is not None and event.every is None:
             raise ScenarioError(f"{where}: times needs every")
+        unknown = unknown_parameters(event.event, event.params)
+        if unknown:
+            raise ScenarioError(f"{where}: event {event.event!r} takes no {', '.join(unknown)}")
         if event.event == "join":
             continue
         try:

@@ -188,6 +188,7 @@ events:
     (GOOD + "  - {at: 1, device: door, event: finger_not_match, repeat: 16}", "repeat must be"),
     (GOOD + "  - {at: 1, device: door, event: raw, frame: xyz}", "not hex"),
     (GOOD + "  - {at: 1, times: 2, device: door, event: ring_bell}", "times needs every"),
+    (GOOD + "  - {at: 1, device: door, event: finger_open, usr: 3}", "events[2]: event 'finger_open' takes no usr"),
     ("events: [", "scenario"),
 ])
 def test_bad_scenarios_are_refused_with_the_place(text: str, message: str) -> None:
