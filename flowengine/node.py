@@ -48,7 +48,7 @@ class NodeConfig(BaseModel):
     editors show, so write them for users.
     """
 
-    model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
+    model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True, validate_default=True)
 
 
 class Counters(dict[str, int]):

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from flowengine.fields import Expr
 from pydantic import Field
 
 from flowengine import Message, NodeConfig, NodeContext, Transform
+from flowengine.fields import Expr
 from flowengine.lint import Comparison
 
 
@@ -52,7 +52,7 @@ class Filter(Transform[FilterConfig]):
 
     def __init__(self, config: FilterConfig, context: NodeContext) -> None:
         super().__init__(config, context)
-        self._when = config.when
+        self._when = config.when.function
 
     def process(self, msg: Message) -> Message | None:
         """Return ``msg`` when ``when`` holds for it, else ``None``."""

@@ -6,10 +6,10 @@ import re
 from collections.abc import Callable
 from typing import Any, ClassVar
 
-from flowengine.fields import Expr, PropertyPath
 from pydantic import Field, model_validator
 
 from flowengine import Message, NodeConfig, Transform
+from flowengine.fields import Expr, PropertyPath
 from flowengine.lint import Comparison
 from flowengine.paths import compile_getter
 
@@ -44,7 +44,7 @@ class SwitchRule(NodeConfig):
         """Return ``test(value, msg)`` for this rule."""
         fields = self.model_fields_set
         if "when" in fields and self.when is not None:
-            condition = self.when
+            condition = self.when.function
             return lambda value, msg: bool(condition(msg))
         if "in_" in fields:
             choices = list(self.in_ or [])
