@@ -368,3 +368,35 @@ def test_config_is_checked() -> None:
             ZigbeeConfig.model_validate(bad)
     secret = ZigbeeConfig.model_validate({"device": "emulated", "network": {"network_key": ":".join(["ab"] * 16)}})
     assert "ab:ab" not in repr(secret)
+
+
+def test_a_device_the_stick_knows_but_the_database_lost_is_rediscovered(tmp_path: Path) -> None:
+    async def first_run() -> None:
+        emulator = formed_emulator(tmp_path, make_lock())
+        await emulator.start()
+        try:
+            async with Running(tmp_path, device=emulator.device_path, database="zigbee.db") as running:
+                await _joined(tmp_path, emulator, running)
+        finally:
+            await emulator.aclose()
+
+    async def second_run() -> None:
+        emulator = formed_emulator(tmp_path, make_lock())
+        await emulator.start()
+        try:
+            async with Running(tmp_path, device=emulator.device_path, database="fresh.db") as running:
+                await running.wait_connected()
+                await emulator.wait_host_ready()
+                lost = emulator.send_event("front_door", "finger_open", role="admin", user=1)
+                # Unknown address: no report, zigpy asks who it is (IEEE_addr_req) and interviews it.
+                interviewed = await running.wait_event("device_interviewed")
+                assert interviewed.payload["ieee"] == LOCK_IEEE
+                assert running.node.counters["unknown_source"] == 1
+                assert lost.payload.hex() not in [m.payload["frame"] for m in running.out.messages]
+                sent = emulator.send_event("front_door", "ring_bell")
+                await running.out.wait_for(lambda m: m.payload["frame"] == sent.payload.hex())
+        finally:
+            await emulator.aclose()
+
+    run_sync(first_run())
+    run_sync(second_run())
