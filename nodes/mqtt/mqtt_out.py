@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Literal, cast
 import orjson
 from pydantic import Field, field_validator
 
-from flowengine import ERRORS_PORT, Message, NodeConfig, NodeContext, NodeError, Sink
+from flowengine import ERRORS_PORT, Message, NodeConfig, NodeContext, NodeError, Sink, TimerHandle, WallClock
 from flowengine.expressions import format_text
 from flowengine.fields import Duration, TemplateValue
 from flowengine.supervise import Backoff, supervise
@@ -27,6 +27,7 @@ from nodes.mqtt.connection import (
     wait_disconnected,
 )
 from nodes.mqtt.outbox import Entry, Outbox, OutboxBusyError
+from nodes.mqtt.zigbee2mqtt import Zigbee2Mqtt, Zigbee2MqttConfig
 
 if TYPE_CHECKING:
     import aiomqtt
@@ -38,6 +39,10 @@ if TYPE_CHECKING:
 DROP_LOG_INTERVAL = 10.0
 #: Extra time the engine grants ``aclose`` beyond ``drain_timeout`` (disconnect, last will).
 CLOSE_MARGIN = 15.0
+#: How long ``aclose`` waits for the broker to acknowledge ``bridge/state`` offline.
+OFFLINE_TIMEOUT = 5.0
+#: Most seconds between two checks for devices gone silent (Zigbee2MQTT availability).
+EXPIRY_CHECK = 60.0
 MEMORY = "memory"
 
 
@@ -122,6 +127,11 @@ class MqttOutConfig(MqttClientConfig):
         le=65000,
         description="QoS 1/2 messages sent but not yet acknowledged at any time (the publish window).",
     )
+    zigbee2mqtt: Zigbee2MqttConfig | None = Field(
+        default=None,
+        description="Zigbee2MQTT 2.x's conventions for decode output: bridge/state with a last will, "
+        "availability, Home Assistant discovery ({} for the defaults).",
+    )
 
     @field_validator("topic")
     @classmethod
@@ -192,6 +202,11 @@ class MqttOut(Sink[MqttOutConfig]):
         self._name = f"mqtt-out '{self.id}'"
         #: The connection's state, as supervision reports it.
         self.status = ConnectionStatus()
+        self._client: aiomqtt.Client | None = None
+        self._z2m: Zigbee2Mqtt | None = None
+        if config.zigbee2mqtt is not None:
+            self._z2m = Zigbee2Mqtt(config.zigbee2mqtt, context.state, now=context.clock.now)
+        self._expiry: TimerHandle | None = None
 
     # ---- lifecycle ------------------------------------------------------------------
 
@@ -222,6 +237,20 @@ class MqttOut(Sink[MqttOutConfig]):
             else:
                 self._drained.set()
         self._task = asyncio.create_task(self._run(), name=f"mqtt-out:{self.id}")
+        z2m = self._z2m
+        if z2m is not None and z2m.availability is not None and isinstance(self.context.clock, WallClock):
+            # Only on the wall clock: a replay must not mark every device offline at its end.
+            self._expiry = self.context.clock.call_later(self._expiry_interval(), self._expire)
+
+    def _expiry_interval(self) -> float:
+        assert self._z2m is not None
+        assert self._z2m.availability is not None
+        return min(EXPIRY_CHECK, self._z2m.availability.timeout / 10)
+
+    def _expire(self) -> None:
+        assert self._z2m is not None
+        self._deliver(self._z2m.expire())
+        self._expiry = self.context.clock.call_later(self._expiry_interval(), self._expire)
 
     def _outbox_path(self) -> Path | None:
         configured = self.config.outbox
@@ -242,6 +271,12 @@ class MqttOut(Sink[MqttOutConfig]):
                     async with asyncio.timeout(self.config.drain_timeout):
                         await self._drained.wait()
         finally:
+            if self._expiry is not None:
+                self._expiry.cancel()
+                self._expiry = None
+            if self._z2m is not None:
+                await self._say_offline()
+                self._z2m.save()
             if self._task is not None:
                 self._task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
@@ -257,6 +292,20 @@ class MqttOut(Sink[MqttOutConfig]):
                 outbox.close()
                 self._outbox = None
 
+    async def _say_offline(self) -> None:
+        """Zigbee2MQTT mode: publish ``bridge/state`` offline before a clean disconnect."""
+        import aiomqtt
+
+        client = self._client
+        if client is None or self._z2m is None:
+            return
+        topic, payload, qos, retain = self._z2m.bridge_offline()
+        try:
+            async with asyncio.timeout(OFFLINE_TIMEOUT):
+                await client.publish(topic, payload, qos=qos, retain=retain)
+        except (TimeoutError, aiomqtt.MqttError) as exc:
+            self.logger.debug("%s: bridge/state offline not acknowledged: %s", self._name, exc)
+
     # ---- the hot path ---------------------------------------------------------------
 
     async def write(self, batch: Sequence[Message]) -> None:
@@ -266,6 +315,7 @@ class MqttOut(Sink[MqttOutConfig]):
         topic_of = self._topic_of
         qos = self._qos
         retain = self._retain
+        z2m = self._z2m
         for msg in batch:
             try:
                 topic = msg.topic if topic_of is None else topic_of(msg)
@@ -274,7 +324,13 @@ class MqttOut(Sink[MqttOutConfig]):
             except (ValueError, TypeError) as exc:
                 self._reject(msg, exc)
                 continue
+            if z2m is None:
+                append((topic, payload, qos, retain))
+                continue
+            before, after = z2m.around(msg, topic)
+            entries.extend(before)
             append((topic, payload, qos, retain))
+            entries.extend(after)
         self._deliver(entries)
 
     def _deliver(self, entries: list[Entry]) -> None:
@@ -327,32 +383,51 @@ class MqttOut(Sink[MqttOutConfig]):
                         on_state=self.status.update)
 
     def _will(self) -> Will | None:
-        return None
+        return self._z2m.will() if self._z2m is not None else None
 
     async def _serve(self, connected: Callable[[], None]) -> None:
         """One connection: connect, (re)send the outbox in order, serve until the connection ends."""
         settings = self._settings
         assert settings is not None
-        async with connect(settings, will=self._will(), max_inflight=self.config.max_inflight) as client:
+        status_hook = self._on_status if self._z2m is not None and self._z2m.status_topic else None
+        async with connect(settings, will=self._will(), max_inflight=self.config.max_inflight,
+                           on_message=status_hook) as client:
             paho_instance = paho_client(client)
             self._hook_acks(paho_instance)
-            connected()
             try:
-                await self._on_connected(client)
                 outbox = self._outbox
                 if outbox is not None:
                     self._flush_acks()
                     self._inflight.clear()
                     outbox.rewind()
                 self._paho = paho_instance
+                self._client = client
+                await self._on_connected(client)
+                connected()  # after the announcements: "connected" means ready, as the status reports
                 await self._serve_connection(client, paho_instance)
             finally:
                 self._paho = None
+                self._client = None
                 self._flush_acks()
                 self._inflight.clear()
 
     async def _on_connected(self, client: aiomqtt.Client) -> None:
-        """Announce what must be on the broker before the outbox is sent (Zigbee2MQTT mode)."""
+        """Zigbee2MQTT mode: bridge/state online, then everything retained again (after the backlog)."""
+        z2m = self._z2m
+        if z2m is None:
+            return
+        topic, payload, qos, retain = z2m.bridge_online()
+        await client.publish(topic, payload, qos=qos, retain=retain)
+        if z2m.status_topic:
+            await client.subscribe(z2m.status_topic, qos=1)
+        self._deliver(z2m.reannounce())
+
+    def _on_status(self, client: Any, userdata: Any, message: Any) -> None:
+        """Home Assistant's status: after its restart ('online') publish discovery again."""
+        z2m = self._z2m
+        if z2m is not None and bytes(message.payload).strip().lower() == b"online":
+            # Out of paho's callback first: delivering writes to the outbox and may publish.
+            asyncio.get_running_loop().call_soon(lambda: self._deliver(z2m.discovery()))
 
     async def _serve_connection(self, client: aiomqtt.Client, paho_instance: paho.Client) -> None:
         watcher = asyncio.ensure_future(wait_disconnected(client))
