@@ -242,11 +242,16 @@ class KeyedRule(Transform[Any]):
         if not state.durable:
             return
         restored = 0
+        kept = {"count": _COUNT, "absence": _ABSENCE, "sequence": _SEQUENCE}.get(self.spec.kind)
+        stale: list[str] = []
         for name, value in state.items():
             if name == _GUARD:
                 self._guard = str(value)
                 continue
             prefix, skey = name[:2], name[2:]
+            if (prefix != kept and prefix != _COOLDOWN) or (prefix == _COOLDOWN and self.spec.cooldown is None):
+                stale.append(name)  # left by an earlier version of this rule (another kind, no cooldown now)
+                continue
             restored += 1
             if prefix == _COUNT:
                 window = _Window(value["key"])
@@ -270,6 +275,10 @@ class KeyedRule(Transform[Any]):
                 self._cooldowns[skey] = (value["key"], float(value["last"]))
                 if self.spec.cooldown is not None:
                     self._expiry.push(float(value["last"]) + self.spec.cooldown, skey)
+        if stale:
+            state.update({}, stale)
+            self.logger.info("rule '%s': dropped %d state entries of an earlier version of the rule", self.id,
+                             len(stale))
         if restored:
             self.logger.info("rule '%s': restored %d entries (%d pending timers) from the flow's state",
                              self.id, restored, len(self._pending))

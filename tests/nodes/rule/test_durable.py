@@ -165,3 +165,18 @@ def test_live_restart_fires_an_overdue_timer_at_once_with_its_deadline(tmp_path:
     out = asyncio.run(_live(tmp_path, StateStore(path), 1, []))
     assert [(m.payload, m.meta["ts"]) for m in out] == [({"since": long_ago}, long_ago + 300)]
     assert list(StateStore(path).node("r1").items("a:")) == []
+
+
+def test_state_of_another_kind_of_rule_is_dropped_on_start(tmp_path: Path) -> None:
+    """The flow file changed the rule from absence to count: the old timer must not fire."""
+    first = run(tmp_path, ABSENCE | {"cooldown": "1h"})
+    first.send(0, OK)
+    first.advance(301)
+    first.send(400, OK)
+    assert first.times() == [300]
+    second = run(tmp_path, {"when": "true", "count": 2, "within": 60})
+    assert second.node.live_keys() == 0
+    second.end()
+    assert second.out == []
+    assert list(second.store.node("r1").items("a:")) == []
+    assert list(second.store.node("r1").items("d:")) == []
