@@ -45,6 +45,7 @@ from nodes.stream.timing import (
     Schedule,
     Timer,
     event_time,
+    json_safe,
     key_text,
     message_from_state,
     message_to_state,
@@ -483,7 +484,10 @@ class KeyedRule(Transform[Any]):
         if self._durable:
             values = {name: value for name, value in changes.items() if value is not _DELETE}
             deletes = [name for name, value in changes.items() if value is _DELETE]
-            self.context.state.update(values, deletes)
+            try:
+                self.context.state.update(values, deletes)
+            except TypeError:  # a payload JSON cannot hold (bytes from mqtt-in): store it as text
+                self.context.state.update(json_safe(values), deletes)
 
     def _evict(self, now: float) -> None:
         """Forget windows, sequences and cooldowns whose time has passed (bounded memory)."""

@@ -9,7 +9,7 @@ from pydantic import Field
 from flowengine import Message, NodeConfig, NodeContext, Transform
 from flowengine.fields import Expr, PropertyPath
 from flowengine.paths import compile_getter
-from nodes.stream.timing import key_text
+from nodes.stream.timing import json_safe, key_text
 
 _LAST = "v:"
 
@@ -79,7 +79,10 @@ class Dedupe(Transform[DedupeConfig]):
             return None
         self._last[skey] = value
         if self._durable:
-            self.context.state.set(_LAST + skey, value)
+            try:
+                self.context.state.set(_LAST + skey, value)
+            except TypeError:  # not JSON (bytes): remembered as text across restarts
+                self.context.state.set(_LAST + skey, json_safe(value))
         return msg
 
     def keys(self) -> int:

@@ -21,6 +21,8 @@ import math
 from collections.abc import Callable, Iterator
 from typing import Any
 
+import orjson
+
 from flowengine import Clock, Message, TimerHandle
 from flowengine.expressions import format_json
 
@@ -42,6 +44,22 @@ def key_text(value: Any) -> str:
     if type(value) is str:
         return '"' + value + '"' if '"' not in value and "\\" not in value else format_json(value)
     return format_json(value)
+
+
+def _fallback(value: Any) -> Any:
+    """JSON for what has none: bytes as hex text (as the ``file`` sink writes them), others as text."""
+    if isinstance(value, bytes | bytearray | memoryview):
+        return bytes(value).hex()
+    return str(value)
+
+
+def json_safe(value: Any) -> Any:
+    """Return ``value`` with everything JSON cannot hold turned into text (bytes as hex).
+
+    For durable state: most values are JSON already, so callers try the value first and
+    fall back to this when storing it raises ``TypeError``.
+    """
+    return orjson.loads(orjson.dumps(value, default=_fallback, option=orjson.OPT_NON_STR_KEYS))
 
 
 def message_to_state(msg: Message) -> list[Any]:

@@ -180,3 +180,13 @@ def test_state_of_another_kind_of_rule_is_dropped_on_start(tmp_path: Path) -> No
     assert second.out == []
     assert list(second.store.node("r1").items("a:")) == []
     assert list(second.store.node("r1").items("d:")) == []
+
+
+def test_payloads_json_cannot_hold_are_stored_as_text(tmp_path: Path) -> None:
+    config = {"when": "true", "count": 2, "within": 60, "emit": {"payload": "{{ first.payload }}"}}
+    first = run(tmp_path, config)
+    first.send(0, b"\x01\x02")
+    assert first.node.counters["errors"] == 0
+    second = run(tmp_path, config)
+    second.send(1, b"\x03")
+    assert [m.payload for m in second.out] == ["0102"]
