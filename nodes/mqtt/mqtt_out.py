@@ -127,6 +127,12 @@ class MqttOutConfig(MqttClientConfig):
         le=65000,
         description="QoS 1/2 messages sent but not yet acknowledged at any time (the publish window).",
     )
+    inline: bool = Field(
+        default=False,
+        description="Write each message to the outbox as it arrives, on the flow's hot path, instead of "
+        "in batches behind a channel: slower, but a resumable source (zigbee-replay with resume) then "
+        "never moves past a message that is not yet in the outbox, so a SIGKILL loses nothing.",
+    )
     zigbee2mqtt: Zigbee2MqttConfig | None = Field(
         default=None,
         description="Zigbee2MQTT 2.x's conventions for decode output: bridge/state with a last will, "
@@ -185,6 +191,9 @@ class MqttOut(Sink[MqttOutConfig]):
     def __init__(self, config: MqttOutConfig, context: NodeContext) -> None:
         super().__init__(config, context)
         self.close_timeout = config.drain_timeout + CLOSE_MARGIN
+        if config.inline:
+            # The engine reads ``inline`` when it wires the flow: this node chooses it per config.
+            vars(self)["inline"] = True
         self._topic_of = compile_topic(config.topic)
         self._qos = config.qos
         self._retain = config.retain
@@ -310,6 +319,13 @@ class MqttOut(Sink[MqttOutConfig]):
 
     async def write(self, batch: Sequence[Message]) -> None:
         """Publish a batch: store it in the outbox (QoS 1/2) or send it now (QoS 0). Never waits."""
+        self._write(batch)
+
+    def write_now(self, msg: Message) -> None:
+        """Publish one message (``inline: true``): stored in the outbox before this returns."""
+        self._write((msg,))
+
+    def _write(self, batch: Sequence[Message]) -> None:
         entries: list[Entry] = []
         append = entries.append
         topic_of = self._topic_of
