@@ -77,7 +77,7 @@ def _number(value: Any) -> bool:
 class SwitchConfig(NodeConfig):
     """Config of ``switch``."""
 
-    property: PropertyPath = Field("payload", description="The property the rules test, e.g. `payload.action`.")
+    property: PropertyPath = Field(("payload",), description="The property the rules test, e.g. `payload.action`.")
     rules: list[SwitchRule] = Field(min_length=1, description="Tests in order; each names a port.")
     otherwise: str | None = Field(None, description="Port for messages no rule matches (else dropped, counted).")
     first_match: bool = Field(True, description="Stop at the first matching rule; false: every matching port.")
