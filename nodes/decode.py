@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 from pydantic import Field, field_validator
@@ -10,12 +10,26 @@ from pydantic import Field, field_validator
 from flowengine import ERRORS_PORT, FlowError, Message, NodeConfig, NodeContext, Transform
 from nodes.zigbee2mqtt.decoder import DEFAULT_BASE_TOPIC, Decoder
 from nodes.zigbee2mqtt.devices import default_registry
+from nodes.zigbee2mqtt.events import LockEvent
 from nodes.zigbee2mqtt.lint import DecoderProfile, closed_values, event_values, where_else
 
 if TYPE_CHECKING:
     from flowengine.lint import PayloadValues
 
 EVENTS_PORT = "events"
+
+Emitter = Callable[[Message], object]
+
+#: Builds a Message without the NamedTuple's Python-level ``__new__`` (half the cost, same
+#: object): ``_message(Message, (topic, payload, meta))``.
+_message = tuple.__new__
+
+#: Typed events whose payload the node keeps ready (cleared when full; see ``process``).
+EVENT_PAYLOADS_LIMIT = 1024
+
+
+def _unwired(msg: Message) -> None:
+    """Stand-in for the ``events`` emitter until (unless) the port is wired."""
 
 
 class DecodeError(FlowError):
@@ -120,26 +134,48 @@ class Decode(Transform[DecodeConfig]):
             base_topic=config.base_topic,
             friendly_names=config.friendly_names,
         )
+        # Bound once: the hot path calls it for every report (the ``decode`` method looked up on
+        # each call, and ``emit`` looking the port up, cost more than the call itself).
+        self._decode = self.decoder.decode
+        self._emit_event: Emitter = _unwired
+        self._event_payloads: dict[int, tuple[LockEvent, dict[str, Any]]] = {}
+
+    def bind_output(self, port: str, emitter: Emitter) -> None:
+        """Connect ``port``; the ``events`` emitter is also kept for the hot path."""
+        super().bind_output(port, emitter)
+        if port == EVENTS_PORT:
+            self._emit_event = emitter
 
     def process(self, msg: Message) -> Message | None:
         """Decode one raw report; return the ``out`` message (or None) and emit the event."""
         record = msg.payload
-        if not isinstance(record, Mapping):
+        # Exact type first: ``isinstance`` against the Mapping ABC costs a few hundred ns.
+        if type(record) is not dict and not isinstance(record, Mapping):
             self._unparsed(msg, "payload is not a raw report object", None)
             return None
-        result = self.decoder.decode(record)
-        if result.error is not None:
+        payload, event, error, model, friendly_name, topic = self._decode(record)
+        if error is not None:
             frame = record.get("frame")
-            self._unparsed(msg, result.error, frame if isinstance(frame, str) else None)
+            self._unparsed(msg, error, frame if isinstance(frame, str) else None)
             return None
-        if result.payload is None and result.event is None:
+        if event is None:
+            if payload is None:
+                return None
+            return _message(Message, (topic, payload, {**msg.meta, "model": model, "friendly_name": friendly_name}))
+        # Both messages share one meta dict, as messages are read-only (CONTRACT §2).
+        meta = {**msg.meta, "model": model, "friendly_name": friendly_name}
+        # The decoder hands out the same LockEvent object for every report of a memoised frame:
+        # its payload is built once and copied (a copy is a third of building 7 keys). Keyed by
+        # identity, holding the event so the id cannot be reused while cached.
+        cached = self._event_payloads.get(id(event))
+        if cached is None or cached[0] is not event:
+            if len(self._event_payloads) >= EVENT_PAYLOADS_LIMIT:
+                self._event_payloads.clear()
+            cached = self._event_payloads[id(event)] = (event, event.to_payload())
+        self._emit_event(_message(Message, (topic + "/event", cached[1].copy(), meta)))
+        if payload is None:
             return None
-        meta = {**msg.meta, "model": result.model, "friendly_name": result.friendly_name}
-        if result.event is not None:
-            self.emit(Message(result.topic + "/event", result.event.to_payload(), meta), EVENTS_PORT)
-        if result.payload is None:
-            return None
-        return Message(result.topic, result.payload, meta)
+        return _message(Message, (topic, payload, meta))
 
     def _unparsed(self, msg: Message, reason: str, frame: str | None) -> None:
         """Count, log at debug and route to ``errors`` a report that cannot be decoded."""

@@ -5,12 +5,19 @@ ZCL frame (:mod:`nodes.zigbee2mqtt.zcl`), find the device definition, run every 
 converter, merge, round, add ``linkquality``, apply the state cache; beside it the typed lock
 event. It is synchronous, allocation-light and free of I/O, so the ``decode`` node, the
 ``flowengine decode`` command and tests share it.
+
+Speed. Everything from the frame text to the converter result and the typed event is a pure
+function of (frame, cluster, model) for a decoder's mode, and a lock sends the same few frames
+over and over; :meth:`Decoder.decode` therefore memoises it (:class:`_Decoded`, a bounded dict)
+and only does per report what truly depends on the report: ``linkquality``, the device and its
+cached state. :meth:`Decoder._decode` is the plain, unmemoised pipeline; the memoised path is
+held to give exactly its results (tests/nodes/decode/test_memo.py).
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any, Final, Literal, NamedTuple
 
 from nodes.zigbee2mqtt.devices import CONVERTER_FAILURES, ConvertInput, Definition, Registry, default_registry
@@ -21,6 +28,11 @@ from nodes.zigbee2mqtt.zcl import ERA_1X, ERA_2X, ZclError, parse_frame
 Compat = Literal[1, 2]
 
 DEFAULT_BASE_TOPIC: Final = "zigbee2mqtt"
+
+#: Distinct (frame, cluster, model) entries the memo holds before it starts again from empty.
+#: A lock repeats a handful of frames (the sequence number aside), so a few thousand entries
+#: hold a whole fleet; clearing at the bound costs nothing per report, unlike an LRU.
+MEMO_LIMIT: Final = 4096
 
 
 class DecodeResult(NamedTuple):
@@ -43,6 +55,11 @@ class DecodeResult(NamedTuple):
     model: str | None
     friendly_name: str
     topic: str
+
+
+#: Builds a DecodeResult without the NamedTuple's Python-level ``__new__`` (half the cost, same
+#: object), on the two hot returns: ``_result(DecodeResult, (payload, event, …))``.
+_result = tuple.__new__
 
 
 def normalize_ieee(ieee: str) -> str:
@@ -76,8 +93,155 @@ def to_json_value(value: Any) -> Any:
     return value
 
 
+#: Value types a payload carries exactly as the converter returned them (no copy, no change).
+_AS_IS: Final = frozenset({str, int, bool, type(None)})
+#: Value types a memo entry may hold: immutable, so one entry can serve every report.
+_SCALARS: Final = frozenset({str, int, bool, float, JsBigInt, type(None), type(UNDEFINED)})
+
+
+def _is_as_is(value: Any) -> bool:
+    """True when :func:`to_json_value` returns ``value`` itself and it is immutable."""
+    kind = type(value)
+    return kind in _AS_IS or (kind is float and math.isfinite(value))
+
+
+def _is_action(key: str) -> bool:
+    """``action`` and ``action_*`` are published but never cached (Zigbee2MQTT)."""
+    return key == "action" or key[:7] == "action_"
+
+
+def _published(result: Mapping[str, Any]) -> dict[str, Any]:
+    """Return ``result`` as published: keys sorted, values as JSON, ``undefined`` members dropped."""
+    payload: dict[str, Any] = {}
+    for key in sorted(result):
+        value = result[key]
+        kind = type(value)
+        if kind is str or kind is int or value is None or kind is bool:
+            payload[key] = value
+        elif value is not UNDEFINED:
+            payload[key] = to_json_value(value)
+    return payload
+
+
+class _Converted(NamedTuple):
+    """The pure part of decoding one frame: what the parser and the converters make of it."""
+
+    error: str | None
+    model: str | None  # the definition's model, None when no definition applies
+    result: dict[str, Any] | None  # converter result, rounded, without linkquality; None: nothing
+    event: LockEvent | None
+
+
+class _Decoded(NamedTuple):
+    """A memo entry: a :class:`_Converted` prepared so a report costs a few dict operations.
+
+    Only results made of immutable scalars are memoised (see :func:`_memo_entry`), so sharing
+    an entry between reports can never alias a mutable value into two payloads.
+    """
+
+    error: str | None
+    model: str | None
+    event: LockEvent | None
+    #: The whole payload without the state cache, ``linkquality`` holding a placeholder at its
+    #: sorted place (assigning an existing key keeps its position); None: nothing published.
+    template: dict[str, Any] | None
+    #: ``action``/``action_*`` members as published (never cached, so merged per report).
+    actions: dict[str, Any]
+    #: The action keys joined: which per-device key layout the payload takes (a str, whose
+    #: hash Python caches, keys that layout cache cheaply).
+    action_keys: str
+    #: Cached members set by the report (values as the converter returned them, for ``state_of``).
+    sets: dict[str, Any]
+    #: True when every value of ``sets`` is published as is (no conversion, immutable).
+    sets_as_is: bool
+    #: Cached members the report sets to ``undefined``: removed from the cache.
+    pops: tuple[str, ...]
+    #: The keys popped and the keys set, joined: with the state's :class:`_Shape` it determines
+    #: the state's next shape (a str, so its hash is cached).
+    transition: str
+
+
+def _memo_entry(converted: _Converted) -> _Decoded | None:
+    """Prepare ``converted`` for the memo, or None when it must not be shared between reports.
+
+    A result holding a container (a Buffer, an array, a structure) would hand the same mutable
+    object to every payload made from the entry, and one whose converter set ``linkquality``
+    would need that key's odd place: both stay on the plain path.
+    """
+    error, model, result, event = converted
+    if result is None:
+        return _Decoded(error, model, event, None, {}, "", {}, True, (), "")
+    if "linkquality" in result or any(type(v) not in _SCALARS for v in result.values()):
+        return None
+    template = _published({**result, "linkquality": 0})
+    actions = {k: v for k, v in template.items() if _is_action(k)}
+    sets = {k: v for k, v in result.items() if not _is_action(k) and v is not UNDEFINED}
+    pops = tuple(k for k, v in result.items() if not _is_action(k) and v is UNDEFINED)
+    sets_as_is = all(_is_as_is(v) for v in sets.values())
+    transition = "\0".join(pops) + "\1" + "\0".join(sets)
+    return _Decoded(error, model, event, template, actions, "\0".join(actions), sets, sets_as_is, pops, transition)
+
+
+class _Shape:
+    """One set of cached keys, shared by every device whose state has exactly these keys.
+
+    The payload of a cached report has the state's keys plus the report's actions, sorted.
+    Sorting per report is what cost most, so a shape keeps, per set of action keys, a
+    ``layout``: a dict holding the payload's keys in sorted order (values unused). Copying it
+    and updating the copy with the state and the actions builds the sorted payload in C.
+
+    A report changes a state's keys in a way that depends only on the keys it had and on the
+    keys the report pops and sets, so ``next`` remembers, per entry ``transition``, the shape the
+    state has afterwards: no set is built and no key is sorted per report.
+    """
+
+    __slots__ = ("keys", "layouts", "next")
+
+    def __init__(self, keys: frozenset[str]) -> None:
+        self.keys = keys
+        self.layouts: dict[str, dict[str, Any]] = {}
+        self.next: dict[str, _Shape] = {}
+
+    def layout(self, actions: Mapping[str, Any], action_keys: str) -> dict[str, Any]:
+        """Return (and remember) the sorted key layout of this state plus ``actions``."""
+        layout = self.layouts.get(action_keys)
+        if layout is None:
+            if len(self.layouts) >= _SHAPE_LIMIT:
+                self.layouts.clear()
+            layout = self.layouts[action_keys] = dict.fromkeys(sorted({*self.keys, *actions}))
+        return layout
+
+
+#: Bound of each shape's ``layouts`` and ``next``, and of a decoder's shapes: converters publish
+#: a few fixed keys, so these stay tiny; the bound only guards against pathological input.
+_SHAPE_LIMIT: Final = 256
+
+
+class _Device:
+    """One device (one normalized IEEE address): its identity and its cached state.
+
+    Every spelling of an address maps to the same object, so the cache is shared as before.
+    ``shape`` is the :class:`_Shape` of the state's keys (kept equal to them at all times).
+    ``as_is`` says whether every cached value is published as is; when not, payloads take
+    the converting path.
+    """
+
+    __slots__ = ("as_is", "name", "normalized", "shape", "state", "topic")
+
+    def __init__(self, name: str, topic: str, normalized: str, state: dict[str, Any], shape: _Shape) -> None:
+        self.name = name
+        self.topic = topic
+        self.normalized = normalized
+        self.state = state
+        self.shape = shape
+        self.as_is = True
+
+
 class Decoder:
     """Turns raw reports into Zigbee2MQTT payloads and typed lock events.
+
+    The options are fixed at construction (read-only attributes): the memo of decoded frames
+    depends on them.
 
     Args:
         compat: 1 (default) reproduces Zigbee2MQTT 1.42 (converters 20.58, zigbee-herdsman
@@ -109,36 +273,88 @@ class Decoder:
     ) -> None:
         if compat not in (1, 2):
             raise ValueError(f"compat must be 1 or 2, not {compat!r}")
-        self.compat: Compat = 1 if compat == 1 else 2
-        self.legacy = legacy
-        self.cache_state = cache_state
-        self.base_topic = base_topic
-        self.registry = registry or default_registry()
+        self._compat: Compat = 1 if compat == 1 else 2
+        self._legacy = legacy
+        self._cache_state = cache_state
+        self._base_topic = base_topic
+        self._registry = registry or default_registry()
         self._era = ERA_1X if compat == 1 else ERA_2X
         self._fixed: Definition | None = None
         if model is not None:
-            self._fixed = self.registry.find(model)
+            self._fixed = self._registry.find(model)
             if self._fixed is None:
                 raise ValueError(f"unknown device model {model!r}")
         self._names = {normalize_ieee(k): v for k, v in (friendly_names or {}).items()}
-        self._devices: dict[str, tuple[str, str, str]] = {}
+        #: Address as given (``""`` for none) -> device; several spellings share one device.
+        self._devices: dict[str, _Device] = {}
+        #: Normalized address -> device.
+        self._by_address: dict[str, _Device] = {}
+        #: Normalized address -> cached state (the same dicts as the devices').
         self._states: dict[str, dict[str, Any]] = {}
+        #: Key set -> its shape (see :class:`_Shape`).
+        self._shapes: dict[frozenset[str], _Shape] = {}
+        #: (frame text, cluster, model or None) -> decoded frame; see :data:`MEMO_LIMIT`.
+        self._memo: dict[tuple[str, int, str | None], _Decoded] = {}
+
+    @property
+    def compat(self) -> Compat:
+        """1 (Zigbee2MQTT 1.x) or 2 (Zigbee2MQTT 2.x)."""
+        return self._compat
+
+    @property
+    def legacy(self) -> bool:
+        """The device option ``legacy`` (only read with ``compat`` 1)."""
+        return self._legacy
+
+    @property
+    def cache_state(self) -> bool:
+        """Whether payloads are merged with each device's cached state."""
+        return self._cache_state
+
+    @property
+    def base_topic(self) -> str:
+        """The first topic level."""
+        return self._base_topic
+
+    @property
+    def registry(self) -> Registry:
+        """The device definitions."""
+        return self._registry
 
     @property
     def model(self) -> Definition | None:
         """The definition every report is decoded with, or None (chosen per report)."""
         return self._fixed
 
+    def _device(self, ieee: str | None) -> _Device:
+        """Return the device of an address as given (created and cached on first sight)."""
+        key = ieee or ""
+        device = self._devices.get(key)
+        if device is None:
+            normalized = normalize_ieee(key)
+            device = self._by_address.get(normalized)
+            if device is None:
+                name = self._names.get(normalized) or ("0x" + normalized if normalized else "unknown")
+                state = self._states.setdefault(normalized, {})
+                device = _Device(name, f"{self._base_topic}/{name}", normalized, state, self._shape(state))
+                self._by_address[normalized] = device
+            self._devices[key] = device
+        return device
+
+    def _shape(self, keys: Iterable[str]) -> _Shape:
+        """Return the shape of a set of keys (one object per set, while the bound allows)."""
+        frozen = frozenset(keys)
+        shape = self._shapes.get(frozen)
+        if shape is None:
+            if len(self._shapes) >= _SHAPE_LIMIT:
+                self._shapes.clear()  # devices keep theirs: a shape stays right for its keys
+            shape = self._shapes[frozen] = _Shape(frozen)
+        return shape
+
     def identity(self, ieee: str | None) -> tuple[str, str, str]:
         """Return ``(friendly_name, topic, normalized address)`` for a device (cached per address)."""
-        key = ieee or ""
-        known = self._devices.get(key)
-        if known is None:
-            normalized = normalize_ieee(key)
-            name = self._names.get(normalized) or ("0x" + normalized if normalized else "unknown")
-            known = (name, f"{self.base_topic}/{name}", normalized)
-            self._devices[key] = known
-        return known
+        device = self._device(ieee)
+        return device.name, device.topic, device.normalized
 
     def state_of(self, ieee: str) -> dict[str, Any]:
         """Return a copy of the cached state of a device (empty when nothing is cached)."""
@@ -146,7 +362,10 @@ class Decoder:
 
     def reset(self) -> None:
         """Forget every device's cached state."""
-        self._states.clear()
+        for device in self._by_address.values():
+            device.state.clear()  # in place: the device and ``_states`` share this dict
+            device.shape = self._shape(())
+            device.as_is = True
 
     def decode(self, record: Mapping[str, Any]) -> DecodeResult:
         """Decode one raw report record (CONTRACT §3).
@@ -154,32 +373,46 @@ class Decoder:
         Never raises for bad input: a record that is not a raw report, a frame that is not hex,
         and a frame the reference parser rejects all give a result with ``error`` set.
         """
-        if not isinstance(record, Mapping):
-            name, topic, _ = self.identity(None)
-            return DecodeResult(None, None, "invalid record: not an object", None, name, topic)
-        ieee = record.get("ieee")
+        # An exact-type test first: ``isinstance`` against an ABC costs a few hundred ns.
+        if type(record) is not dict and not isinstance(record, Mapping):
+            device = self._device(None)
+            return DecodeResult(None, None, "invalid record: not an object", None, device.name, device.topic)
+        get = record.get
+        frame_text = get("frame")
+        cluster = get("cluster")
+        lqi = get("lqi")
+        ieee = get("ieee")
         if type(ieee) is not str:
             ieee = None
-        frame_text = record.get("frame")
-        cluster = record.get("cluster")
-        lqi = record.get("lqi")
-        problem = None
-        if type(frame_text) is not str:
-            problem = "invalid record: no frame"
-        elif type(cluster) is not int:
-            problem = "invalid record: cluster is not an integer"
-        elif type(lqi) is not int:
-            problem = "invalid record: lqi is not an integer"
-        else:
+        if type(frame_text) is not str or type(cluster) is not int or type(lqi) is not int:
+            problem = (
+                "invalid record: no frame" if type(frame_text) is not str
+                else "invalid record: cluster is not an integer" if type(cluster) is not int
+                else "invalid record: lqi is not an integer"
+            )
+            device = self._device(ieee)
+            return DecodeResult(None, None, problem, None, device.name, device.topic)
+        model = get("model")
+        if type(model) is not str:
+            model = None
+        device = self._devices.get(ieee or "") or self._device(ieee)
+        # The model only matters when the decoder does not force one.
+        key = (frame_text, cluster, None if self._fixed is not None else model)
+        entry = self._memo.get(key)
+        if entry is None:
             try:
                 frame = bytes.fromhex(frame_text.replace(" ", "") if " " in frame_text else frame_text)
             except ValueError:
-                problem = "invalid record: frame is not hex"
-        if problem is not None:
-            name, topic, _ = self.identity(ieee)
-            return DecodeResult(None, None, problem, None, name, topic)
-        model = record.get("model")
-        return self._decode(frame, cluster, lqi, model if type(model) is str else None, ieee)  # type: ignore[arg-type]
+                converted = _Converted("invalid record: frame is not hex", None, None, None)
+            else:
+                converted = self._convert(frame, cluster, model)
+            entry = _memo_entry(converted)
+            if entry is None:  # not shareable: finish this report on the plain path
+                return self._finish(converted, lqi, device)
+            if len(self._memo) >= MEMO_LIMIT:
+                self._memo.clear()
+            self._memo[key] = entry
+        return self._publish(entry, lqi, device)
 
     def decode_frame(
         self, frame: bytes, *, cluster: int, lqi: int, model: str | None = None, ieee: str | None = None
@@ -188,14 +421,18 @@ class Decoder:
         return self._decode(frame, cluster, lqi, model, ieee)
 
     def _decode(self, frame: bytes, cluster: int, lqi: int, model: str | None, ieee: str | None) -> DecodeResult:
-        name, topic, device = self._devices.get(ieee or "") or self.identity(ieee)
+        """The plain pipeline, without the memo: convert the frame, then finish the report."""
+        return self._finish(self._convert(frame, cluster, model), lqi, self._device(ieee))
+
+    def _convert(self, frame: bytes, cluster: int, model: str | None) -> _Converted:
+        """Parse, find the definition, run the converters, round, derive the event (all pure)."""
         try:
             parsed = parse_frame(frame, cluster, self._era)
         except ZclError as exc:
-            return DecodeResult(None, None, f"ZCL frame rejected: {exc}", None, name, topic)
-        definition = self._fixed or (self.registry.find(model) if model else None)
+            return _Converted(f"ZCL frame rejected: {exc}", None, None, None)
+        definition = self._fixed or (self._registry.find(model) if model else None)
         if definition is None:
-            return DecodeResult(None, None, None, None, name, topic)
+            return _Converted(None, None, None, None)
         msg_type = parsed.msg_type
         result: dict[str, Any] | None = None
         for converter in definition.converters:
@@ -203,7 +440,7 @@ class Decoder:
                 continue
             try:
                 converted = converter.convert(
-                    ConvertInput(definition.model, msg_type, parsed.data, self.compat, self.legacy)
+                    ConvertInput(definition.model, msg_type, parsed.data, self._compat, self._legacy)
                 )
             except CONVERTER_FAILURES:
                 continue  # a throwing converter contributes nothing, as in Zigbee2MQTT
@@ -213,30 +450,29 @@ class Decoder:
                 else:
                     result.update(converted)
         if not result:
-            return DecodeResult(None, None, None, definition.model, name, topic)
+            return _Converted(None, definition.model, None, None)
         for key, decimals in definition.precision.items():
             value = result.get(key)
             if isinstance(value, (int, float)) and not isinstance(value, (bool, JsBigInt)):
                 result[key] = _precision_round(value, decimals)
-        event = event_from_result(result)
-        result["linkquality"] = lqi
-        if self.cache_state:
-            result = self._merge_state(device, result)
-        payload: dict[str, Any] = {}
-        for key in sorted(result):
-            value = result[key]
-            kind = type(value)
-            if kind is str or kind is int or value is None or kind is bool:
-                payload[key] = value
-            elif value is not UNDEFINED:
-                payload[key] = to_json_value(value)
-        return DecodeResult(payload, event, None, definition.model, name, topic)
+        return _Converted(None, definition.model, result, event_from_result(result))
 
-    def _merge_state(self, device: str, result: dict[str, Any]) -> dict[str, Any]:
+    def _finish(self, converted: _Converted, lqi: Any, device: _Device) -> DecodeResult:
+        """The per-report part on the plain path: ``linkquality``, state cache, JSON values.
+
+        ``converted.result`` is this report's own dict and is modified.
+        """
+        error, model, result, event = converted
+        if result is None:
+            return DecodeResult(None, None, error, model, device.name, device.topic)
+        result["linkquality"] = lqi
+        if self._cache_state:
+            result = self._merge_state(device, result)
+        return DecodeResult(_published(result), event, None, model, device.name, device.topic)
+
+    def _merge_state(self, device: _Device, result: dict[str, Any]) -> dict[str, Any]:
         """Publish the cached state merged with ``result``; cache everything but actions."""
-        state = self._states.get(device)
-        if state is None:
-            state = self._states[device] = {}
+        state = device.state
         merged = {**state, **result}
         for key, value in result.items():
             if key == "action" or key[:7] == "action_":
@@ -245,7 +481,48 @@ class Decoder:
                 state.pop(key, None)
             else:
                 state[key] = value
+        device.shape = self._shape(state)
+        device.as_is = all(_is_as_is(v) for v in state.values())
         return merged
+
+    def _publish(self, entry: _Decoded, lqi: int, device: _Device) -> DecodeResult:
+        """The per-report part on the memoised path; gives what :meth:`_finish` would."""
+        error, model, event, template, actions, action_keys, sets, sets_as_is, pops, transition = entry
+        if template is None:
+            return DecodeResult(None, None, error, model, device.name, device.topic)
+        if not self._cache_state:
+            payload = template.copy()
+            payload["linkquality"] = lqi  # an existing key: it keeps its sorted place
+            return _result(DecodeResult, (payload, event, None, model, device.name, device.topic))
+        # The cache update of _merge_state, in bulk: the keys popped and the keys set are
+        # disjoint, so popping first then updating leaves the same order as the loop did.
+        state = device.state
+        for key in pops:
+            state.pop(key, None)
+        if sets:
+            state.update(sets)
+        state["linkquality"] = lqi
+        shape = device.shape
+        after = shape.next.get(transition)
+        if after is None:
+            after = self._shape(state)
+            if len(shape.next) >= _SHAPE_LIMIT:
+                shape.next.clear()
+            shape.next[transition] = after
+        device.shape = after
+        if not sets_as_is:
+            device.as_is = False
+        elif not device.as_is:
+            device.as_is = all(_is_as_is(v) for v in state.values())
+        if not device.as_is:
+            # A cached value needs converting (NaN, BigInt, a container): the plain way.
+            return DecodeResult(_published({**state, **actions}), event, None, model, device.name, device.topic)
+        # The payload is the cached state plus this report's actions (members set to undefined
+        # are popped from the state, and actions are never in it), in sorted key order.
+        payload = after.layout(actions, action_keys).copy()
+        payload.update(state)
+        payload.update(actions)
+        return _result(DecodeResult, (payload, event, None, model, device.name, device.topic))
 
 
 def _precision_round(value: float, decimals: int) -> float:
