@@ -35,6 +35,14 @@ DEFAULT_BASE_TOPIC: Final = "zigbee2mqtt"
 MEMO_LIMIT: Final = 4096
 
 
+_HEX_DIGITS: Final = "0123456789abcdefABCDEF"
+#: The second hex digit of a frame text (the frame control's low nibble) -> where the sequence
+#: number's two digits start: after the manufacturer code when bit 2 (manufacturer-specific) is set.
+_SEQUENCE_AT: Final = {digit: 6 if int(digit, 16) & 0x04 else 2 for digit in _HEX_DIGITS}
+#: Every two-digit hex string, in either case.
+_HEX_PAIRS: Final = frozenset(a + b for a in _HEX_DIGITS for b in _HEX_DIGITS)
+
+
 class DecodeResult(NamedTuple):
     """What one raw report yields.
 
@@ -105,11 +113,6 @@ def _is_as_is(value: Any) -> bool:
     return kind in _AS_IS or (kind is float and math.isfinite(value))
 
 
-def _is_action(key: str) -> bool:
-    """``action`` and ``action_*`` are published but never cached (Zigbee2MQTT)."""
-    return key == "action" or key[:7] == "action_"
-
-
 def _published(result: Mapping[str, Any]) -> dict[str, Any]:
     """Return ``result`` as published: keys sorted, values as JSON, ``undefined`` members dropped."""
     payload: dict[str, Any] = {}
@@ -166,20 +169,33 @@ def _memo_entry(converted: _Converted) -> _Decoded | None:
 
     A result holding a container (a Buffer, an array, a structure) would hand the same mutable
     object to every payload made from the entry, and one whose converter set ``linkquality``
-    would need that key's odd place: both stay on the plain path.
+    would need that key's odd place: both stay on the plain path. One pass over the result, as
+    a miss costs this on top of the plain pipeline.
     """
     error, model, result, event = converted
     if result is None:
         return _Decoded(error, model, event, None, {}, "", {}, True, (), "")
-    if "linkquality" in result or any(type(v) not in _SCALARS for v in result.values()):
-        return None
+    actions: dict[str, Any] = {}
+    sets: dict[str, Any] = {}
+    pops: list[str] = []
+    sets_as_is = True
+    for key, value in result.items():
+        kind = type(value)
+        if kind not in _SCALARS or key == "linkquality":
+            return None
+        if key == "action" or key[:7] == "action_":  # published, never cached (Zigbee2MQTT)
+            if value is not UNDEFINED:
+                actions[key] = value if kind in _AS_IS else to_json_value(value)
+        elif value is UNDEFINED:
+            pops.append(key)
+        else:
+            sets[key] = value
+            if sets_as_is and not _is_as_is(value):
+                sets_as_is = False
     template = _published({**result, "linkquality": 0})
-    actions = {k: v for k, v in template.items() if _is_action(k)}
-    sets = {k: v for k, v in result.items() if not _is_action(k) and v is not UNDEFINED}
-    pops = tuple(k for k, v in result.items() if not _is_action(k) and v is UNDEFINED)
-    sets_as_is = all(_is_as_is(v) for v in sets.values())
+    action_keys = "\0".join(sorted(actions))
     transition = "\0".join(pops) + "\1" + "\0".join(sets)
-    return _Decoded(error, model, event, template, actions, "\0".join(actions), sets, sets_as_is, pops, transition)
+    return _Decoded(error, model, event, template, actions, action_keys, sets, sets_as_is, tuple(pops), transition)
 
 
 class _Shape:
@@ -293,8 +309,11 @@ class Decoder:
         self._states: dict[str, dict[str, Any]] = {}
         #: Key set -> its shape (see :class:`_Shape`).
         self._shapes: dict[frozenset[str], _Shape] = {}
-        #: (frame text, cluster, model or None) -> decoded frame; see :data:`MEMO_LIMIT`.
+        #: (frame text, cluster, model or None) -> decoded frame; see :meth:`_memo_miss` and
+        #: :data:`MEMO_LIMIT`.
         self._memo: dict[tuple[str, int, str | None], _Decoded] = {}
+        #: (frame text before and after the sequence number, cluster, model or None) -> decoded frame.
+        self._by_content: dict[tuple[str, str, int, str | None], _Decoded] = {}
 
     @property
     def compat(self) -> Compat:
@@ -396,9 +415,32 @@ class Decoder:
         if type(model) is not str:
             model = None
         device = self._devices.get(ieee or "") or self._device(ieee)
-        # The model only matters when the decoder does not force one.
-        key = (frame_text, cluster, None if self._fixed is not None else model)
-        entry = self._memo.get(key)
+        if self._fixed is not None:
+            model = None  # a forced model decides: the report's does not matter
+        entry = self._memo.get((frame_text, cluster, model))
+        if entry is None:
+            found = self._memo_miss(frame_text, cluster, model)
+            if isinstance(found, _Converted):  # not shareable: finish this report on the plain path
+                return self._finish(found, lqi, device)
+            entry = found
+        return self._publish(entry, lqi, device)
+
+    def _memo_miss(self, frame_text: str, cluster: int, model: str | None) -> _Decoded | _Converted:
+        """Find or make the memo entry of a frame text not in the memo (its converted form if unshareable).
+
+        Two levels: ``_memo`` is keyed by the exact text (the cheapest key to build, so the hot
+        path uses it), ``_by_content`` by the text without its sequence number, the one byte that
+        changes from report to report (nothing downstream of the parser reads it). A lock's
+        repeated report thus misses the first level once per sequence number, then hits the
+        second instead of being decoded again. The digits are only cut where their place is
+        certain (no whitespace before them) and where they are hex (so cutting them cannot hide
+        a "not hex" error).
+        """
+        at = _SEQUENCE_AT.get(frame_text[1:2])
+        content: tuple[str, str, int, str | None] | None = None
+        if at is not None and frame_text[at : at + 2] in _HEX_PAIRS and frame_text[:at].isalnum():
+            content = (frame_text[:at], frame_text[at + 2 :], cluster, model)
+        entry = self._by_content.get(content) if content is not None else None
         if entry is None:
             try:
                 frame = bytes.fromhex(frame_text.replace(" ", "") if " " in frame_text else frame_text)
@@ -407,12 +449,16 @@ class Decoder:
             else:
                 converted = self._convert(frame, cluster, model)
             entry = _memo_entry(converted)
-            if entry is None:  # not shareable: finish this report on the plain path
-                return self._finish(converted, lqi, device)
-            if len(self._memo) >= MEMO_LIMIT:
-                self._memo.clear()
-            self._memo[key] = entry
-        return self._publish(entry, lqi, device)
+            if entry is None:
+                return converted
+            if content is not None:
+                if len(self._by_content) >= MEMO_LIMIT:
+                    self._by_content.clear()
+                self._by_content[content] = entry
+        if len(self._memo) >= MEMO_LIMIT:
+            self._memo.clear()
+        self._memo[(frame_text, cluster, model)] = entry
+        return entry
 
     def decode_frame(
         self, frame: bytes, *, cluster: int, lqi: int, model: str | None = None, ieee: str | None = None

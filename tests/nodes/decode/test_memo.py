@@ -113,6 +113,51 @@ def test_a_forced_model_and_unknown_models_memoise_alike() -> None:
             assert exact(forced.decode(record)._asdict()) == exact(expected._asdict())
 
 
+#: Frame texts in an order where cutting the sequence number at the wrong place, or cutting
+#: digits that are not hex, would make a later text hit an earlier one's entry.
+TRICKY_TEXTS = [
+    " 1c5f11ee0a10ff2300000011",  # leading whitespace: the sequence number is not at [6:8] ...
+    " 100f11ee0a10ff2300000011",  # ... or this would take the opening above (it publishes nothing)
+    "1c5f11ee0a10ff2300000011",
+    "1c5f11010a10ff2300000011",  # another sequence number: the same opening
+    "1C5F11EF0A10FF2310000022",  # upper case
+    "1c5f11zz0a10ff2300000011",  # not hex where the sequence number goes: an error, not a hit
+    "18010a10ff2300000011",
+    "18zz0a10ff2300000011",
+    "18 zz0a10ff2300000011",
+    "1c5f11\t0a10ff2300000011",  # a tab: fromhex skips it, so the bytes shift
+    "1c5f11ee 0a10ff2300000011",
+    "1c5f11ab 0a10ff2300000011",
+    "1c5f11ee",  # too short for a manufacturer-specific header, whatever the sequence number
+    "1c5f11aa",
+    "1c5f",
+    "1",
+    "",
+]
+
+
+@pytest.mark.parametrize("cache_state", [True, False])
+def test_sequence_number_is_cut_from_the_key_only_where_safe(cache_state: bool) -> None:
+    memoised, reference = Decoder(cache_state=cache_state), Decoder(cache_state=cache_state)
+    for text in TRICKY_TEXTS * 2:
+        record = {**FINGER_OPEN, "lqi": 3, "frame": text}
+        expected = plain(reference, record)
+        got = memoised.decode(record)
+        if expected is None:
+            assert got.error == "invalid record: frame is not hex", text
+        else:
+            assert exact(got._asdict()) == exact(expected._asdict()), text
+
+
+def test_a_new_sequence_number_is_not_decoded_again() -> None:
+    decoder = Decoder()
+    first = decoder.decode({**FINGER_OPEN, "lqi": 1})
+    decoder._convert = None  # type: ignore[assignment,method-assign]  # a second decode would fail
+    for sequence in ("00", "7f", "FF"):
+        again = decoder.decode({**FINGER_OPEN, "lqi": 1, "frame": f"1c5f11{sequence}0a10ff2300000011"})
+        assert again.payload == first.payload
+
+
 def test_memo_is_bounded_and_still_right(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(decoder_module, "MEMO_LIMIT", 3)
     small, reference = Decoder(), Decoder()
@@ -121,6 +166,7 @@ def test_memo_is_bounded_and_still_right(monkeypatch: pytest.MonkeyPatch) -> Non
         if expected is not None:
             assert exact(small.decode(record)._asdict()) == exact(expected._asdict())
         assert len(small._memo) <= 3
+        assert len(small._by_content) <= 3
 
 
 def test_payloads_of_a_memoised_frame_are_independent() -> None:
