@@ -20,6 +20,7 @@ import logging
 import socket
 import ssl
 from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, NoReturn, cast
 
 from flowengine.supervise import ConnectionState, PermanentError
@@ -107,19 +108,31 @@ class ConnectionStatus:
             await self._changed.wait()
 
 
+@dataclass(eq=False)
+class Connection:
+    """One live connection: the aiomqtt client, the paho client under it, what the broker granted."""
+
+    client: aiomqtt.Client
+    paho: paho.Client
+    #: MQTT 5: the broker's Receive Maximum (QoS 1/2 messages it accepts unacknowledged); None: not said.
+    receive_maximum: int | None = None
+
+
 def make_client(
     settings: ConnectionSettings,
     *,
     will: Will | None = None,
-    max_inflight: int | None = None,
     on_message: MessageCallback | None = None,
 ) -> aiomqtt.Client:
     """Build an aiomqtt client for ``settings`` (call inside the running loop; it does not connect).
 
-    ``max_inflight`` bounds the QoS 1/2 messages paho keeps unacknowledged on the wire.
     ``on_message(client, userdata, message)`` replaces aiomqtt's queue for incoming messages;
     it is set before connecting, so what a persistent session delivers right after the
     CONNACK reaches it too.
+
+    paho's own in-flight limit is off: the nodes keep their own window (paho's costs a scan
+    of every unacknowledged message per acknowledgement). Its log is off unless
+    ``flowengine.mqtt.client`` logs at debug level (two calls per message otherwise).
 
     Our sockets get ``TCP_NODELAY``: a publish leaves at once instead of waiting for the ACK
     of the previous segment (Nagle), which would add up to a delayed-ACK timeout (~40 ms) per
@@ -152,13 +165,17 @@ def make_client(
         will=aiomqtt.Will(will[0], will[1], will[2], will[3]) if will is not None else None,
         keepalive=settings.keepalive,
         timeout=OPERATION_TIMEOUT,
-        max_inflight_messages=max_inflight,
+        max_inflight_messages=0,
         tls_context=settings.tls_context,
         socket_options=[(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)],
         logger=cast(logging.Logger, _CLIENT_LOG),
     )
+    paho_instance = paho_client(client)
+    BufferedReads.install(paho_instance)
     if on_message is not None:
-        paho_client(client).on_message = on_message
+        paho_instance.on_message = on_message
+    if not _CLIENT_LOG.logger.isEnabledFor(logging.DEBUG):
+        paho_instance.disable_logger()
     return client
 
 
@@ -167,10 +184,9 @@ async def connect(
     settings: ConnectionSettings,
     *,
     will: Will | None = None,
-    max_inflight: int | None = None,
     on_message: MessageCallback | None = None,
-) -> AsyncIterator[aiomqtt.Client]:
-    """Connect, yield the connected client, disconnect on exit (arguments as :func:`make_client`).
+) -> AsyncIterator[Connection]:
+    """Connect, yield the :class:`Connection`, disconnect on exit (arguments as :func:`make_client`).
 
     Raises:
         PermanentError: the broker refused us for a reason retrying cannot fix (credentials,
@@ -179,14 +195,24 @@ async def connect(
     """
     import aiomqtt
 
-    client = make_client(settings, will=will, max_inflight=max_inflight, on_message=on_message)
+    client = make_client(settings, will=will, on_message=on_message)
+    paho_instance = paho_client(client)
+    connection = Connection(client, paho_instance)
+    inherited = cast("Callable[..., None]", paho_instance.on_connect)
+
+    def on_connect(paho_self: Any, userdata: Any, flags: Any, reason: Any, properties: Any = None) -> None:
+        maximum = getattr(properties, "ReceiveMaximum", None) if properties is not None else None
+        connection.receive_maximum = maximum if isinstance(maximum, int) else None
+        inherited(paho_self, userdata, flags, reason, properties)
+
+    paho_instance.on_connect = on_connect
     try:
         await client.__aenter__()
     except aiomqtt.MqttError as exc:
         _close_abandoned_sockets(exc.__context__)
         raise connect_error(exc) from exc
     try:
-        yield client
+        yield connection
     except BaseException as exc:
         await _disconnect(client, exc)
         raise
@@ -261,6 +287,60 @@ async def wait_disconnected(client: aiomqtt.Client) -> NoReturn:
         cause = exc.__cause__
         raise ConnectionLostError(f"connection lost: {cause or exc}") from exc
     raise ConnectionLostError("connection closed")
+
+
+class BufferedReads:
+    """Read the socket 64 KiB at a time instead of paho's three ``recv`` calls per packet.
+
+    paho-mqtt 2.x reads a packet's first byte, then its length byte by byte, then its body,
+    each with a system call: for small messages that is most of the receive cost. This
+    replaces two private methods of one paho client (``_sock_recv`` and ``loop_read``, as
+    the benchmark meter in ../shared/bench/loadgen.py does): bytes come from a user-space
+    buffer refilled by one large read, and ``loop_read`` goes on while the buffer holds data
+    (the socket may not signal readable again for bytes already read). Installed only on
+    the paho 2.x it was written against; elsewhere paho reads as it always did.
+    """
+
+    __slots__ = ("_buffer", "_loop_read", "_paho", "_position", "_recv")
+
+    def __init__(self, paho_instance: paho.Client) -> None:
+        self._paho = paho_instance
+        self._recv: Callable[[int], bytes] = paho_instance._sock_recv
+        self._loop_read: Callable[[int], int] = paho_instance.loop_read
+        self._buffer = b""
+        self._position = 0
+
+    @classmethod
+    def install(cls, paho_instance: paho.Client) -> bool:
+        """Buffer the reads of ``paho_instance``; return False when this paho is not one it knows."""
+        import paho.mqtt
+
+        version = getattr(paho.mqtt, "__version__", "")
+        if not version.startswith("2.") or not hasattr(paho_instance, "_sock_recv"):
+            return False
+        reads = cls(paho_instance)
+        vars(paho_instance)["_sock_recv"] = reads.sock_recv
+        vars(paho_instance)["loop_read"] = reads.loop_read
+        return True
+
+    def sock_recv(self, size: int) -> bytes:
+        """Return up to ``size`` bytes, from the buffer or one large read (which may raise as paho's)."""
+        buffer, position = self._buffer, self._position
+        if position >= len(buffer):
+            buffer = self._recv(65536)
+            if not buffer:
+                return buffer  # end of stream
+            self._buffer, position = buffer, 0
+        chunk = buffer[position : position + size]
+        self._position = position + len(chunk)
+        return chunk
+
+    def loop_read(self, max_packets: int = 1) -> int:
+        """Run paho's ``loop_read``, repeated while whole packets wait in the buffer."""
+        result = self._loop_read(max_packets)
+        while result == 0 and self._paho._sock is not None and self._position < len(self._buffer):
+            result = self._loop_read(max_packets)
+        return result
 
 
 def paho_client(client: aiomqtt.Client) -> paho.Client:

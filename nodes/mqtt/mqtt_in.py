@@ -160,10 +160,10 @@ class MqttIn(Source[MqttInConfig]):
     async def _serve(self, connected: Callable[[], None]) -> None:
         settings = self._settings
         assert settings is not None
-        async with connect(settings, on_message=self._on_message) as client:
-            await self._subscribe(client)
+        async with connect(settings, on_message=self._on_message) as connection:
+            await self._subscribe(connection.client)
             connected()
-            await wait_disconnected(client)
+            await wait_disconnected(connection.client)
 
     async def _subscribe(self, client: aiomqtt.Client) -> None:
         topics = self.config.topics

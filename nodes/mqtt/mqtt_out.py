@@ -23,7 +23,6 @@ from nodes.mqtt.connection import (
     ConnectionStatus,
     Will,
     connect,
-    paho_client,
     wait_disconnected,
 )
 from nodes.mqtt.outbox import Entry, Outbox, OutboxBusyError
@@ -39,6 +38,9 @@ if TYPE_CHECKING:
 DROP_LOG_INTERVAL = 10.0
 #: Extra time the engine grants ``aclose`` beyond ``drain_timeout`` (disconnect, last will).
 CLOSE_MARGIN = 15.0
+#: Default publish windows (``max_inflight``): QoS 2 stays within Mosquitto's default receive limit.
+QOS1_WINDOW = 256
+QOS2_WINDOW = 20
 #: How long ``aclose`` waits for the broker to acknowledge ``bridge/state`` offline.
 OFFLINE_TIMEOUT = 5.0
 #: Most seconds between two checks for devices gone silent (Zigbee2MQTT availability).
@@ -121,11 +123,14 @@ class MqttOutConfig(MqttClientConfig):
         description="When the run ends, how long to keep delivering what the outbox holds "
         "(a duration: 30s, 2m; 0: do not wait). What is left stays for the next run.",
     )
-    max_inflight: int = Field(
-        default=256,
+    max_inflight: int | None = Field(
+        default=None,
         ge=1,
         le=65000,
-        description="QoS 1/2 messages sent but not yet acknowledged at any time (the publish window).",
+        description="QoS 1/2 messages sent but not yet acknowledged at any time, the publish window "
+        "(default 256 for QoS 1, 20 for QoS 2: Mosquitto drops an MQTT 3.1.1 client that has more "
+        "than its max_inflight_messages QoS 2 messages in flight). With MQTT 5 the broker's Receive "
+        "Maximum caps it.",
     )
     inline: bool = Field(
         default=False,
@@ -209,6 +214,8 @@ class MqttOut(Sink[MqttOutConfig]):
         self._drained = asyncio.Event()
         self._next_drop_log = 0.0
         self._name = f"mqtt-out '{self.id}'"
+        self._max_inflight = config.max_inflight or (QOS2_WINDOW if config.qos == 2 else QOS1_WINDOW)
+        self._window = self._max_inflight
         #: The connection's state, as supervision reports it.
         self.status = ConnectionStatus()
         self._client: aiomqtt.Client | None = None
@@ -406,10 +413,16 @@ class MqttOut(Sink[MqttOutConfig]):
         settings = self._settings
         assert settings is not None
         status_hook = self._on_status if self._z2m is not None and self._z2m.status_topic else None
-        async with connect(settings, will=self._will(), max_inflight=self.config.max_inflight,
-                           on_message=status_hook) as client:
-            paho_instance = paho_client(client)
-            self._hook_acks(paho_instance)
+        async with connect(settings, will=self._will(), on_message=status_hook) as connection:
+            client = connection.client
+            paho_instance = connection.paho
+            self._window = min(self._max_inflight, connection.receive_maximum or self._max_inflight)
+            if self._outbox is None and self._z2m is None:
+                # QoS 0 only: no acknowledgement to wait for; without a callback paho skips building
+                # a reason code and properties for every message it writes.
+                paho_instance.on_publish = None
+            else:
+                self._hook_acks(paho_instance)
             try:
                 outbox = self._outbox
                 if outbox is not None:
@@ -467,7 +480,7 @@ class MqttOut(Sink[MqttOutConfig]):
         assert outbox is not None
         inflight = self._inflight
         wake = self._wake
-        window = self.config.max_inflight
+        window = self._window
         publish = paho_instance.publish
         while True:
             wake.clear()
