@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from collections import deque
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
@@ -23,6 +24,10 @@ if TYPE_CHECKING:
 
 #: Messages emitted between two checks of the flow's backpressure.
 BATCH = 256
+#: Received messages waiting for the flow at most; beyond, new ones are dropped (counted, logged).
+INBOX_LIMIT = 100_000
+#: Seconds between two log lines about dropped messages.
+DROP_LOG_INTERVAL = 10.0
 SHARE_PREFIX = "$share/"
 
 
@@ -102,6 +107,7 @@ class MqttIn(Source[MqttInConfig]):
     the subscriptions are made again. A refused login or subscription is one error line,
     retried slowly. Messages are read in batches from the client's callback, without a
     task or an ``await`` per message; the flow's backpressure is checked once per batch.
+    A flow that falls 100,000 messages behind drops new ones (counted in ``dropped``).
 
     Example:
         ```yaml
@@ -130,6 +136,7 @@ class MqttIn(Source[MqttInConfig]):
         #: Received, not yet emitted: (topic, payload, retain), filled by the client's callback.
         self._inbox: deque[tuple[str, bytes, bool]] = deque()
         self._arrived = asyncio.Event()
+        self._next_drop_log = 0.0
         self._name = f"mqtt-in '{self.id}'"
         #: The connection's state, as supervision reports it.
         self.status = ConnectionStatus()
@@ -176,9 +183,21 @@ class MqttIn(Source[MqttInConfig]):
 
     def _on_message(self, client: Any, userdata: Any, message: Any) -> None:
         """Paho's callback, on the loop thread: queue the message for :meth:`_pump`."""
-        self._inbox.append((message.topic, message.payload, message.retain))
+        inbox = self._inbox
+        if len(inbox) >= INBOX_LIMIT:
+            self._dropped()
+            return
+        inbox.append((message.topic, message.payload, message.retain))
         if not self._arrived.is_set():
             self._arrived.set()
+
+    def _dropped(self) -> None:
+        self.counters["dropped"] += 1
+        now = time.monotonic()
+        if now >= self._next_drop_log:
+            self._next_drop_log = now + DROP_LOG_INTERVAL
+            self.logger.warning("%s: the flow is behind by %d messages; dropping new ones (%d dropped in all)",
+                                self._name, INBOX_LIMIT, self.counters["dropped"])
 
     async def _pump(self) -> None:
         """Emit queued messages in batches, checking the flow's backpressure between batches."""

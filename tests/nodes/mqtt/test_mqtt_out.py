@@ -391,3 +391,34 @@ def test_a_topic_must_be_a_string() -> None:
         MqttOutConfig.model_validate({"broker": "mqtt://h", "topic": {"a": 1}})
     with pytest.raises(ValidationError):
         MqttOutConfig.model_validate({"broker": "mqtt://h", "topic": "x/{{ payload. }}"})
+
+
+@pytest.mark.parametrize("protocol", ["3.1.1", "5"])
+def test_qos2_stream_stays_within_the_brokers_receive_limit(mosquitto: Mosquitto, mqtt_subscriber: Subscribe,
+                                                            tmp_path: Path, protocol: str) -> None:
+    """Mosquitto drops a client with more QoS 2 messages in flight than its limit: the window avoids it."""
+    subscriber = mqtt_subscriber(mosquitto, "q2/#", qos=2)
+
+    async def main() -> None:
+        node = mqtt_out(tmp_path, broker=mosquitto.url, qos=2, protocol=protocol, outbox="q2.db")
+        await node.start()
+        await node.write(messages("q2/t", list(range(1000))))
+        await node.aclose()
+        assert node.counters["published"] == 1000
+        assert node.status.connects == 1, "no reconnect loop"
+        assert node.status.losses == 0
+
+    run_sync(main())
+    assert subscriber.wait_for_count(1000, timeout=30)
+    assert numbers(subscriber, "q2/t") == list(range(1000))
+
+
+def test_mqtt5_receive_maximum_caps_the_window(mosquitto: Mosquitto, tmp_path: Path) -> None:
+    async def main() -> None:
+        node = mqtt_out(tmp_path, broker=mosquitto.url, qos=1, protocol="5", max_inflight=1000, outbox="memory")
+        await node.start()
+        await node.status.wait_for(lambda s: s.connected)
+        assert node._window == 20  # Mosquitto's default max_inflight_messages, sent as Receive Maximum
+        await node.aclose()
+
+    run_sync(main())
