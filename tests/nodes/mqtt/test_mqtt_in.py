@@ -189,3 +189,16 @@ def test_bad_topic_filters_are_config_errors(topic: str) -> None:
 def test_persistent_session_needs_a_client_id() -> None:
     with pytest.raises(ValidationError, match="client_id"):
         MqttInConfig(broker="mqtt://h", topics=["x"], clean_session=False)
+
+
+def test_a_flow_far_behind_drops_new_messages_counted(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from types import SimpleNamespace
+
+    import nodes.mqtt.mqtt_in as module
+
+    monkeypatch.setattr(module, "INBOX_LIMIT", 2)
+    node = mqtt_in(tmp_path, broker="mqtt://127.0.0.1:1", topics=["t"])
+    for n in range(3):
+        node._on_message(None, None, SimpleNamespace(topic="t", payload=str(n).encode(), retain=False))
+    assert [raw for _, raw, _ in node._inbox] == [b"0", b"1"]
+    assert node.counters["dropped"] == 1
