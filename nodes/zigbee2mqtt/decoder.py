@@ -29,9 +29,10 @@ Compat = Literal[1, 2]
 
 DEFAULT_BASE_TOPIC: Final = "zigbee2mqtt"
 
-#: Distinct (frame, cluster, model) entries the memo holds before it starts again from empty.
+#: Entries each memo level holds before it starts again from empty (see ``Decoder._memo_miss``).
 #: A lock repeats a handful of frames (the sequence number aside), so a few thousand entries
-#: hold a whole fleet; clearing at the bound costs nothing per report, unlike an LRU.
+#: hold a whole fleet; clearing at the bound costs nothing per report, unlike an LRU, and the
+#: bound caps the memory junk input can take.
 MEMO_LIMIT: Final = 4096
 
 
@@ -198,6 +199,11 @@ def _memo_entry(converted: _Converted) -> _Decoded | None:
     return _Decoded(error, model, event, template, actions, action_keys, sets, sets_as_is, tuple(pops), transition)
 
 
+#: Bound of each shape's ``layouts`` and ``next``, and of a decoder's shapes: converters publish
+#: a few fixed keys, so these stay tiny; the bound only guards against pathological input.
+_SHAPE_LIMIT: Final = 256
+
+
 class _Shape:
     """One set of cached keys, shared by every device whose state has exactly these keys.
 
@@ -228,11 +234,6 @@ class _Shape:
         return layout
 
 
-#: Bound of each shape's ``layouts`` and ``next``, and of a decoder's shapes: converters publish
-#: a few fixed keys, so these stay tiny; the bound only guards against pathological input.
-_SHAPE_LIMIT: Final = 256
-
-
 class _Device:
     """One device (one normalized IEEE address): its identity and its cached state.
 
@@ -250,7 +251,7 @@ class _Device:
         self.normalized = normalized
         self.state = state
         self.shape = shape
-        self.as_is = True
+        self.as_is = all(_is_as_is(v) for v in state.values())
 
 
 class Decoder:
