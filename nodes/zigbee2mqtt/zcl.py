@@ -17,8 +17,7 @@ second and its ZCL types do not reproduce zigbee-herdsman's quirks, so it is not
 from __future__ import annotations
 
 import struct
-from dataclasses import dataclass
-from typing import Any, Final
+from typing import Any, Final, NamedTuple
 
 from nodes.zigbee2mqtt import _clusters
 from nodes.zigbee2mqtt.jsvalues import JsBigInt, JsObject, StructElement
@@ -62,9 +61,11 @@ class ZclError(Exception):
     """zigbee-herdsman's parser rejects the frame; ``str(error)`` says why."""
 
 
-@dataclass(frozen=True, slots=True)
-class Frame:
+class Frame(NamedTuple):
     """One parsed ZCL frame.
+
+    A NamedTuple: one is built for every frame decoded, and it costs a third of a frozen
+    dataclass, whose ``__init__`` sets each field through ``object.__setattr__``.
 
     Attributes:
         frame_type: 0 (foundation, "global") or 1 (cluster-specific).
