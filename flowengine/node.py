@@ -222,7 +222,9 @@ class Sink(Node[C]):
 
     role: ClassVar[Role] = "sink"
     outputs: ClassVar[tuple[str, ...]] = ()
-    inline: ClassVar[bool] = False
+    #: Skip the channel: the engine calls :meth:`write_now` on the hot path. A class sets the
+    #: default; an instance may choose per config by assigning ``self.inline`` in ``__init__``.
+    inline: bool = False
     #: Capacity of the channel in front of the sink, in messages.
     capacity: ClassVar[int] = 10_000
 

@@ -44,7 +44,7 @@ class Capture(Sink[CaptureConfig]):
     """
 
     config_model: ClassVar[type[NodeConfig]] = CaptureConfig
-    inline: ClassVar[bool] = True
+    inline = True
 
     def __init__(self, config: CaptureConfig, context: NodeContext) -> None:
         super().__init__(config, context)

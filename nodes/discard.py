@@ -28,7 +28,7 @@ class Discard(Sink[DiscardConfig]):
     """
 
     config_model: ClassVar[type[NodeConfig]] = DiscardConfig
-    inline: ClassVar[bool] = True
+    inline = True
     discarded = 0
 
     def write_now(self, msg: Message) -> None:

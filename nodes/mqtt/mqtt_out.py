@@ -198,7 +198,7 @@ class MqttOut(Sink[MqttOutConfig]):
         self.close_timeout = config.drain_timeout + CLOSE_MARGIN
         if config.inline:
             # The engine reads ``inline`` when it wires the flow: this node chooses it per config.
-            vars(self)["inline"] = True
+            self.inline = True
         self._topic_of = compile_topic(config.topic)
         self._qos = config.qos
         self._retain = config.retain
