@@ -23,6 +23,12 @@ def make_capture(path: Path, count: int, *, start: float = 1_700_000_000.0) -> P
     return path
 
 
+def replay_flow(rest: str, capture: str = "capture.jsonl") -> str:
+    """A flow whose source ``src`` replays ``capture``; ``rest`` continues the source's node."""
+    return ("version: 1\nstate: memory\nnodes:\n  - id: src\n    type: zigbee-replay\n"
+            f"    path: {capture}\n" + rest)
+
+
 class ExplodeConfig(NodeConfig):
     every: int = 10
 
@@ -49,18 +55,11 @@ def exploding_registry() -> Registry:
 
 def test_finite_replay_writes_exactly_the_expected_file_and_ends(tmp_path: Path) -> None:
     make_capture(tmp_path / "capture.jsonl", 50)
-    result = run_flow(tmp_path, """
-version: 1
-state: memory
-nodes:
-  - id: src
-    type: zigbee-replay
-    path: capture.jsonl
-    wires: [out]
+    result = run_flow(tmp_path, replay_flow("""    wires: [out]
   - id: out
     type: file
     path: out/all.jsonl
-""")
+"""))
     assert result.summary.end_of_input
     lines = (tmp_path / "out" / "all.jsonl").read_text().splitlines()
     records = [json.loads(line) for line in (tmp_path / "capture.jsonl").read_text().splitlines()]
@@ -72,14 +71,7 @@ nodes:
 def test_a_failing_transform_routes_failures_and_the_rest_flows_on(
         tmp_path: Path, exploding_registry: Registry, caplog: pytest.LogCaptureFixture) -> None:
     make_capture(tmp_path / "capture.jsonl", 100)
-    result = run_flow(tmp_path, """
-version: 1
-state: memory
-nodes:
-  - id: src
-    type: zigbee-replay
-    path: capture.jsonl
-    wires: [shaky]
+    result = run_flow(tmp_path, replay_flow("""    wires: [shaky]
   - id: shaky
     type: explode
     wires: {out: [good], errors: [bad]}
@@ -87,7 +79,7 @@ nodes:
     type: capture
   - id: bad
     type: capture
-""", registry=exploding_registry)
+"""), registry=exploding_registry)
     good, bad = result.captured("good"), result.captured("bad")
     assert len(good) == 90
     assert len(bad) == 10
@@ -100,40 +92,26 @@ nodes:
 
 def test_errors_port_may_stay_unwired(tmp_path: Path, exploding_registry: Registry) -> None:
     make_capture(tmp_path / "capture.jsonl", 30)
-    result = run_flow(tmp_path, """
-version: 1
-state: memory
-nodes:
-  - id: src
-    type: zigbee-replay
-    path: capture.jsonl
-    wires: [shaky]
+    result = run_flow(tmp_path, replay_flow("""    wires: [shaky]
   - id: shaky
     type: explode
     every: 3
     wires: [good]
   - id: good
     type: capture
-""", registry=exploding_registry)
+"""), registry=exploding_registry)
     assert len(result.captured("good")) == 20
     assert result.counters("shaky")["errors"] == 10
 
 
 def test_fan_out_delivers_to_every_target_in_order(tmp_path: Path) -> None:
     make_capture(tmp_path / "capture.jsonl", 20)
-    result = run_flow(tmp_path, """
-version: 1
-state: memory
-nodes:
-  - id: src
-    type: zigbee-replay
-    path: capture.jsonl
-    wires: [a, b]
+    result = run_flow(tmp_path, replay_flow("""    wires: [a, b]
   - id: a
     type: capture
   - id: b
     type: capture
-""")
+"""))
     a, b = result.captured("a"), result.captured("b")
     assert [m.payload["ts"] for m in a] == [m.payload["ts"] for m in b]
     assert [m.payload["ts"] for m in a] == sorted(m.payload["ts"] for m in a)
@@ -146,35 +124,21 @@ def test_bad_capture_lines_are_counted_and_skipped(tmp_path: Path) -> None:
         out.write("this is not json\n{\"no\": \"frame\"}\n")
     make_capture(tmp_path / "more.jsonl", 2, start=1_800_000_000.0)
     capture.write_text(capture.read_text() + (tmp_path / "more.jsonl").read_text())
-    result = run_flow(tmp_path, """
-version: 1
-state: memory
-nodes:
-  - id: src
-    type: zigbee-replay
-    path: capture.jsonl
-    wires: [seen]
+    result = run_flow(tmp_path, replay_flow("""    wires: [seen]
   - id: seen
     type: capture
-""")
+"""))
     assert len(result.captured("seen")) == 5
     assert result.counters("src")["skipped"] == 2
 
 
 def test_file_sink_capture_replays_unchanged(tmp_path: Path) -> None:
     make_capture(tmp_path / "capture.jsonl", 10)
-    run_flow(tmp_path, """
-version: 1
-state: memory
-nodes:
-  - id: src
-    type: zigbee-replay
-    path: capture.jsonl
-    wires: [save]
+    run_flow(tmp_path, replay_flow("""    wires: [save]
   - id: save
     type: file
     path: saved.jsonl
-""")
+"""))
     again = run_flow(tmp_path, """
 version: 1
 state: memory
@@ -192,18 +156,11 @@ nodes:
 
 def test_loop_shifts_event_time_by_the_span(tmp_path: Path) -> None:
     make_capture(tmp_path / "capture.jsonl", 3)
-    result = run_flow(tmp_path, """
-version: 1
-state: memory
-nodes:
-  - id: src
-    type: zigbee-replay
-    path: capture.jsonl
-    loop: true
+    result = run_flow(tmp_path, replay_flow("""    loop: true
     wires: [seen]
   - id: seen
     type: capture
-""", stop_after=0.3)
+"""), stop_after=0.3)
     seen = [m.meta["ts"] for m in result.captured("seen")]
     assert len(seen) > 6
     assert seen[:6] == [1_700_000_000.0 + offset for offset in (0, 1, 2, 2, 3, 4)]
