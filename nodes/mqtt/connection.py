@@ -19,6 +19,7 @@ import contextlib
 import logging
 import socket
 import ssl
+import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, NoReturn, cast
@@ -64,6 +65,9 @@ Will = tuple[str, bytes, int, bool]
 """A last will: ``(topic, payload, qos, retain)``."""
 MessageCallback = Callable[[Any, Any, Any], None]
 """paho's ``on_message(client, userdata, message)``."""
+PublishCallback = Callable[[str, bytes, bool], None]
+"""A fast receive path's callback: ``(topic, payload, retain)`` of one QoS 0 PUBLISH."""
+
 
 
 class ConnectionStatus:
@@ -123,12 +127,14 @@ def make_client(
     *,
     will: Will | None = None,
     on_message: MessageCallback | None = None,
+    on_publish: PublishCallback | None = None,
 ) -> aiomqtt.Client:
     """Build an aiomqtt client for ``settings`` (call inside the running loop; it does not connect).
 
     ``on_message(client, userdata, message)`` replaces aiomqtt's queue for incoming messages;
     it is set before connecting, so what a persistent session delivers right after the
-    CONNACK reaches it too.
+    CONNACK reaches it too. ``on_publish(topic, payload, retain)`` takes QoS 0 messages on
+    :class:`BufferedReads`' fast path (the others still reach ``on_message``).
 
     paho's own in-flight limit is off: the nodes keep their own window (paho's costs a scan
     of every unacknowledged message per acknowledgement). Its log is off unless
@@ -171,7 +177,7 @@ def make_client(
         logger=cast(logging.Logger, _CLIENT_LOG),
     )
     paho_instance = paho_client(client)
-    BufferedReads.install(paho_instance)
+    BufferedReads.install(paho_instance, on_publish)
     if on_message is not None:
         paho_instance.on_message = on_message
     if not _CLIENT_LOG.logger.isEnabledFor(logging.DEBUG):
@@ -185,6 +191,7 @@ async def connect(
     *,
     will: Will | None = None,
     on_message: MessageCallback | None = None,
+    on_publish: PublishCallback | None = None,
 ) -> AsyncIterator[Connection]:
     """Connect, yield the :class:`Connection`, disconnect on exit (arguments as :func:`make_client`).
 
@@ -195,7 +202,7 @@ async def connect(
     """
     import aiomqtt
 
-    client = make_client(settings, will=will, on_message=on_message)
+    client = make_client(settings, will=will, on_message=on_message, on_publish=on_publish)
     paho_instance = paho_client(client)
     connection = Connection(client, paho_instance)
     inherited = cast("Callable[..., None]", paho_instance.on_connect)
@@ -289,8 +296,18 @@ async def wait_disconnected(client: aiomqtt.Client) -> NoReturn:
     raise ConnectionLostError("connection closed")
 
 
+#: Socket reads one :meth:`BufferedReads.loop_read` call makes at most: the loop gets back to the
+#: flow after at most this many times 64 KiB, so a flood cannot starve what handles the messages.
+READS_PER_CALL = 4
+#: Topic names kept decoded (a message's topic is decoded once per distinct topic, not per message).
+TOPIC_CACHE = 1024
+#: Packets paho may hold unwritten (the socket is full: the broker does not read) before
+#: :func:`write_packets` refuses more.
+UNWRITTEN_LIMIT = 4096
+
+
 class BufferedReads:
-    """Read the socket 64 KiB at a time instead of paho's three ``recv`` calls per packet.
+    """Read the socket 64 KiB at a time, and take QoS 0 PUBLISH packets without paho's receive path.
 
     paho-mqtt 2.x reads a packet's first byte, then its length byte by byte, then its body,
     each with a system call: for small messages that is most of the receive cost. This
@@ -299,9 +316,16 @@ class BufferedReads:
     buffer refilled by one large read, and ``loop_read`` goes on while the buffer holds data
     (the socket may not signal readable again for bytes already read). Installed only on
     the paho 2.x it was written against; elsewhere paho reads as it always did.
+
+    With ``on_publish`` set, whole QoS 0 PUBLISH packets (the bulk of a subscriber's
+    traffic) are cut out of the buffer here and handed to ``on_publish(topic, payload,
+    retain)``: paho would build a message object with a lock, decode the topic, match it
+    against its callback filters and take two mutexes for each. Everything else (QoS 1/2,
+    acknowledgements, pings, a packet paho has begun to read, a topic that is not UTF-8 or
+    an MQTT 5 topic alias) goes through paho's own path, in order.
     """
 
-    __slots__ = ("_buffer", "_loop_read", "_paho", "_position", "_recv")
+    __slots__ = ("_buffer", "_error", "_loop_read", "_paho", "_position", "_recv", "_topics", "_v5", "on_publish")
 
     def __init__(self, paho_instance: paho.Client) -> None:
         self._paho = paho_instance
@@ -309,16 +333,27 @@ class BufferedReads:
         self._loop_read: Callable[[int], int] = paho_instance.loop_read
         self._buffer = b""
         self._position = 0
+        #: What the last read of our own raised, for paho's read to raise (and handle) in turn.
+        self._error: BaseException | None = None
+        self._topics: dict[bytes, str] = {}
+        self._v5 = paho_instance._protocol == 5
+        #: The fast path's callback for QoS 0 PUBLISH packets; None: paho handles every packet.
+        self.on_publish: PublishCallback | None = None
 
     @classmethod
-    def install(cls, paho_instance: paho.Client) -> bool:
-        """Buffer the reads of ``paho_instance``; return False when this paho is not one it knows."""
+    def install(cls, paho_instance: paho.Client, on_publish: PublishCallback | None = None) -> bool:
+        """Buffer the reads of ``paho_instance``; return False when this paho is not one it knows.
+
+        ``on_publish`` turns on the fast path for QoS 0 PUBLISH packets (see the class).
+        """
         import paho.mqtt
 
         version = getattr(paho.mqtt, "__version__", "")
-        if not version.startswith("2.") or not hasattr(paho_instance, "_sock_recv"):
+        if not version.startswith("2.") or not hasattr(paho_instance, "_sock_recv") \
+                or not isinstance(getattr(paho_instance, "_in_packet", None), dict):
             return False
         reads = cls(paho_instance)
+        reads.on_publish = on_publish
         vars(paho_instance)["_sock_recv"] = reads.sock_recv
         vars(paho_instance)["loop_read"] = reads.loop_read
         return True
@@ -327,6 +362,10 @@ class BufferedReads:
         """Return up to ``size`` bytes, from the buffer or one large read (which may raise as paho's)."""
         buffer, position = self._buffer, self._position
         if position >= len(buffer):
+            error = self._error
+            if error is not None:
+                self._error = None
+                raise error
             buffer = self._recv(65536)
             if not buffer:
                 return buffer  # end of stream
@@ -336,11 +375,175 @@ class BufferedReads:
         return chunk
 
     def loop_read(self, max_packets: int = 1) -> int:
-        """Run paho's ``loop_read``, repeated while whole packets wait in the buffer."""
-        result = self._loop_read(max_packets)
-        while result == 0 and self._paho._sock is not None and self._position < len(self._buffer):
+        """Read what the socket holds: QoS 0 PUBLISH packets on the fast path, the rest through paho."""
+        paho_instance = self._paho
+        if self.on_publish is None:
             result = self._loop_read(max_packets)
-        return result
+            while result == 0 and paho_instance._sock is not None and self._position < len(self._buffer):
+                result = self._loop_read(max_packets)
+            return result
+        reads = 0
+        while True:
+            if paho_instance._in_packet["command"] != 0:
+                # paho has begun a packet: it finishes it from the buffer (and the socket).
+                result = self._loop_read(1)
+                if result or paho_instance._sock is None or paho_instance._in_packet["command"] != 0:
+                    return result
+                continue
+            whole = self._take_publishes()
+            if whole:
+                # A whole packet that is not a plain QoS 0 PUBLISH waits at the head: paho's turn.
+                result = self._loop_read(1)
+                if result or paho_instance._sock is None:
+                    return result
+                continue
+            if reads >= READS_PER_CALL:
+                return 0
+            reads += 1
+            try:
+                data = self._recv(65536)
+            except BlockingIOError:
+                return 0
+            except OSError as exc:  # paho's read raises it again and handles the lost connection
+                self._error = exc
+                return self._loop_read(max_packets)
+            if not data:  # end of stream: paho's read sees it too
+                self._buffer, self._position = b"", 0
+                self._error = ConnectionResetError("the broker closed the connection")
+                return self._loop_read(max_packets)
+            position = self._position
+            buffer = self._buffer
+            self._buffer = buffer[position:] + data if position < len(buffer) else data
+            self._position = 0
+
+    def _take_publishes(self) -> bool:
+        """Hand the whole QoS 0 PUBLISH packets at the head of the buffer to ``on_publish``.
+
+        Returns True when a whole packet of another kind waits at the head (for paho), False
+        when the buffer is used up or ends in an incomplete packet.
+        """
+        buffer, position = self._buffer, self._position
+        end_of_data = len(buffer)
+        callback = self.on_publish
+        assert callback is not None
+        topics = self._topics
+        v5 = self._v5
+        found = 0
+        try:
+            while position < end_of_data:
+                first = buffer[position]
+                # Remaining length: a variable byte integer of 1-4 bytes.
+                index = position + 1
+                length = 0
+                shift = 0
+                while True:
+                    if index >= end_of_data:
+                        return False
+                    byte = buffer[index]
+                    index += 1
+                    length |= (byte & 0x7F) << shift
+                    if byte < 0x80:
+                        break
+                    shift += 7
+                    if shift > 21:
+                        return True  # malformed: paho reports it
+                end = index + length
+                if end > end_of_data:
+                    return False
+                if first & 0xF6 != 0x30 or length < 2:  # not a QoS 0 PUBLISH (retain bit aside)
+                    return True
+                topic_end = index + 2 + ((buffer[index] << 8) | buffer[index + 1])
+                raw_topic = buffer[index + 2 : topic_end]
+                start = topic_end
+                if v5:
+                    # Properties: a variable byte integer length, then the properties, skipped.
+                    size = 0
+                    shift = 0
+                    while True:
+                        if start >= end:
+                            return True
+                        byte = buffer[start]
+                        start += 1
+                        size |= (byte & 0x7F) << shift
+                        if byte < 0x80:
+                            break
+                        shift += 7
+                    start += size
+                if not raw_topic or start > end:
+                    return True  # a topic alias, or malformed: paho's path
+                topic = topics.get(raw_topic)
+                if topic is None:
+                    try:
+                        topic = raw_topic.decode()
+                    except UnicodeDecodeError:
+                        return True
+                    if len(topics) >= TOPIC_CACHE:
+                        topics.clear()
+                    topics[raw_topic] = topic
+                callback(topic, buffer[start:end], bool(first & 1))
+                found += 1
+                position = end
+            return False
+        finally:
+            self._position = position
+            if found:
+                self._paho._last_bytes_received = time.monotonic()
+
+
+def write_packets(paho_instance: paho.Client, packets: bytes | bytearray) -> bool:
+    """Queue already encoded packets behind what paho has queued and write what the socket takes now.
+
+    One ``send`` for a whole batch instead of paho's queue entry, lock, info object and (on
+    the event loop) writer registration per message. What the socket does not take now is
+    written by paho's loop when the socket is writable again, in order. Returns False, and
+    queues nothing, when there is no connection or :data:`UNWRITTEN_LIMIT` packets wait
+    unwritten already (the broker does not read).
+    """
+    if paho_instance._sock is None or len(paho_instance._out_packet) >= UNWRITTEN_LIMIT:
+        return False
+    paho_instance._out_packet.append({
+        "command": 0,  # none of paho's: written as bytes, no callback after
+        "mid": 0,
+        "qos": 0,
+        "pos": 0,
+        "to_process": len(packets),
+        "packet": packets,
+        "info": None,
+    })
+    paho_instance.loop_write()
+    return True
+
+
+def publish_header(topic: str, v5: bool) -> bytes:
+    """Return a PUBLISH packet's variable header for ``topic`` (QoS 0: no packet id)."""
+    encoded = topic.encode()
+    return len(encoded).to_bytes(2, "big") + encoded + (b"\x00" if v5 else b"")
+
+
+def add_publish(packets: bytearray, header: bytes, payload: bytes, retain: bool) -> None:
+    """Append one QoS 0 PUBLISH packet (``header`` from :func:`publish_header`) to ``packets``.
+
+    Raises:
+        ValueError: the packet is longer than MQTT allows.
+    """
+    size = len(header) + len(payload)
+    packets.append(0x31 if retain else 0x30)
+    if size < 0x80:
+        packets.append(size)
+    elif size < 0x4000:
+        packets.append((size & 0x7F) | 0x80)
+        packets.append(size >> 7)
+    else:
+        if size > 268_435_455:
+            raise ValueError("payload too large for MQTT")
+        while True:
+            byte = size & 0x7F
+            size >>= 7
+            packets.append(byte | 0x80 if size else byte)
+            if not size:
+                break
+    packets += header
+    packets += payload
 
 
 def paho_client(client: aiomqtt.Client) -> paho.Client:

@@ -167,7 +167,7 @@ class MqttIn(Source[MqttInConfig]):
     async def _serve(self, connected: Callable[[], None]) -> None:
         settings = self._settings
         assert settings is not None
-        async with connect(settings, on_message=self._on_message) as connection:
+        async with connect(settings, on_message=self._on_message, on_publish=self._on_publish) as connection:
             await self._subscribe(connection.client)
             connected()
             await wait_disconnected(connection.client)
@@ -188,6 +188,16 @@ class MqttIn(Source[MqttInConfig]):
             self._dropped()
             return
         inbox.append((message.topic, message.payload, message.retain))
+        if not self._arrived.is_set():
+            self._arrived.set()
+
+    def _on_publish(self, topic: str, payload: bytes, retain: bool) -> None:
+        """The fast receive path's callback (a QoS 0 message), on the loop thread: queue it."""
+        inbox = self._inbox
+        if len(inbox) >= INBOX_LIMIT:
+            self._dropped()
+            return
+        inbox.append((topic, payload, retain))
         if not self._arrived.is_set():
             self._arrived.set()
 

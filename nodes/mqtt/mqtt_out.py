@@ -19,11 +19,15 @@ from flowengine.supervise import Backoff, supervise
 from flowengine.templates import Template
 from nodes.mqtt.broker import MqttClientConfig, connection_settings
 from nodes.mqtt.connection import (
+    TOPIC_CACHE,
     ConnectionLostError,
     ConnectionStatus,
     Will,
+    add_publish,
     connect,
+    publish_header,
     wait_disconnected,
+    write_packets,
 )
 from nodes.mqtt.outbox import Entry, Outbox, OutboxBusyError
 from nodes.mqtt.zigbee2mqtt import Zigbee2Mqtt, Zigbee2MqttConfig
@@ -196,9 +200,19 @@ class MqttOut(Sink[MqttOutConfig]):
     def __init__(self, config: MqttOutConfig, context: NodeContext) -> None:
         super().__init__(config, context)
         self.close_timeout = config.drain_timeout + CLOSE_MARGIN
-        if config.inline:
+        #: Plain QoS 0 (no outbox, no Zigbee2MQTT mode): messages are encoded as they arrive and
+        #: written to the socket once per turn of the event loop (see :meth:`write_now`).
+        self._direct = config.qos == 0 and config.zigbee2mqtt is None
+        if config.inline or self._direct:
             # The engine reads ``inline`` when it wires the flow: this node chooses it per config.
             self.inline = True
+        self._v5 = config.protocol == "5"
+        #: Encoded PUBLISH headers by topic (QoS 0).
+        self._headers: dict[str, bytes] = {}
+        #: QoS 0 packets encoded by :meth:`write_now`, not yet written, and how many.
+        self._packets = bytearray()
+        self._pending = 0
+        self._flush_scheduled = False
         self._topic_of = compile_topic(config.topic)
         self._qos = config.qos
         self._retain = config.retain
@@ -281,6 +295,7 @@ class MqttOut(Sink[MqttOutConfig]):
     async def aclose(self) -> None:
         """Deliver what the outbox holds (up to ``drain_timeout``), disconnect, close the outbox."""
         outbox = self._outbox
+        self._flush_direct()
         try:
             if outbox is not None and len(outbox) and self.config.drain_timeout > 0:
                 with contextlib.suppress(TimeoutError):
@@ -329,8 +344,58 @@ class MqttOut(Sink[MqttOutConfig]):
         self._write(batch)
 
     def write_now(self, msg: Message) -> None:
-        """Publish one message (``inline: true``): stored in the outbox before this returns."""
-        self._write((msg,))
+        """Publish one message on the flow's hot path.
+
+        With ``inline: true`` it is stored in the outbox before this returns. Plain QoS 0 is
+        always taken this way: the message is encoded into a buffer now, and the buffer is
+        written to the socket in one ``send`` once the current turn of the event loop is
+        over, so a burst costs one system call instead of one per message, and a lone
+        message leaves at once.
+        """
+        if not self._direct:
+            self._write((msg,))
+            return
+        try:
+            topic = msg.topic if self._topic_of is None else self._topic_of(msg)
+            header = self._headers.get(topic)
+            if header is None:
+                check_topic(topic)
+                header = self._header(topic)
+            add_publish(self._packets, header, encode_payload(msg.payload), self._retain)
+        except (ValueError, TypeError) as exc:
+            self._reject(msg, exc)
+            return
+        self._pending += 1
+        if not self._flush_scheduled:
+            self._flush_scheduled = True
+            asyncio.get_running_loop().call_soon(self._flush_direct)
+
+    def _header(self, topic: str) -> bytes:
+        headers = self._headers
+        if len(headers) >= TOPIC_CACHE:
+            headers.clear()
+        header = headers[topic] = publish_header(topic, self._v5)
+        return header
+
+    def _flush_direct(self) -> None:
+        """Write the QoS 0 packets :meth:`write_now` encoded (or drop them, counted, when it cannot)."""
+        self._flush_scheduled = False
+        count = self._pending
+        if not count:
+            return
+        packets = self._packets
+        self._packets = bytearray()
+        self._pending = 0
+        self._write_packets(packets, count)
+
+    def _write_packets(self, packets: bytearray, count: int) -> None:
+        client = self._paho
+        if client is None:
+            self._dropped(count, "not connected to the broker (QoS 0)")
+        elif write_packets(client, packets):
+            self.counters["published"] += count
+        else:
+            self._dropped(count, "the connection does not take them (lost, or the broker is not reading) (QoS 0)")
 
     def _write(self, batch: Sequence[Message]) -> None:
         entries: list[Entry] = []
@@ -372,14 +437,28 @@ class MqttOut(Sink[MqttOutConfig]):
         if client is None:
             self._dropped(len(entries), "not connected to the broker (QoS 0)")
             return
+        self._flush_direct()  # what write_now took first
         publish = client.publish
+        headers = self._headers
+        packets = bytearray()
+        queued = 0
         lost = 0
         sent = 0
         for topic, payload, qos, retain in entries:
+            if qos == 0:
+                add_publish(packets, headers.get(topic) or self._header(topic), payload, retain)
+                queued += 1
+                continue
+            if queued:  # in order: the QoS 0 packets before this one go first
+                self._write_packets(packets, queued)
+                packets = bytearray()
+                queued = 0
             if publish(topic, payload, qos, retain).rc:
                 lost += 1
             else:
                 sent += 1
+        if queued:
+            self._write_packets(packets, queued)
         self.counters["published"] += sent
         if lost:
             self._dropped(lost, "the connection was lost (QoS 0)")
