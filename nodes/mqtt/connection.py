@@ -301,9 +301,10 @@ async def wait_disconnected(client: aiomqtt.Client) -> NoReturn:
 READS_PER_CALL = 4
 #: Topic names kept decoded (a message's topic is decoded once per distinct topic, not per message).
 TOPIC_CACHE = 1024
-#: Packets paho may hold unwritten (the socket is full: the broker does not read) before
-#: :func:`write_packets` refuses more.
-UNWRITTEN_LIMIT = 4096
+#: Bytes, and queue entries, paho may hold unwritten (the socket is full: the broker does not
+#: read) before :func:`write_packets` refuses more.
+UNWRITTEN_BYTES = 8 * 1024 * 1024
+UNWRITTEN_ENTRIES = 4096
 
 
 class BufferedReads:
@@ -496,12 +497,16 @@ def write_packets(paho_instance: paho.Client, packets: bytes | bytearray) -> boo
     One ``send`` for a whole batch instead of paho's queue entry, lock, info object and (on
     the event loop) writer registration per message. What the socket does not take now is
     written by paho's loop when the socket is writable again, in order. Returns False, and
-    queues nothing, when there is no connection or :data:`UNWRITTEN_LIMIT` packets wait
-    unwritten already (the broker does not read).
+    queues nothing, when there is no connection or :data:`UNWRITTEN_BYTES` wait unwritten
+    already (the broker does not read).
     """
-    if paho_instance._sock is None or len(paho_instance._out_packet) >= UNWRITTEN_LIMIT:
+    if paho_instance._sock is None:
         return False
-    paho_instance._out_packet.append({
+    queue = paho_instance._out_packet
+    if queue and (len(queue) >= UNWRITTEN_ENTRIES
+                  or sum(entry["to_process"] for entry in queue) + len(packets) > UNWRITTEN_BYTES):
+        return False
+    queue.append({
         "command": 0,  # none of paho's: written as bytes, no callback after
         "mid": 0,
         "qos": 0,

@@ -171,7 +171,10 @@ class MqttOut(Sink[MqttOutConfig]):
     sent again, oldest first, so a subscriber may see a message twice but never loses
     one. At ``outbox_limit`` the ``overflow`` policy drops messages (counted in
     ``dropped`` and logged). With ``qos: 0`` there is no outbox: messages go out at once,
-    and are dropped (counted) while the broker is away. Reconnects use the engine's
+    and are dropped (counted) while the broker is away; without the Zigbee2MQTT mode they
+    are taken on the flow's hot path (no channel) and written to the socket once per turn
+    of the event loop, and when the broker stops reading at most 8 MiB wait for it (more
+    is dropped, counted). Reconnects use the engine's
     supervision (backoff with jitter); a refused login is one error line, retried slowly.
     When the run ends, delivery goes on until the outbox is empty or ``drain_timeout`` has
     passed; the log says how many messages stay for the next run.
