@@ -128,13 +128,15 @@ def make_client(
     will: Will | None = None,
     on_message: MessageCallback | None = None,
     on_publish: PublishCallback | None = None,
+    on_read_end: Callable[[], None] | None = None,
 ) -> aiomqtt.Client:
     """Build an aiomqtt client for ``settings`` (call inside the running loop; it does not connect).
 
     ``on_message(client, userdata, message)`` replaces aiomqtt's queue for incoming messages;
     it is set before connecting, so what a persistent session delivers right after the
     CONNACK reaches it too. ``on_publish(topic, payload, retain)`` takes QoS 0 messages on
-    :class:`BufferedReads`' fast path (the others still reach ``on_message``).
+    :class:`BufferedReads`' fast path (the others still reach ``on_message``), and
+    ``on_read_end()`` is called when a read of the socket is over.
 
     paho's own in-flight limit is off: the nodes keep their own window (paho's costs a scan
     of every unacknowledged message per acknowledgement). Its log is off unless
@@ -177,7 +179,7 @@ def make_client(
         logger=cast(logging.Logger, _CLIENT_LOG),
     )
     paho_instance = paho_client(client)
-    BufferedReads.install(paho_instance, on_publish)
+    BufferedReads.install(paho_instance, on_publish, on_read_end)
     if on_message is not None:
         paho_instance.on_message = on_message
     if not _CLIENT_LOG.logger.isEnabledFor(logging.DEBUG):
@@ -192,6 +194,7 @@ async def connect(
     will: Will | None = None,
     on_message: MessageCallback | None = None,
     on_publish: PublishCallback | None = None,
+    on_read_end: Callable[[], None] | None = None,
 ) -> AsyncIterator[Connection]:
     """Connect, yield the :class:`Connection`, disconnect on exit (arguments as :func:`make_client`).
 
@@ -202,7 +205,8 @@ async def connect(
     """
     import aiomqtt
 
-    client = make_client(settings, will=will, on_message=on_message, on_publish=on_publish)
+    client = make_client(settings, will=will, on_message=on_message, on_publish=on_publish,
+                         on_read_end=on_read_end)
     paho_instance = paho_client(client)
     connection = Connection(client, paho_instance)
     inherited = cast("Callable[..., None]", paho_instance.on_connect)
@@ -296,6 +300,8 @@ async def wait_disconnected(client: aiomqtt.Client) -> NoReturn:
     raise ConnectionLostError("connection closed")
 
 
+#: Bytes asked for by one read of the socket.
+READ_SIZE = 65536
 #: Socket reads one :meth:`BufferedReads.loop_read` call makes at most: the loop gets back to the
 #: flow after at most this many times 64 KiB, so a flood cannot starve what handles the messages.
 READS_PER_CALL = 4
@@ -326,7 +332,8 @@ class BufferedReads:
     an MQTT 5 topic alias) goes through paho's own path, in order.
     """
 
-    __slots__ = ("_buffer", "_error", "_loop_read", "_paho", "_position", "_recv", "_topics", "_v5", "on_publish")
+    __slots__ = ("_buffer", "_error", "_loop_read", "_paho", "_position", "_recv", "_topics", "_v5", "on_publish",
+                 "on_read_end")
 
     def __init__(self, paho_instance: paho.Client) -> None:
         self._paho = paho_instance
@@ -340,12 +347,16 @@ class BufferedReads:
         self._v5 = paho_instance._protocol == 5
         #: The fast path's callback for QoS 0 PUBLISH packets; None: paho handles every packet.
         self.on_publish: PublishCallback | None = None
+        #: Called (with the fast path on) when a read is over: the messages it queued can go now.
+        self.on_read_end: Callable[[], None] | None = None
 
     @classmethod
-    def install(cls, paho_instance: paho.Client, on_publish: PublishCallback | None = None) -> bool:
+    def install(cls, paho_instance: paho.Client, on_publish: PublishCallback | None = None,
+                on_read_end: Callable[[], None] | None = None) -> bool:
         """Buffer the reads of ``paho_instance``; return False when this paho is not one it knows.
 
-        ``on_publish`` turns on the fast path for QoS 0 PUBLISH packets (see the class).
+        ``on_publish`` turns on the fast path for QoS 0 PUBLISH packets (see the class), and
+        ``on_read_end()`` is called after each read (when a burst's messages are all queued).
         """
         import paho.mqtt
 
@@ -355,6 +366,7 @@ class BufferedReads:
             return False
         reads = cls(paho_instance)
         reads.on_publish = on_publish
+        reads.on_read_end = on_read_end
         vars(paho_instance)["_sock_recv"] = reads.sock_recv
         vars(paho_instance)["loop_read"] = reads.loop_read
         return True
@@ -378,12 +390,21 @@ class BufferedReads:
     def loop_read(self, max_packets: int = 1) -> int:
         """Read what the socket holds: QoS 0 PUBLISH packets on the fast path, the rest through paho."""
         paho_instance = self._paho
-        if self.on_publish is None:
+        if self.on_publish is None or paho_instance._sock is None:
             result = self._loop_read(max_packets)
             while result == 0 and paho_instance._sock is not None and self._position < len(self._buffer):
                 result = self._loop_read(max_packets)
             return result
+        try:
+            return self._read_fast(max_packets)
+        finally:
+            if self.on_read_end is not None:
+                self.on_read_end()
+
+    def _read_fast(self, max_packets: int) -> int:
+        paho_instance = self._paho
         reads = 0
+        drained = False
         while True:
             if paho_instance._in_packet["command"] != 0:
                 # paho has begun a packet: it finishes it from the buffer (and the socket).
@@ -398,11 +419,11 @@ class BufferedReads:
                 if result or paho_instance._sock is None:
                     return result
                 continue
-            if reads >= READS_PER_CALL:
+            if drained or reads >= READS_PER_CALL:
                 return 0
             reads += 1
             try:
-                data = self._recv(65536)
+                data = self._recv(READ_SIZE)
             except BlockingIOError:
                 return 0
             except OSError as exc:  # paho's read raises it again and handles the lost connection
@@ -412,6 +433,9 @@ class BufferedReads:
                 self._buffer, self._position = b"", 0
                 self._error = ConnectionResetError("the broker closed the connection")
                 return self._loop_read(max_packets)
+            # A short read emptied the socket: no second read (and its EAGAIN) before the loop says
+            # the socket is readable again.
+            drained = len(data) < READ_SIZE
             position = self._position
             buffer = self._buffer
             self._buffer = buffer[position:] + data if position < len(buffer) else data
