@@ -8,15 +8,19 @@ and retain flag.
 
 from __future__ import annotations
 
+import asyncio
 import select
 import socket
 from collections.abc import Iterator
+from pathlib import Path
 
 import paho.mqtt.client as mqtt
 import pytest
 
+from flowengine.testing import run_sync
 from nodes.mqtt import connection
 from nodes.mqtt.connection import BufferedReads, add_publish, publish_header, write_packets
+from tests.nodes.mqtt.support import Collector, cancel, mqtt_in
 
 Received = tuple[str, str, bytes, bool]  # (path, topic, payload, retain)
 
@@ -210,3 +214,49 @@ def test_write_packets_bounds_what_waits_for_a_broker_that_does_not_read(
         assert payloads == [n.to_bytes(4, "big") * 256 for n in range(accepted)]
     finally:
         reader.close()
+
+
+def test_mqtt_in_emits_a_small_burst_in_the_read_callback_and_leaves_the_rest_to_the_pump(tmp_path: Path) -> None:
+    async def main() -> None:
+        node = mqtt_in(tmp_path, broker="mqtt://127.0.0.1:1", topics=["t"])
+        out = Collector()
+        node.bind_output("out", out)
+        checks: list[int] = []
+
+        async def backpressure() -> None:
+            checks.append(len(out.messages))
+            await asyncio.sleep(0)
+
+        node._backpressure = backpressure
+        pump = asyncio.create_task(node._pump())
+        await asyncio.sleep(0)  # the pump waits, idle
+
+        def read(first: int, count: int) -> None:  # one read of the socket, as BufferedReads reports it
+            for n in range(first, first + count):
+                node._on_publish("t", b"%d" % n, n == 0)
+            node._on_read_end()
+
+        read(0, 3)
+        # Emitted at once, in order, before the event loop has turned.
+        assert [m.payload for m in out.messages] == [0, 1, 2]
+        assert out.messages[0].meta["retain"] is True
+        assert "retain" not in out.messages[1].meta
+        read(3, 100)
+        read(103, 100)
+        assert len(out.messages) == 203  # still within one pump batch (256) without a backpressure check
+        read(203, 100)  # would make 303 unchecked: the pump's turn
+        assert len(out.messages) == 203
+        await out.wait(303)
+        assert checks == [303]  # the pump emitted the 100 and checked the flow's backpressure
+        read(303, 1)  # the pump is busy (in its backpressure check): its turn too
+        assert len(out.messages) == 303
+        await out.wait(304)
+        for _ in range(3):  # let the pump come back from its check and wait again (turns, not time)
+            await asyncio.sleep(0)
+        assert node._idle
+        read(304, 2)  # the pump is idle again and the count starts over: back to the read callback
+        assert len(out.messages) == 306
+        assert [m.payload for m in out.messages] == list(range(306))
+        await cancel(pump)
+
+    run_sync(main())
