@@ -273,14 +273,7 @@ def _skip_records(reader: _Reader, era: int, command_id: int) -> None:
             elif command_id == 0x06:
                 direction = r.u8()
                 r.u16()
-                if direction == 0:
-                    type_id = r.u8()
-                    r.u16()
-                    r.u16()
-                    if _is_analog(type_id, era):
-                        r.value(type_id)
-                elif direction == 1:
-                    r.u16()
+                _skip_reporting_config(r, direction, era)
             elif command_id == 0x08:
                 r.u8()
                 r.u16()
@@ -289,14 +282,7 @@ def _skip_records(reader: _Reader, era: int, command_id: int) -> None:
                 direction = r.u8()
                 r.u16()
                 if era_1x or status == 0:
-                    if direction == 0:
-                        type_id = r.u8()
-                        r.u16()
-                        r.u16()
-                        if _is_analog(type_id, era):
-                            r.value(type_id)
-                    elif direction == 1:
-                        r.u16()
+                    _skip_reporting_config(r, direction, era)
             elif command_id == 0x0E:
                 r.u16()
                 r.selector()
@@ -354,6 +340,22 @@ def _skip_records(reader: _Reader, era: int, command_id: int) -> None:
                 r.u8()
         return
     raise ZclError(f"foundation command 0x{command_id:02x} does not exist")
+
+
+def _skip_reporting_config(r: _Reader, direction: int, era: int) -> None:
+    """Read past one reporting-configuration record body (Configure Reporting and its read response).
+
+    Direction 0 carries a data type, two intervals and, for analog types, a reportable change;
+    direction 1 a timeout.
+    """
+    if direction == 0:
+        type_id = r.u8()
+        r.u16()
+        r.u16()
+        if _is_analog(type_id, era):
+            r.value(type_id)
+    elif direction == 1:
+        r.u16()
 
 
 def _is_analog(type_id: int, era: int) -> bool:
