@@ -37,10 +37,10 @@ from pathlib import Path
 from typing import Any
 
 from flowengine import Message, NodeContext, StateStore, WallClock
-from nodes.zigbee.emulator.devices import ApsFrame, LumiLock
-from nodes.zigbee.emulator.server import Emulator
-from nodes.zigbee.emulator.stick import StickState
-from nodes.zigbee.source import Zigbee, ZigbeeConfig
+from flowengine_nodes.emulator.devices import ApsFrame, LumiLock
+from flowengine_nodes.emulator.server import Emulator
+from flowengine_nodes.emulator.stick import StickState
+from flowengine_nodes.zigbee.source import Zigbee, ZigbeeConfig
 
 LOCK = "00:15:8d:00:01:02:03:04"
 

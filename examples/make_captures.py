@@ -15,7 +15,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from nodes.zigbee2mqtt.decoder import Decoder
+from flowengine_nodes.devices.decoder import Decoder
 
 HERE = Path(__file__).resolve().parent
 #: 2024-11-24 08:00:00 UTC (09:00 in Paris), a Sunday.

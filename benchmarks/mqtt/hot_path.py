@@ -6,7 +6,7 @@ goes: the flow of ``lock_alert.yaml`` is built by the engine as ``flowengine run
 its nodes are driven directly:
 
 * ``receive``: QoS 0 PUBLISH packets (the load generator's, half of them alerts) are cut out of
-  a read buffer by :class:`nodes.mqtt.connection.BufferedReads` and queued by ``mqtt-in``;
+  a read buffer by :class:`flowengine_nodes.mqtt.connection.BufferedReads` and queued by ``mqtt-in``;
 * ``+ mqtt-in``: ``mqtt-in``'s pump parses each payload (orjson) and builds the message (the
   rest of the flow replaced by ``discard``);
 * ``+ switch``, ``+ change``: the same flow cut after that node (into ``discard``);
@@ -36,9 +36,9 @@ from paho.mqtt.enums import CallbackAPIVersion
 from flowengine.flow import load_flow_or_raise
 from flowengine.registry import Registry
 from flowengine.runtime import FlowRun
-from nodes.mqtt.connection import BufferedReads, add_publish, publish_header
-from nodes.mqtt.mqtt_in import MqttIn
-from nodes.mqtt.mqtt_out import MqttOut
+from flowengine_nodes.mqtt.connection import BufferedReads, add_publish, publish_header
+from flowengine_nodes.mqtt.mqtt_in import MqttIn
+from flowengine_nodes.mqtt.mqtt_out import MqttOut
 
 FLOW = Path(__file__).with_name("lock_alert.yaml")
 PASS = ("finger_not_match", "password_not_match", "lock_opened_outside")

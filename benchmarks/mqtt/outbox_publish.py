@@ -2,7 +2,7 @@
 
 Rows:
 
-* ``outbox only``: :class:`~nodes.mqtt.outbox.Outbox` append (one transaction per batch of
+* ``outbox only``: :class:`~flowengine_nodes.mqtt.outbox.Outbox` append (one transaction per batch of
   512) + take + ack, no network: the ceiling the SQLite outbox puts on QoS 1/2.
 * ``qos1 file outbox`` / ``qos1 memory outbox`` / ``qos2 file outbox``: ``MqttOut.write`` in
   batches of 512 (as the engine's channel feeds it) until the broker has acknowledged every
@@ -31,8 +31,8 @@ from pathlib import Path
 from typing import Any
 
 from flowengine import Message, NodeContext, StateStore, WallClock
-from nodes.mqtt.mqtt_out import MqttOut, MqttOutConfig
-from nodes.mqtt.outbox import Outbox
+from flowengine_nodes.mqtt.mqtt_out import MqttOut, MqttOutConfig
+from flowengine_nodes.mqtt.outbox import Outbox
 from tests.mosquitto import Mosquitto, mosquitto_binary
 
 BATCH = 512

@@ -146,7 +146,8 @@ def test_validate_stays_light(tmp_path: Path) -> None:
     flow.write_text("version: 1\nnodes:\n  - id: src\n    type: zigbee-replay\n    path: c.jsonl\n"
                     "    wires: [drop]\n  - id: drop\n    type: discard\n")
     code = ("import sys; from flowengine.cli import main; rc = main(['validate', sys.argv[1]]); "
-            "heavy = [m for m in ('zigpy', 'zigpy_deconz', 'aiomqtt', 'nodes.decode', 'nodes.mqtt') "
+            "heavy = [m for m in ('zigpy', 'zigpy_deconz', 'aiomqtt', 'flowengine_nodes.devices.decode', "
+            "'flowengine_nodes.mqtt') "
             "if m in sys.modules]; print('HEAVY', heavy); raise SystemExit(rc)")
     completed = subprocess.run([sys.executable, "-c", code, str(flow)], capture_output=True, timeout=60,
                                check=False, env={**os.environ})

@@ -9,7 +9,7 @@ import pytest
 from flowengine import Message, Transform
 from flowengine.flowtest import discover, first_difference, main, read_test_file, run_case, same
 from flowengine.registry import Registry
-from nodes.filter import FilterConfig
+from flowengine_nodes.basic.filter import FilterConfig
 
 FLOW = """\
 version: 1

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from nodes.decode_cli import devices_main, main
+from flowengine_nodes.devices.cli import devices_main, main
 from tests.nodes.decode.conftest import VECTORS, load_cases
 
 

@@ -6,8 +6,8 @@ from typing import Any
 
 import pytest
 
-from nodes.zigbee2mqtt.decoder import Decoder, normalize_ieee
-from nodes.zigbee2mqtt.events import LockEvent
+from flowengine_nodes.devices.decoder import Decoder, normalize_ieee
+from flowengine_nodes.devices.events import LockEvent
 
 IEEE = "00:15:8d:08:29:4b:42:2c"
 

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from nodes.zigbee2mqtt.decoder import Decoder
+from flowengine_nodes.devices.decoder import Decoder
 from tests.nodes.decode.conftest import load_cases
 
 GENERATED: dict[str, dict[str, Any]] = {

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from flowengine.testing import load_text
-from nodes.zigbee2mqtt.lint import DecoderProfile, capabilities, check_comparison
+from flowengine_nodes.devices.lint import DecoderProfile, capabilities, check_comparison
 
 TRAP = """
 version: 1

@@ -14,12 +14,12 @@ from typing import Any
 
 import pytest
 
-import nodes.zigbee2mqtt.decoder as decoder_module
+import flowengine_nodes.devices.decoder as decoder_module
 from flowengine import Message, NodeContext
 from flowengine.clock import EventClock
 from flowengine.state import StateStore
-from nodes.decode import Decode, DecodeConfig
-from nodes.zigbee2mqtt.decoder import Decoder, DecodeResult
+from flowengine_nodes.devices.decode import Decode, DecodeConfig
+from flowengine_nodes.devices.decoder import Decoder, DecodeResult
 from tests.nodes.decode.conftest import VECTORS
 
 #: Spellings of three devices (two spellings of the first share its cache).

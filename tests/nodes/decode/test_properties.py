@@ -7,7 +7,7 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from nodes.zigbee2mqtt.decoder import Decoder, DecodeResult
+from flowengine_nodes.devices.decoder import Decoder, DecodeResult
 
 DECODERS = [
     Decoder(compat=1, legacy=True),

@@ -11,8 +11,8 @@ from typing import Any
 
 from flowengine import ERRORS_PORT, Message, NodeContext, StateStore, WallClock
 from flowengine.supervise import Backoff
-from nodes.mqtt.mqtt_in import MqttIn, MqttInConfig
-from nodes.mqtt.mqtt_out import MqttOut, MqttOutConfig
+from flowengine_nodes.mqtt.mqtt_in import MqttIn, MqttInConfig
+from flowengine_nodes.mqtt.mqtt_out import MqttOut, MqttOutConfig
 
 #: Reconnect quickly: the tests stop and start brokers.
 FAST = Backoff(base=0.05, cap=0.3, permanent=0.2)

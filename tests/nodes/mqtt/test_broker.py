@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from pydantic import ValidationError
 
-from nodes.mqtt.broker import BrokerURL, MqttClientConfig
+from flowengine_nodes.mqtt.broker import BrokerURL, MqttClientConfig
 
 
 def test_parse_plain_url_with_default_port() -> None:

@@ -11,8 +11,8 @@ from flowengine.introspect import node_example
 from flowengine.registry import Registry
 from flowengine.runtime import FlowRun
 from flowengine.testing import run_sync
-from nodes.mqtt.mqtt_in import MqttIn
-from nodes.mqtt.mqtt_out import MqttOut
+from flowengine_nodes.mqtt.mqtt_in import MqttIn
+from flowengine_nodes.mqtt.mqtt_out import MqttOut
 from tests.mosquitto import Mosquitto, Subscriber, publish_messages
 
 REPO = Path(__file__).resolve().parents[3]

@@ -1,4 +1,4 @@
-"""The QoS 0 fast paths of ``nodes.mqtt.connection``: packets cut from the read buffer, packets we encode.
+"""The QoS 0 fast paths of ``flowengine_nodes.mqtt.connection``: packets cut from the read buffer, packets we encode.
 
 A real paho client reads from one end of a socket pair; the test writes MQTT bytes into
 the other end, split at awkward places, and mixes in packets that paho must handle itself.
@@ -18,8 +18,8 @@ import paho.mqtt.client as mqtt
 import pytest
 
 from flowengine.testing import run_sync
-from nodes.mqtt import connection
-from nodes.mqtt.connection import BufferedReads, add_publish, publish_header, write_packets
+from flowengine_nodes.mqtt import connection
+from flowengine_nodes.mqtt.connection import BufferedReads, add_publish, publish_header, write_packets
 from tests.nodes.mqtt.support import Collector, cancel, mqtt_in
 
 Received = tuple[str, str, bytes, bool]  # (path, topic, payload, retain)

@@ -10,7 +10,7 @@ import pytest
 from pydantic import ValidationError
 
 from flowengine.testing import run_sync
-from nodes.mqtt.mqtt_in import MqttInConfig
+from flowengine_nodes.mqtt.mqtt_in import MqttInConfig
 from tests.mosquitto import TEST_USER, Mosquitto, publish_messages
 from tests.nodes.mqtt.support import Collector, LogWatch, cancel, mqtt_in
 
@@ -194,7 +194,7 @@ def test_persistent_session_needs_a_client_id() -> None:
 def test_a_flow_far_behind_drops_new_messages_counted(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from types import SimpleNamespace
 
-    import nodes.mqtt.mqtt_in as module
+    import flowengine_nodes.mqtt.mqtt_in as module
 
     monkeypatch.setattr(module, "INBOX_LIMIT", 2)
     node = mqtt_in(tmp_path, broker="mqtt://127.0.0.1:1", topics=["t"])

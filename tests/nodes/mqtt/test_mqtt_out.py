@@ -12,7 +12,7 @@ import pytest
 
 from flowengine import Message, NodeError, StateStore
 from flowengine.testing import run_sync
-from nodes.mqtt.outbox import Outbox
+from flowengine_nodes.mqtt.outbox import Outbox
 from tests.mosquitto import TEST_PASSWORD, TEST_USER, Certs, Mosquitto, Subscriber
 from tests.nodes.mqtt.support import LogWatch, Wired, messages, mqtt_out
 
@@ -385,7 +385,7 @@ def test_topic_template_renders_per_message(mosquitto: Mosquitto, mqtt_subscribe
 def test_a_topic_must_be_a_string() -> None:
     from pydantic import ValidationError
 
-    from nodes.mqtt.mqtt_out import MqttOutConfig
+    from flowengine_nodes.mqtt.mqtt_out import MqttOutConfig
 
     with pytest.raises(ValidationError, match="topic is a string"):
         MqttOutConfig.model_validate({"broker": "mqtt://h", "topic": {"a": 1}})

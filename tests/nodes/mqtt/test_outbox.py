@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from nodes.mqtt.outbox import Entry, Outbox, OutboxBusyError
+from flowengine_nodes.mqtt.outbox import Entry, Outbox, OutboxBusyError
 
 
 def entries(start: int, count: int, topic: str = "t") -> list[Entry]:

@@ -14,8 +14,8 @@ import pytest
 
 from flowengine import Message, StateStore
 from flowengine.testing import run_flow, run_sync
-from nodes.mqtt.zigbee2mqtt import Zigbee2MqttConfig, entity_configs, label, zigbee2mqtt_ieee
-from nodes.zigbee2mqtt.devices import default_registry
+from flowengine_nodes.devices.definitions import default_registry
+from flowengine_nodes.zigbee2mqtt.bridge import Zigbee2MqttConfig, entity_configs, label, zigbee2mqtt_ieee
 from tests.mosquitto import Mosquitto, ReceivedMessage, Subscriber, publish_messages
 from tests.nodes.mqtt.support import mqtt_out
 
@@ -262,7 +262,7 @@ def test_devices_are_remembered_across_runs(mosquitto: Mosquitto, mqtt_subscribe
 
 def test_availability_goes_offline_after_the_timeout(tmp_path: Path) -> None:
     from flowengine import EventClock
-    from nodes.mqtt.zigbee2mqtt import Zigbee2Mqtt
+    from flowengine_nodes.zigbee2mqtt.bridge import Zigbee2Mqtt
 
     clock = EventClock(1000.0)
     mode = Zigbee2Mqtt(Zigbee2MqttConfig(availability={"timeout": "10m"}), StateStore(None).node("x"),
@@ -280,7 +280,7 @@ def test_availability_goes_offline_after_the_timeout(tmp_path: Path) -> None:
 
 
 def test_messages_that_are_not_device_states_pass_unchanged() -> None:
-    from nodes.mqtt.zigbee2mqtt import Zigbee2Mqtt
+    from flowengine_nodes.zigbee2mqtt.bridge import Zigbee2Mqtt
 
     mode = Zigbee2Mqtt(Zigbee2MqttConfig(availability=True, homeassistant=True), StateStore(None).node("x"))
     event = lock_message()._replace(topic="zigbee2mqtt/front_door/event")

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from flowengine import Message, NodeContext, StateStore, WallClock
-from nodes.rule import Rule, RuleConfig
+from flowengine_nodes.rules.node import Rule, RuleConfig
 from tests.nodes.stream.harness import Harness
 
 BAD = {"event": "finger_not_match"}

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from nodes.rule import Rule, RuleConfig
+from flowengine_nodes.rules.node import Rule, RuleConfig
 from tests.nodes.stream.harness import Harness
 
 BAD = {"event": "finger_not_match"}

@@ -13,10 +13,10 @@ from pathlib import Path
 from typing import Any
 
 from flowengine import Message, NodeContext, StateStore, WallClock
-from nodes.zigbee.emulator.devices import LumiLock
-from nodes.zigbee.emulator.server import Emulator
-from nodes.zigbee.emulator.stick import StickState
-from nodes.zigbee.source import Zigbee, ZigbeeConfig
+from flowengine_nodes.emulator.devices import LumiLock
+from flowengine_nodes.emulator.server import Emulator
+from flowengine_nodes.emulator.stick import StickState
+from flowengine_nodes.zigbee.source import Zigbee, ZigbeeConfig
 
 LOCK_IEEE = "00:15:8d:00:01:02:03:04"
 LOCK_NWK = 0x1A2B

@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 from flowengine.testing import capture_context, run_flow, run_sync
-from nodes.file import File, FileConfig
+from flowengine_nodes.basic.file import File, FileConfig
 from tests.nodes.zigbee.harness import Running, formed_emulator, make_lock
 
 
@@ -53,7 +53,7 @@ nodes:
 def test_loading_the_node_module_does_not_import_zigpy() -> None:
     code = (
         "import sys\n"
-        "import nodes.zigbee.source, nodes.zigbee.emulator.server, nodes.zigbee.emulator.scenario\n"
+        "import flowengine_nodes.zigbee.source, flowengine_nodes.emulator.server, flowengine_nodes.emulator.scenario\n"
         "from flowengine.registry import Registry\n"
         "Registry.from_entry_points().load('zigbee')\n"
         "heavy = sorted(m for m in sys.modules if m.split('.')[0] in ('zigpy', 'zigpy_deconz', 'serialx'))\n"

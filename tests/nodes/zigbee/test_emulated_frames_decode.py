@@ -13,8 +13,8 @@ import pytest
 
 from flowengine import Message
 from flowengine.testing import capture_context
-from nodes.decode import Decode, DecodeConfig
-from nodes.zigbee.emulator.devices import LOCK_STATE_CODES, LumiLock
+from flowengine_nodes.devices.decode import Decode, DecodeConfig
+from flowengine_nodes.emulator.devices import LOCK_STATE_CODES, LumiLock
 
 CASES: list[tuple[str, dict[str, Any], dict[str, Any]]] = [
     ("finger_open", {"role": "admin", "user": 3}, {"method": "finger", "role": "admin", "user": 3}),

@@ -12,13 +12,13 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from flowengine.testing import run_sync
-from nodes.zigbee.emulator import cli
-from nodes.zigbee.emulator.commands import Command, FrameError, Status, build_frame, parse_frame, state_byte
-from nodes.zigbee.emulator.devices import ApsRequest, LumiLock, ZclHeader
-from nodes.zigbee.emulator.protocol import FrameDecoder, checksum, encode
-from nodes.zigbee.emulator.scenario import ScenarioError, ScenarioRunner, parse_scenario
-from nodes.zigbee.emulator.server import Emulator
-from nodes.zigbee.emulator.stick import Param, ParamError, StickState, ieee_to_wire
+from flowengine_nodes.emulator import cli
+from flowengine_nodes.emulator.commands import Command, FrameError, Status, build_frame, parse_frame, state_byte
+from flowengine_nodes.emulator.devices import ApsRequest, LumiLock, ZclHeader
+from flowengine_nodes.emulator.protocol import FrameDecoder, checksum, encode
+from flowengine_nodes.emulator.scenario import ScenarioError, ScenarioRunner, parse_scenario
+from flowengine_nodes.emulator.server import Emulator
+from flowengine_nodes.emulator.stick import Param, ParamError, StickState, ieee_to_wire
 
 # ---- framing (DECONZ.md §2) ------------------------------------------------------------
 

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from flowengine.testing import run_sync
-from nodes.zigbee.emulator.devices import ApsFrame
-from nodes.zigbee.emulator.server import Emulator
+from flowengine_nodes.emulator.devices import ApsFrame
+from flowengine_nodes.emulator.server import Emulator
 from tests.nodes.zigbee.harness import LOCK_IEEE, Running, formed_emulator, make_lock
 
 
@@ -354,7 +354,7 @@ def test_a_missing_serial_port_is_reported_as_failed_not_crashing(tmp_path: Path
 def test_config_is_checked() -> None:
     from pydantic import ValidationError
 
-    from nodes.zigbee.source import ZigbeeConfig
+    from flowengine_nodes.zigbee.source import ZigbeeConfig
 
     ZigbeeConfig.model_validate({"device": "emulated", "scenario": "s.yaml", "permit_join": 254,
                                  "network": {"channel": 25, "pan_id": 0x1A62,

@@ -1,0 +1,1 @@
+"""General-purpose node types: replay, filter, switch, change, and the log, file and discard sinks."""

@@ -1,0 +1,208 @@
+"""``decode``: raw Zigbee reports -> Zigbee2MQTT payloads and typed lock events (CONTRACT §4, LOCK.md)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
+
+from pydantic import Field, field_validator
+
+from flowengine import ERRORS_PORT, FlowError, Message, NodeConfig, NodeContext, Transform
+from flowengine_nodes.devices.decoder import DEFAULT_BASE_TOPIC, Decoder
+from flowengine_nodes.devices.definitions import default_registry
+from flowengine_nodes.devices.events import LockEvent
+from flowengine_nodes.devices.lint import DecoderProfile, closed_values, event_values, where_else
+
+if TYPE_CHECKING:
+    from flowengine.lint import PayloadValues
+
+EVENTS_PORT = "events"
+
+Emitter = Callable[[Message], object]
+
+#: Builds a Message without the NamedTuple's Python-level ``__new__`` (half the cost, same
+#: object): ``_message(Message, (topic, payload, meta))``.
+_message = tuple.__new__
+
+#: Typed events whose payload the node keeps ready (cleared when full; see ``process``).
+EVENT_PAYLOADS_LIMIT = 1024
+
+
+def _unwired(msg: Message) -> None:
+    """Stand-in for the ``events`` emitter until (unless) the port is wired."""
+
+
+class DecodeError(FlowError):
+    """A raw report could not be decoded: its frame is rejected, or it is not a raw report."""
+
+    def __init__(self, node_id: str, reason: str, frame: str | None = None) -> None:
+        self.node_id = node_id
+        self.reason = reason
+        self.frame = frame
+        super().__init__(f"node '{node_id}': {reason}" + (f" (frame {frame})" if frame else ""))
+
+
+class DecodeConfig(NodeConfig):
+    """Config of ``decode`` (CONTRACT §4)."""
+
+    model: str | None = Field(
+        default=None,
+        description="Decode every report as this device: a Zigbee model id (lumi.lock.aq1) or a "
+        "Zigbee2MQTT model (ZNMS11LM). Unset: chosen from each report's `model`.",
+    )
+    compat: Literal[1, 2] = Field(
+        default=1,
+        description="1: Zigbee2MQTT 1.x (converters 20.58), which honours `legacy`; "
+        "2: Zigbee2MQTT 2.x, which has no `legacy`.",
+    )
+    legacy: bool | None = Field(
+        default=None,
+        description="The device option `legacy` of Zigbee2MQTT 1.x (default true). Ignored, with a "
+        "warning, when compat is 2.",
+    )
+    cache_state: bool = Field(
+        default=True,
+        description="Publish each device's cached state merged with the new keys, as Zigbee2MQTT's "
+        "cache_state (action and action_* are never cached).",
+    )
+    base_topic: str = Field(default=DEFAULT_BASE_TOPIC, description="First level of the output topics.")
+    friendly_names: dict[str, str] = Field(
+        default_factory=dict,
+        description="IEEE address (any usual form) -> friendly name; default name: 0x + the address.",
+    )
+
+    @field_validator("model")
+    @classmethod
+    def _known_model(cls, value: str | None) -> str | None:
+        if value is not None and default_registry().find(value) is None:
+            known = ", ".join(sorted({m for d in default_registry() for m in (d.model, *d.zigbee_models)}))
+            raise ValueError(f"unknown device model {value!r} (known: {known})")
+        return value
+
+
+class Decode(Transform[DecodeConfig]):
+    """Decodes raw reports exactly as Zigbee2MQTT publishes them, plus typed lock events.
+
+    Input: raw report messages (CONTRACT §3; ``payload`` is the record). Output ``out``: topic
+    ``<base_topic>/<friendly name>`` (the name defaults to ``0x`` + the IEEE address without
+    separators), payload the device state object with ``linkquality``, ``meta`` the incoming meta
+    plus ``model`` (``ZNMS11LM``) and ``friendly_name``. Output ``events``: topic
+    ``<base_topic>/<friendly name>/event``, payload a typed lock event (``event``, ``method``,
+    ``role``, ``user``, ``repeat``, ``state``, ``reverse``; every key present).
+
+    A report the reference publishes nothing for emits nothing. A frame that cannot be parsed (or
+    a payload that is not a raw report) emits nothing on ``out``: it is counted in
+    ``counters["unparsed"]``, logged at debug with its hex, and the message goes to ``errors``
+    with ``meta.error``. ``compat: 2`` with ``legacy`` set logs a warning and ignores ``legacy``.
+
+    Example:
+        ```yaml
+        version: 1
+        nodes:
+          - id: radio
+            type: zigbee-replay
+            path: captures/front_door.jsonl
+            wires: [decode]
+          - id: decode
+            type: decode
+            legacy: false
+            friendly_names: {"00:15:8d:08:29:4b:42:2c": front_door}
+            wires: {out: [state], events: [events]}
+          - id: state
+            type: file
+            path: out/front_door_state.jsonl
+          - id: events
+            type: file
+            path: out/front_door_events.jsonl
+        ```
+    """
+
+    config_model: ClassVar[type[NodeConfig]] = DecodeConfig
+    outputs: ClassVar[tuple[str, ...]] = ("out", EVENTS_PORT)
+
+    def __init__(self, config: DecodeConfig, context: NodeContext) -> None:
+        super().__init__(config, context)
+        if config.compat == 2 and config.legacy is not None:
+            self.logger.warning(
+                "node '%s': legacy is ignored with compat: 2 (Zigbee2MQTT 2.x has no legacy option)", self.id
+            )
+        self.decoder = Decoder(
+            compat=config.compat,
+            legacy=True if config.legacy is None else config.legacy,
+            cache_state=config.cache_state,
+            model=config.model,
+            base_topic=config.base_topic,
+            friendly_names=config.friendly_names,
+        )
+        # Bound once: the hot path calls it for every report (the ``decode`` method looked up on
+        # each call, and ``emit`` looking the port up, cost more than the call itself).
+        self._decode = self.decoder.decode
+        self._emit_event: Emitter = _unwired
+        self._event_payloads: dict[int, tuple[LockEvent, dict[str, Any]]] = {}
+
+    def bind_output(self, port: str, emitter: Emitter) -> None:
+        """Connect ``port``; the ``events`` emitter is also kept for the hot path."""
+        super().bind_output(port, emitter)
+        if port == EVENTS_PORT:
+            self._emit_event = emitter
+
+    def process(self, msg: Message) -> Message | None:
+        """Decode one raw report; return the ``out`` message (or None) and emit the event."""
+        record = msg.payload
+        # Exact type first: ``isinstance`` against the Mapping ABC costs a few hundred ns.
+        if type(record) is not dict and not isinstance(record, Mapping):
+            self._unparsed(msg, "payload is not a raw report object", None)
+            return None
+        payload, event, error, model, friendly_name, topic = self._decode(record)
+        if error is not None:
+            frame = record.get("frame")
+            self._unparsed(msg, error, frame if isinstance(frame, str) else None)
+            return None
+        if event is None:
+            if payload is None:
+                return None
+            return _message(Message, (topic, payload, {**msg.meta, "model": model, "friendly_name": friendly_name}))
+        # Both messages share one meta dict, as messages are read-only (CONTRACT §2).
+        meta = {**msg.meta, "model": model, "friendly_name": friendly_name}
+        # The decoder hands out the same LockEvent object for every report of a memoised frame:
+        # its payload is built once and copied (a copy is a third of building 7 keys). Keyed by
+        # identity, holding the event so the id cannot be reused while cached.
+        cached = self._event_payloads.get(id(event))
+        if cached is None or cached[0] is not event:
+            if len(self._event_payloads) >= EVENT_PAYLOADS_LIMIT:
+                self._event_payloads.clear()
+            cached = self._event_payloads[id(event)] = (event, event.to_payload())
+        self._emit_event(_message(Message, (topic + "/event", cached[1].copy(), meta)))
+        if payload is None:
+            return None
+        return _message(Message, (topic, payload, meta))
+
+    def _unparsed(self, msg: Message, reason: str, frame: str | None) -> None:
+        """Count, log at debug and route to ``errors`` a report that cannot be decoded."""
+        self.counters["unparsed"] += 1
+        error = DecodeError(self.id, reason, frame)
+        self.logger.debug("%s", error)
+        details = {"node": self.id, "type": type(error).__name__, "message": str(error)}
+        self.emit(msg.evolve(meta={**msg.meta, "error": details}), ERRORS_PORT)
+
+    @classmethod
+    def payload_values(cls, config: Any, port: str, node_id: str) -> PayloadValues | None:
+        """What ``port`` can carry, for the capability lint (LOCK.md)."""
+        from flowengine.lint import PayloadValues  # the lint pulls in the graph library; only load it here
+
+        if port == EVENTS_PORT:
+            return PayloadValues(f"the events output of decoder '{node_id}'", event_values())
+        profile = DecoderProfile.create(
+            node_id,
+            model=config.model,
+            compat=config.compat,
+            legacy=True if config.legacy is None else config.legacy,
+        )
+        mode = f"compat {profile.compat}" + (
+            f", legacy {str(profile.legacy).lower()}" if profile.compat == 1 else ""
+        )
+        return PayloadValues(
+            f"{profile.label} ({mode})",
+            closed_values(profile),
+            lambda key, value: where_else(profile, key, value),
+        )

@@ -1,0 +1,590 @@
+"""Zigbee2MQTT-compatible decoding of raw Zigbee reports (CONTRACT §3) into device state payloads.
+
+:class:`Decoder` is the whole pipeline of LOCK_REFERENCE.md section 4 for one report: parse the
+ZCL frame (:mod:`flowengine_nodes.devices.zcl`), find the device definition, run every matching
+converter, merge, round, add ``linkquality``, apply the state cache; beside it the typed lock
+event. It is synchronous, allocation-light and free of I/O, so the ``decode`` node, the
+``flowengine decode`` command and tests share it.
+
+Speed. Everything from the frame text to the converter result and the typed event is a pure
+function of (frame, cluster, model) for a decoder's mode, and a lock sends the same few frames
+over and over; :meth:`Decoder.decode` therefore memoises it (:class:`_Decoded`, a bounded dict)
+and only does per report what truly depends on the report: ``linkquality``, the device and its
+cached state. :meth:`Decoder._decode` is the plain, unmemoised pipeline; the memoised path is
+held to give exactly its results (tests/nodes/decode/test_memo.py).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping
+from typing import Any, Final, Literal, NamedTuple
+
+from flowengine_nodes.devices.definitions import (
+    CONVERTER_FAILURES,
+    ConvertInput,
+    Definition,
+    Registry,
+    default_registry,
+)
+from flowengine_nodes.devices.events import LockEvent, event_from_result
+from flowengine_nodes.devices.jsvalues import UNDEFINED, JsBigInt, JsObject, StructElement
+from flowengine_nodes.devices.zcl import ERA_1X, ERA_2X, ZclError, parse_frame
+
+Compat = Literal[1, 2]
+
+DEFAULT_BASE_TOPIC: Final = "zigbee2mqtt"
+
+#: Entries each memo level holds before it starts again from empty (see ``Decoder._memo_miss``).
+#: A lock repeats a handful of frames (the sequence number aside), so a few thousand entries
+#: hold a whole fleet; clearing at the bound costs nothing per report, unlike an LRU, and the
+#: bound caps the memory junk input can take.
+MEMO_LIMIT: Final = 4096
+
+
+_HEX_DIGITS: Final = "0123456789abcdefABCDEF"
+#: The second hex digit of a frame text (the frame control's low nibble) -> where the sequence
+#: number's two digits start: after the manufacturer code when bit 2 (manufacturer-specific) is set.
+_SEQUENCE_AT: Final = {digit: 6 if int(digit, 16) & 0x04 else 2 for digit in _HEX_DIGITS}
+#: Every two-digit hex string, in either case.
+_HEX_PAIRS: Final = frozenset(a + b for a in _HEX_DIGITS for b in _HEX_DIGITS)
+
+
+class DecodeResult(NamedTuple):
+    """What one raw report yields.
+
+    Attributes:
+        payload: the state object Zigbee2MQTT publishes (keys sorted, ``linkquality`` included),
+            or None when it publishes nothing.
+        event: the typed lock event, or None.
+        error: why the report could not be decoded (the reference's parser rejected the frame,
+            or the record is not a raw report), or None. With an error, payload and event are None.
+        model: the Zigbee2MQTT model of the definition used (``ZNMS11LM``), or None.
+        friendly_name: the device's friendly name (``0x`` + IEEE without separators by default).
+        topic: ``<base_topic>/<friendly name>``.
+    """
+
+    payload: dict[str, Any] | None
+    event: LockEvent | None
+    error: str | None
+    model: str | None
+    friendly_name: str
+    topic: str
+
+
+#: Builds a DecodeResult without the NamedTuple's Python-level ``__new__`` (half the cost, same
+#: object), on the two hot returns: ``_result(DecodeResult, (payload, event, …))``.
+_result = tuple.__new__
+
+
+def normalize_ieee(ieee: str) -> str:
+    """Return the 16 lowercase hex digits of an IEEE address in any usual form.
+
+    ``00:15:8D:00:01:02:03:04``, ``00-15-8d-…``, ``0x00158d0001020304`` and ``00158d0001020304``
+    all give ``00158d0001020304``; anything else is returned lowercased without separators.
+    """
+    text = ieee.strip().lower()
+    if text.startswith("0x"):
+        text = text[2:]
+    return text.replace(":", "").replace("-", "")
+
+
+def to_json_value(value: Any) -> Any:
+    """Return a converter value as Zigbee2MQTT serialises it (NaN -> null, BigInt -> string, …)."""
+    if isinstance(value, float):
+        return None if math.isnan(value) or math.isinf(value) else value
+    if isinstance(value, JsBigInt):
+        return str(int(value))
+    if isinstance(value, bytes):
+        return {"type": "Buffer", "data": list(value)}
+    if isinstance(value, dict):
+        return {str(k): to_json_value(v) for k, v in value.items() if v is not UNDEFINED and v is not None}
+    if isinstance(value, list):
+        return [None if v is None else to_json_value(v) for v in value]
+    if isinstance(value, StructElement):
+        return {"elmType": value.type, "elmVal": to_json_value(value.value)}
+    if isinstance(value, JsObject):
+        return {k: v for k, v in value.fields.items()}
+    return value
+
+
+#: Value types a payload carries exactly as the converter returned them (no copy, no change).
+_AS_IS: Final = frozenset({str, int, bool, type(None)})
+#: Value types a memo entry may hold: immutable, so one entry can serve every report.
+_SCALARS: Final = frozenset({str, int, bool, float, JsBigInt, type(None), type(UNDEFINED)})
+
+
+def _is_as_is(value: Any) -> bool:
+    """True when :func:`to_json_value` returns ``value`` itself and it is immutable."""
+    kind = type(value)
+    return kind in _AS_IS or (kind is float and math.isfinite(value))
+
+
+def _published(result: Mapping[str, Any]) -> dict[str, Any]:
+    """Return ``result`` as published: keys sorted, values as JSON, ``undefined`` members dropped."""
+    payload: dict[str, Any] = {}
+    for key in sorted(result):
+        value = result[key]
+        kind = type(value)
+        if kind is str or kind is int or value is None or kind is bool:
+            payload[key] = value
+        elif value is not UNDEFINED:
+            payload[key] = to_json_value(value)
+    return payload
+
+
+class _Converted(NamedTuple):
+    """The pure part of decoding one frame: what the parser and the converters make of it."""
+
+    error: str | None
+    model: str | None  # the definition's model, None when no definition applies
+    result: dict[str, Any] | None  # converter result, rounded, without linkquality; None: nothing
+    event: LockEvent | None
+
+
+class _Decoded(NamedTuple):
+    """A memo entry: a :class:`_Converted` prepared so a report costs a few dict operations.
+
+    Only results made of immutable scalars are memoised (see :func:`_memo_entry`), so sharing
+    an entry between reports can never alias a mutable value into two payloads.
+    """
+
+    error: str | None
+    model: str | None
+    event: LockEvent | None
+    #: The whole payload without the state cache, ``linkquality`` holding a placeholder at its
+    #: sorted place (assigning an existing key keeps its position); None: nothing published.
+    template: dict[str, Any] | None
+    #: ``action``/``action_*`` members as published (never cached, so merged per report).
+    actions: dict[str, Any]
+    #: The action keys joined: which per-device key layout the payload takes (a str, whose
+    #: hash Python caches, keys that layout cache cheaply).
+    action_keys: str
+    #: Cached members set by the report (values as the converter returned them, for ``state_of``).
+    sets: dict[str, Any]
+    #: True when every value of ``sets`` is published as is (no conversion, immutable).
+    sets_as_is: bool
+    #: Cached members the report sets to ``undefined``: removed from the cache.
+    pops: tuple[str, ...]
+    #: The keys popped and the keys set, joined: with the state's :class:`_Shape` it determines
+    #: the state's next shape (a str, so its hash is cached).
+    transition: str
+
+
+def _memo_entry(converted: _Converted) -> _Decoded | None:
+    """Prepare ``converted`` for the memo, or None when it must not be shared between reports.
+
+    A result holding a container (a Buffer, an array, a structure) would hand the same mutable
+    object to every payload made from the entry, and one whose converter set ``linkquality``
+    would need that key's odd place: both stay on the plain path. One pass over the result, as
+    a miss costs this on top of the plain pipeline.
+    """
+    error, model, result, event = converted
+    if result is None:
+        return _Decoded(error, model, event, None, {}, "", {}, True, (), "")
+    actions: dict[str, Any] = {}
+    sets: dict[str, Any] = {}
+    pops: list[str] = []
+    sets_as_is = True
+    for key, value in result.items():
+        kind = type(value)
+        if kind not in _SCALARS or key == "linkquality":
+            return None
+        if key == "action" or key[:7] == "action_":  # published, never cached (Zigbee2MQTT)
+            if value is not UNDEFINED:
+                actions[key] = value if kind in _AS_IS else to_json_value(value)
+        elif value is UNDEFINED:
+            pops.append(key)
+        else:
+            sets[key] = value
+            if sets_as_is and not _is_as_is(value):
+                sets_as_is = False
+    template = _published({**result, "linkquality": 0})
+    action_keys = "\0".join(sorted(actions))
+    transition = "\0".join(pops) + "\1" + "\0".join(sets)
+    return _Decoded(error, model, event, template, actions, action_keys, sets, sets_as_is, tuple(pops), transition)
+
+
+#: Bound of each shape's ``layouts`` and ``next``, and of a decoder's shapes: converters publish
+#: a few fixed keys, so these stay tiny; the bound only guards against pathological input.
+_SHAPE_LIMIT: Final = 256
+
+
+class _Shape:
+    """One set of cached keys, shared by every device whose state has exactly these keys.
+
+    The payload of a cached report has the state's keys plus the report's actions, sorted.
+    Sorting per report is what cost most, so a shape keeps, per set of action keys, a
+    ``layout``: a dict holding the payload's keys in sorted order (values unused). Copying it
+    and updating the copy with the state and the actions builds the sorted payload in C.
+
+    A report changes a state's keys in a way that depends only on the keys it had and on the
+    keys the report pops and sets, so ``next`` remembers, per entry ``transition``, the shape the
+    state has afterwards: no set is built and no key is sorted per report.
+    """
+
+    __slots__ = ("keys", "layouts", "next")
+
+    def __init__(self, keys: frozenset[str]) -> None:
+        self.keys = keys
+        self.layouts: dict[str, dict[str, Any]] = {}
+        self.next: dict[str, _Shape] = {}
+
+    def layout(self, actions: Mapping[str, Any], action_keys: str) -> dict[str, Any]:
+        """Return (and remember) the sorted key layout of this state plus ``actions``."""
+        layout = self.layouts.get(action_keys)
+        if layout is None:
+            if len(self.layouts) >= _SHAPE_LIMIT:
+                self.layouts.clear()
+            layout = self.layouts[action_keys] = dict.fromkeys(sorted({*self.keys, *actions}))
+        return layout
+
+
+class _Device:
+    """One device (one normalized IEEE address): its identity and its cached state.
+
+    Every spelling of an address maps to the same object, so the cache is shared as before.
+    ``shape`` is the :class:`_Shape` of the state's keys (kept equal to them at all times).
+    ``as_is`` says whether every cached value is published as is; when not, payloads take
+    the converting path.
+    """
+
+    __slots__ = ("as_is", "name", "normalized", "shape", "state", "topic")
+
+    def __init__(self, name: str, topic: str, normalized: str, state: dict[str, Any], shape: _Shape) -> None:
+        self.name = name
+        self.topic = topic
+        self.normalized = normalized
+        self.state = state
+        self.shape = shape
+        self.as_is = all(_is_as_is(v) for v in state.values())
+
+
+class Decoder:
+    """Turns raw reports into Zigbee2MQTT payloads and typed lock events.
+
+    The options are fixed at construction (read-only attributes): the memo of decoded frames
+    depends on them.
+
+    Args:
+        compat: 1 (default) reproduces Zigbee2MQTT 1.42 (converters 20.58, zigbee-herdsman
+            2.1.9) and honours ``legacy``; 2 reproduces Zigbee2MQTT 2.x, which has no ``legacy``.
+        legacy: the device option ``legacy`` (default True); ignored with ``compat=2``.
+        cache_state: merge each payload into the device's cached state, as Zigbee2MQTT's
+            ``cache_state`` does (``action`` and ``action_*`` are never cached).
+        model: decode every report with this definition (a Zigbee model id such as
+            ``lumi.lock.aq1`` or a Zigbee2MQTT model such as ``ZNMS11LM``); None chooses from
+            each report's ``model``.
+        base_topic: the first topic level (Zigbee2MQTT's ``mqtt.base_topic``).
+        friendly_names: IEEE address (any usual form) -> friendly name.
+        registry: the device definitions (default: the built-in ones).
+
+    Raises:
+        ValueError: an unknown ``model`` or ``compat``.
+    """
+
+    def __init__(
+        self,
+        *,
+        compat: int = 1,
+        legacy: bool = True,
+        cache_state: bool = True,
+        model: str | None = None,
+        base_topic: str = DEFAULT_BASE_TOPIC,
+        friendly_names: Mapping[str, str] | None = None,
+        registry: Registry | None = None,
+    ) -> None:
+        if compat not in (1, 2):
+            raise ValueError(f"compat must be 1 or 2, not {compat!r}")
+        self._compat: Compat = 1 if compat == 1 else 2
+        self._legacy = legacy
+        self._cache_state = cache_state
+        self._base_topic = base_topic
+        self._registry = registry or default_registry()
+        self._era = ERA_1X if compat == 1 else ERA_2X
+        self._fixed: Definition | None = None
+        if model is not None:
+            self._fixed = self._registry.find(model)
+            if self._fixed is None:
+                raise ValueError(f"unknown device model {model!r}")
+        self._names = {normalize_ieee(k): v for k, v in (friendly_names or {}).items()}
+        #: Address as given (``""`` for none) -> device; several spellings share one device.
+        self._devices: dict[str, _Device] = {}
+        #: Normalized address -> device.
+        self._by_address: dict[str, _Device] = {}
+        #: Normalized address -> cached state (the same dicts as the devices').
+        self._states: dict[str, dict[str, Any]] = {}
+        #: Key set -> its shape (see :class:`_Shape`).
+        self._shapes: dict[frozenset[str], _Shape] = {}
+        #: (frame text, cluster, model or None) -> decoded frame; see :meth:`_memo_miss` and
+        #: :data:`MEMO_LIMIT`.
+        self._memo: dict[tuple[str, int, str | None], _Decoded] = {}
+        #: (frame text before and after the sequence number, cluster, model or None) -> decoded frame.
+        self._by_content: dict[tuple[str, str, int, str | None], _Decoded] = {}
+
+    @property
+    def compat(self) -> Compat:
+        """1 (Zigbee2MQTT 1.x) or 2 (Zigbee2MQTT 2.x)."""
+        return self._compat
+
+    @property
+    def legacy(self) -> bool:
+        """The device option ``legacy`` (only read with ``compat`` 1)."""
+        return self._legacy
+
+    @property
+    def cache_state(self) -> bool:
+        """Whether payloads are merged with each device's cached state."""
+        return self._cache_state
+
+    @property
+    def base_topic(self) -> str:
+        """The first topic level."""
+        return self._base_topic
+
+    @property
+    def registry(self) -> Registry:
+        """The device definitions."""
+        return self._registry
+
+    @property
+    def model(self) -> Definition | None:
+        """The definition every report is decoded with, or None (chosen per report)."""
+        return self._fixed
+
+    def _device(self, ieee: str | None) -> _Device:
+        """Return the device of an address as given (created and cached on first sight)."""
+        key = ieee or ""
+        device = self._devices.get(key)
+        if device is None:
+            normalized = normalize_ieee(key)
+            device = self._by_address.get(normalized)
+            if device is None:
+                name = self._names.get(normalized) or ("0x" + normalized if normalized else "unknown")
+                state = self._states.setdefault(normalized, {})
+                device = _Device(name, f"{self._base_topic}/{name}", normalized, state, self._shape(state))
+                self._by_address[normalized] = device
+            self._devices[key] = device
+        return device
+
+    def _shape(self, keys: Iterable[str]) -> _Shape:
+        """Return the shape of a set of keys (one object per set, while the bound allows)."""
+        frozen = frozenset(keys)
+        shape = self._shapes.get(frozen)
+        if shape is None:
+            if len(self._shapes) >= _SHAPE_LIMIT:
+                self._shapes.clear()  # devices keep theirs: a shape stays right for its keys
+            shape = self._shapes[frozen] = _Shape(frozen)
+        return shape
+
+    def identity(self, ieee: str | None) -> tuple[str, str, str]:
+        """Return ``(friendly_name, topic, normalized address)`` for a device (cached per address)."""
+        device = self._device(ieee)
+        return device.name, device.topic, device.normalized
+
+    def state_of(self, ieee: str) -> dict[str, Any]:
+        """Return a copy of the cached state of a device (empty when nothing is cached)."""
+        return dict(self._states.get(normalize_ieee(ieee), {}))
+
+    def reset(self) -> None:
+        """Forget every device's cached state."""
+        for device in self._by_address.values():
+            device.state.clear()  # in place: the device and ``_states`` share this dict
+            device.shape = self._shape(())
+            device.as_is = True
+
+    def decode(self, record: Mapping[str, Any]) -> DecodeResult:
+        """Decode one raw report record (CONTRACT §3).
+
+        Never raises for bad input: a record that is not a raw report, a frame that is not hex,
+        and a frame the reference parser rejects all give a result with ``error`` set.
+        """
+        # An exact-type test first: ``isinstance`` against an ABC costs a few hundred ns.
+        if type(record) is not dict and not isinstance(record, Mapping):
+            device = self._device(None)
+            return DecodeResult(None, None, "invalid record: not an object", None, device.name, device.topic)
+        get = record.get
+        frame_text = get("frame")
+        cluster = get("cluster")
+        lqi = get("lqi")
+        ieee = get("ieee")
+        if type(ieee) is not str:
+            ieee = None
+        if type(frame_text) is not str or type(cluster) is not int or type(lqi) is not int:
+            problem = (
+                "invalid record: no frame" if type(frame_text) is not str
+                else "invalid record: cluster is not an integer" if type(cluster) is not int
+                else "invalid record: lqi is not an integer"
+            )
+            device = self._device(ieee)
+            return DecodeResult(None, None, problem, None, device.name, device.topic)
+        model = get("model")
+        if type(model) is not str:
+            model = None
+        device = self._devices.get(ieee or "") or self._device(ieee)
+        if self._fixed is not None:
+            model = None  # a forced model decides: the report's does not matter
+        entry = self._memo.get((frame_text, cluster, model))
+        if entry is None:
+            found = self._memo_miss(frame_text, cluster, model)
+            if isinstance(found, _Converted):  # not shareable: finish this report on the plain path
+                return self._finish(found, lqi, device)
+            entry = found
+        return self._publish(entry, lqi, device)
+
+    def _memo_miss(self, frame_text: str, cluster: int, model: str | None) -> _Decoded | _Converted:
+        """Find or make the memo entry of a frame text not in the memo (its converted form if unshareable).
+
+        Two levels: ``_memo`` is keyed by the exact text (the cheapest key to build, so the hot
+        path uses it), ``_by_content`` by the text without its sequence number, the one byte that
+        changes from report to report (nothing downstream of the parser reads it). A lock's
+        repeated report thus misses the first level once per sequence number, then hits the
+        second instead of being decoded again. The digits are only cut where their place is
+        certain (no whitespace before them) and where they are hex (so cutting them cannot hide
+        a "not hex" error).
+        """
+        at = _SEQUENCE_AT.get(frame_text[1:2])
+        content: tuple[str, str, int, str | None] | None = None
+        if at is not None and frame_text[at : at + 2] in _HEX_PAIRS and frame_text[:at].isalnum():
+            content = (frame_text[:at], frame_text[at + 2 :], cluster, model)
+        entry = self._by_content.get(content) if content is not None else None
+        if entry is None:
+            try:
+                frame = bytes.fromhex(frame_text.replace(" ", "") if " " in frame_text else frame_text)
+            except ValueError:
+                converted = _Converted("invalid record: frame is not hex", None, None, None)
+            else:
+                converted = self._convert(frame, cluster, model)
+            entry = _memo_entry(converted)
+            if entry is None:
+                return converted
+            if content is not None:
+                if len(self._by_content) >= MEMO_LIMIT:
+                    self._by_content.clear()
+                self._by_content[content] = entry
+        if len(self._memo) >= MEMO_LIMIT:
+            self._memo.clear()
+        self._memo[(frame_text, cluster, model)] = entry
+        return entry
+
+    def decode_frame(
+        self, frame: bytes, *, cluster: int, lqi: int, model: str | None = None, ieee: str | None = None
+    ) -> DecodeResult:
+        """Decode one ZCL frame from a device; see :meth:`decode` (which validates a record first)."""
+        return self._decode(frame, cluster, lqi, model, ieee)
+
+    def _decode(self, frame: bytes, cluster: int, lqi: int, model: str | None, ieee: str | None) -> DecodeResult:
+        """The plain pipeline, without the memo: convert the frame, then finish the report."""
+        return self._finish(self._convert(frame, cluster, model), lqi, self._device(ieee))
+
+    def _convert(self, frame: bytes, cluster: int, model: str | None) -> _Converted:
+        """Parse, find the definition, run the converters, round, derive the event (all pure)."""
+        try:
+            parsed = parse_frame(frame, cluster, self._era)
+        except ZclError as exc:
+            return _Converted(f"ZCL frame rejected: {exc}", None, None, None)
+        definition = self._fixed or (self._registry.find(model) if model else None)
+        if definition is None:
+            return _Converted(None, None, None, None)
+        msg_type = parsed.msg_type
+        result: dict[str, Any] | None = None
+        for converter in definition.converters:
+            if converter.cluster != cluster or msg_type not in converter.types:
+                continue
+            try:
+                converted = converter.convert(
+                    ConvertInput(definition.model, msg_type, parsed.data, self._compat, self._legacy)
+                )
+            except CONVERTER_FAILURES:
+                continue  # a throwing converter contributes nothing, as in Zigbee2MQTT
+            if converted:
+                if result is None:
+                    result = converted
+                else:
+                    result.update(converted)
+        if not result:
+            return _Converted(None, definition.model, None, None)
+        for key, decimals in definition.precision.items():
+            value = result.get(key)
+            if isinstance(value, (int, float)) and not isinstance(value, (bool, JsBigInt)):
+                result[key] = _precision_round(value, decimals)
+        return _Converted(None, definition.model, result, event_from_result(result))
+
+    def _finish(self, converted: _Converted, lqi: Any, device: _Device) -> DecodeResult:
+        """The per-report part on the plain path: ``linkquality``, state cache, JSON values.
+
+        ``converted.result`` is this report's own dict and is modified.
+        """
+        error, model, result, event = converted
+        if result is None:
+            return DecodeResult(None, None, error, model, device.name, device.topic)
+        result["linkquality"] = lqi
+        if self._cache_state:
+            result = self._merge_state(device, result)
+        return DecodeResult(_published(result), event, None, model, device.name, device.topic)
+
+    def _merge_state(self, device: _Device, result: dict[str, Any]) -> dict[str, Any]:
+        """Publish the cached state merged with ``result``; cache everything but actions."""
+        state = device.state
+        merged = {**state, **result}
+        for key, value in result.items():
+            if key == "action" or key[:7] == "action_":
+                continue  # Zigbee2MQTT never caches actions
+            if value is UNDEFINED:
+                state.pop(key, None)
+            else:
+                state[key] = value
+        device.shape = self._shape(state)
+        device.as_is = all(_is_as_is(v) for v in state.values())
+        return merged
+
+    def _publish(self, entry: _Decoded, lqi: int, device: _Device) -> DecodeResult:
+        """The per-report part on the memoised path; gives what :meth:`_finish` would."""
+        error, model, event, template, actions, action_keys, sets, sets_as_is, pops, transition = entry
+        if template is None:
+            return DecodeResult(None, None, error, model, device.name, device.topic)
+        if not self._cache_state:
+            payload = template.copy()
+            payload["linkquality"] = lqi  # an existing key: it keeps its sorted place
+            return _result(DecodeResult, (payload, event, None, model, device.name, device.topic))
+        # The cache update of _merge_state, in bulk: the keys popped and the keys set are
+        # disjoint, so popping first then updating leaves the same order as the loop did.
+        state = device.state
+        for key in pops:
+            state.pop(key, None)
+        if sets:
+            state.update(sets)
+        state["linkquality"] = lqi
+        shape = device.shape
+        after = shape.next.get(transition)
+        if after is None:
+            after = self._shape(state)
+            if len(shape.next) >= _SHAPE_LIMIT:
+                shape.next.clear()
+            shape.next[transition] = after
+        device.shape = after
+        if not sets_as_is:
+            device.as_is = False
+        elif not device.as_is:
+            device.as_is = all(_is_as_is(v) for v in state.values())
+        if not device.as_is:
+            # A cached value needs converting (NaN, BigInt, a container): the plain way.
+            return DecodeResult(_published({**state, **actions}), event, None, model, device.name, device.topic)
+        # The payload is the cached state plus this report's actions (members set to undefined
+        # are popped from the state, and actions are never in it), in sorted key order.
+        payload = after.layout(actions, action_keys).copy()
+        payload.update(state)
+        payload.update(actions)
+        return _result(DecodeResult, (payload, event, None, model, device.name, device.topic))
+
+
+def _precision_round(value: float, decimals: int) -> float:
+    """Zigbee2MQTT's ``precisionRound``: ``Math.round(value * 10**d) / 10**d``."""
+    if isinstance(value, float) and (math.isnan(value) or math.isinf(value)):
+        return value
+    factor = 10**decimals
+    scaled = value * factor
+    floor = math.floor(scaled)
+    rounded = floor + 1 if scaled - floor >= 0.5 else floor
+    result = rounded / factor
+    return int(result) if isinstance(value, int) and result.is_integer() else result

@@ -1,0 +1,484 @@
+"""ZCL frame parsing with the accept/reject behaviour of Zigbee2MQTT's parser (zigbee-herdsman).
+
+Two eras are reproduced (LOCK_REFERENCE.md sections 3 and 9.4):
+
+* ``ERA_1X`` (20): zigbee-herdsman 2.1.9, the parser of Zigbee2MQTT 1.42 (``compat: 1``);
+* ``ERA_2X`` (26): zigbee-herdsman 10.9.5, the parser of Zigbee2MQTT 2.x (``compat: 2``).
+
+:func:`parse_frame` turns the bytes of one ZCL frame (header and payload, as carried in the APS
+payload) into a :class:`Frame` whose ``data`` is what the converters see as ``msg.data``, or
+raises :class:`ZclError` where zigbee-herdsman rejects the frame (Zigbee2MQTT then publishes
+nothing). Values follow the JavaScript model of :mod:`flowengine_nodes.devices.jsvalues`.
+
+This module is pure Python (``struct`` and ``int.from_bytes``): importing zigpy costs most of a
+second and its ZCL types do not reproduce zigbee-herdsman's quirks, so it is not used here.
+"""
+
+from __future__ import annotations
+
+import struct
+from typing import Any, Final, NamedTuple
+
+from flowengine_nodes.devices import clusters
+from flowengine_nodes.devices.jsvalues import JsBigInt, JsObject, StructElement
+
+ERA_1X: Final = 20
+ERA_2X: Final = 26
+
+ATTR_MI_STRUCT: Final = 0xFF01
+TYPE_CHAR_STR: Final = 0x42
+
+#: Frame ``msg.type`` values that reach attribute converters.
+ATTRIBUTE_REPORT: Final = "attributeReport"
+READ_RESPONSE: Final = "readResponse"
+
+_UNPACK_F32 = struct.Struct("<f").unpack_from
+_UNPACK_F64 = struct.Struct("<d").unpack_from
+
+# Fixed-width integer types: type id -> (size in bytes, signed).
+_INT_TYPES: dict[int, tuple[int, bool]] = {}
+for _base, _signed in ((0x08, False), (0x18, False), (0x20, False), (0x28, True)):
+    for _i in range(8):
+        _INT_TYPES[_base + _i] = (_i + 1, _signed)
+_INT_TYPES[0x10] = (1, False)  # boolean: the byte as a number
+_INT_TYPES[0x30] = (1, False)  # enum8
+_INT_TYPES[0x31] = (2, False)  # enum16
+_INT_TYPES[0xE2] = (4, False)  # UTC time
+_INT_TYPES[0xE8] = (2, False)  # cluster id
+_INT_TYPES[0xE9] = (2, False)  # attribute id
+_INT_TYPES[0xEA] = (4, False)  # BACnet OID
+
+# Analog ("ANALOG" class) and discrete types of zigbee-herdsman's utils.
+_ANALOG_TYPES = frozenset([*range(0x20, 0x27), *range(0x28, 0x2F), 0x38, 0x39, 0x3A, 0xE0, 0xE1, 0xE2])
+_DISCRETE_TYPES = frozenset(
+    [*range(0x08, 0x10), 0x10, *range(0x18, 0x20), 0x30, 0x31, 0x41, 0x42, 0x43, 0x44, 0x48, 0x4C, 0x50, 0x51,
+     0xE8, 0xE9, 0xEA, 0xF0, 0xF1]
+)
+_ANALOG_2X = frozenset([*range(0x20, 0x27), *range(0x28, 0x2F), 0x38, 0x39, 0x3A, 0xE0, 0xE1, 0xE2])
+
+
+class ZclError(Exception):
+    """zigbee-herdsman's parser rejects the frame; ``str(error)`` says why."""
+
+
+class Frame(NamedTuple):
+    """One parsed ZCL frame.
+
+    A NamedTuple: one is built for every frame decoded, and it costs a third of a frozen
+    dataclass, whose ``__init__`` sets each field through ``object.__setattr__``.
+
+    Attributes:
+        frame_type: 0 (foundation, "global") or 1 (cluster-specific).
+        manufacturer_code: the header's manufacturer code, or None.
+        sequence: the transaction sequence number.
+        command_id: the command identifier.
+        msg_type: what Zigbee2MQTT calls the message (``attributeReport``, ``readResponse``,
+            ``read``, ``write``, ``command<Name>``), or None when it emits no message.
+        data: for reports and read responses, attribute id -> value in frame order (a failed
+            read record of the 1.x parser maps to None, JavaScript's ``undefined``).
+    """
+
+    frame_type: int
+    manufacturer_code: int | None
+    sequence: int
+    command_id: int
+    msg_type: str | None
+    data: dict[int, Any]
+
+
+def _short(what: str) -> ZclError:
+    return ZclError(f"frame too short for {what}")
+
+
+class _Reader:
+    """A read cursor with zigbee-herdsman's Buffalo semantics.
+
+    Fixed-size reads past the end fail; string and buffer reads are cut at the end of the frame
+    but still move the position by their declared length.
+    """
+
+    __slots__ = ("buf", "era", "pos", "size")
+
+    def __init__(self, buf: bytes, pos: int, era: int) -> None:
+        self.buf = buf
+        self.pos = pos
+        self.size = len(buf)
+        self.era = era
+
+    def more(self) -> bool:
+        return self.pos < self.size
+
+    def u8(self) -> int:
+        pos = self.pos
+        if pos + 1 > self.size or pos < 0:
+            raise _short("uint8")
+        self.pos = pos + 1
+        return self.buf[pos]
+
+    def u16(self) -> int:
+        pos = self.pos
+        if pos + 2 > self.size:
+            raise _short("uint16")
+        self.pos = pos + 2
+        return self.buf[pos] | (self.buf[pos + 1] << 8)
+
+    def uint(self, size: int, signed: bool) -> int:
+        pos = self.pos
+        if pos + size > self.size:
+            raise _short(f"{size}-byte integer")
+        self.pos = pos + size
+        value = int.from_bytes(self.buf[pos : pos + size], "little", signed=signed)
+        return JsBigInt(value) if size >= 7 else value
+
+    def raw(self, length: int) -> bytes:
+        pos = self.pos
+        self.pos = pos + length
+        return self.buf[pos : pos + length]
+
+    def value(self, type_id: int) -> Any:
+        """Read one value of ZCL type ``type_id`` (zigbee-herdsman's ``BuffaloZcl.read``)."""
+        int_type = _INT_TYPES.get(type_id)
+        if int_type is not None:
+            return self.uint(*int_type)
+        if type_id == 0x00 or type_id == 0xFF:
+            return None
+        if type_id == 0x42:
+            length = self.u8()
+            return "" if length == 0xFF else self.raw(length).decode("utf-8", "replace")
+        if type_id == 0x41:
+            length = self.u8()
+            return b"" if length == 0xFF else self.raw(length)
+        if type_id == 0x44:
+            length = self.u16()
+            return "" if length == 0xFFFF else self.raw(length).decode("utf-8", "replace")
+        if type_id == 0x43:
+            length = self.u16()
+            return b"" if length == 0xFFFF else self.raw(length)
+        if type_id == 0x39:
+            if self.pos + 4 > self.size:
+                raise _short("single")
+            result: float = _UNPACK_F32(self.buf, self.pos)[0]
+            self.pos += 4
+            return result
+        if type_id == 0x3A:
+            if self.pos + 8 > self.size:
+                raise _short("double")
+            result = _UNPACK_F64(self.buf, self.pos)[0]
+            self.pos += 8
+            return result
+        if type_id in (0x48, 0x50, 0x51):
+            element_type = self.u8()
+            count = self.u16()
+            values: list[Any] = []
+            if count != 0xFFFF:
+                for _ in range(count):
+                    values.append(self.value(element_type))
+            return values
+        if type_id == 0x4C:
+            count = self.u16()
+            elements: list[Any] = []
+            if count != 0xFFFF:
+                for _ in range(count):
+                    element_type = self.u8()
+                    elements.append(StructElement(element_type, self.value(element_type)))
+            return elements
+        if type_id == 0xE0:
+            return JsObject(dict(zip(("hours", "minutes", "seconds", "hundredths"), self._four(), strict=True)))
+        if type_id == 0xE1:
+            return JsObject(dict(zip(("year", "month", "dayOfMonth", "dayOfWeek"), self._four(), strict=True)))
+        if type_id == 0xF0:
+            return "0x" + self.raw(8)[::-1].hex()
+        if type_id == 0xF1:
+            return self.raw(16)
+        raise ZclError(f"data type 0x{type_id:02x} cannot be read")
+
+    def _four(self) -> tuple[int, int, int, int]:
+        return (self.u8(), self.u8(), self.u8(), self.u8())
+
+    def mi_struct(self) -> dict[int, Any]:
+        """Read a Xiaomi structure (0xFF01 as char string), ending as the era's parser does."""
+        length = self.u8()
+        result: dict[int, Any] = {}
+        if length == 0xFF:
+            return result
+        era_2x = self.era == ERA_2X
+        for _ in range(length):
+            key = self.u8()
+            type_id = self.u8()
+            result[key] = self.value(type_id)
+            if era_2x:
+                remaining = self.size - self.pos
+                if remaining <= 1:
+                    if remaining == 1:
+                        self.pos += 1
+                    break
+            elif self.pos == self.size:
+                break
+        return result
+
+    def attribute_value(self, attr_id: int, type_id: int, mi_struct: bool) -> Any:
+        if mi_struct and attr_id == ATTR_MI_STRUCT and type_id == TYPE_CHAR_STR:
+            return self.mi_struct()
+        return self.value(type_id)
+
+    def selector(self) -> None:
+        indicator = self.u8()
+        if indicator == 0:
+            return
+        if indicator < 16:
+            for _ in range(indicator):
+                self.u16()
+            return
+        raise ZclError("structured selector outside [0-15]")
+
+
+def _records(reader: _Reader, era: int, with_status: bool) -> dict[int, Any]:
+    """Parse Report Attributes / Read Attributes Response records into ``msg.data``."""
+    data: dict[int, Any] = {}
+    if not reader.more():
+        if era == ERA_2X:
+            raise _short("a record")
+        return data
+    while True:
+        attr_id = reader.u16()
+        if with_status:
+            status = reader.u8()
+            if status != 0:
+                if era == ERA_1X:
+                    data[attr_id] = None
+                if not reader.more():
+                    break
+                continue
+        type_id = reader.u8()
+        data[attr_id] = reader.attribute_value(attr_id, type_id, True)
+        if not reader.more():
+            break
+    return data
+
+
+def _skip_records(reader: _Reader, era: int, command_id: int) -> None:
+    """Parse (and drop) a foundation command that no converter reads; raise where the era does."""
+    r = reader
+    era_1x = era == ERA_1X
+    if command_id in (0x00, 0x02, 0x03, 0x05, 0x06, 0x08, 0x09, 0x0E, 0x0F):
+        if not era_1x and not r.more():
+            raise _short("a record")
+        while r.more():
+            if command_id == 0x00:
+                r.u16()
+            elif command_id in (0x02, 0x03, 0x05):
+                attr_id = r.u16()
+                type_id = r.u8()
+                r.attribute_value(attr_id, type_id, era_1x)
+            elif command_id == 0x06:
+                direction = r.u8()
+                r.u16()
+                _skip_reporting_config(r, direction, era)
+            elif command_id == 0x08:
+                r.u8()
+                r.u16()
+            elif command_id == 0x09:
+                status = r.u8()
+                direction = r.u8()
+                r.u16()
+                if era_1x or status == 0:
+                    _skip_reporting_config(r, direction, era)
+            elif command_id == 0x0E:
+                r.u16()
+                r.selector()
+            else:  # 0x0F write structured
+                attr_id = r.u16()
+                r.selector()
+                type_id = r.u8()
+                r.attribute_value(attr_id, type_id, era_1x)
+        return
+    if command_id in (0x04, 0x07, 0x10):
+        if era_1x:
+            while r.more():
+                status = r.u8()
+                if command_id == 0x07:
+                    if r.size - r.pos >= 3:
+                        r.u8()
+                    if r.size - r.pos >= 2:
+                        r.u16()
+                elif status != 0:
+                    r.u16()
+                    if command_id == 0x10:
+                        r.selector()
+            return
+        status = r.u8()
+        if status == 0:
+            return
+        while True:
+            if command_id == 0x07:
+                r.u8()
+            r.u16()
+            if command_id == 0x10:
+                r.selector()
+            if not r.more():
+                return
+            r.u8()
+    if command_id in (0x0B, 0x11, 0x13):
+        r.u8()
+        r.u8()
+        return
+    if command_id in (0x0C, 0x15):
+        r.u16()
+        r.u8()
+        return
+    if command_id in (0x0D, 0x12, 0x14, 0x16):
+        r.u8()
+        if not era_1x and not r.more():
+            raise _short("a record")
+        while r.more():
+            if command_id in (0x0D, 0x16):
+                r.u16()
+                r.u8()
+                if command_id == 0x16:
+                    r.u8()
+            else:
+                r.u8()
+        return
+    raise ZclError(f"foundation command 0x{command_id:02x} does not exist")
+
+
+def _skip_reporting_config(r: _Reader, direction: int, era: int) -> None:
+    """Read past one reporting-configuration record body (Configure Reporting and its read response).
+
+    Direction 0 carries a data type, two intervals and, for analog types, a reportable change;
+    direction 1 a timeout.
+    """
+    if direction == 0:
+        type_id = r.u8()
+        r.u16()
+        r.u16()
+        if _is_analog(type_id, era):
+            r.value(type_id)
+    elif direction == 1:
+        r.u16()
+
+
+def _is_analog(type_id: int, era: int) -> bool:
+    if era == ERA_2X:
+        return type_id in _ANALOG_2X
+    if type_id in _DISCRETE_TYPES:
+        return False
+    if type_id in _ANALOG_TYPES:
+        return True
+    raise ZclError(f"no value class for data type 0x{type_id:02x}")
+
+
+_GLOBAL_TYPES = {0x00: "read", 0x01: READ_RESPONSE, 0x02: "write", 0x0A: ATTRIBUTE_REPORT}
+
+
+def _cluster_specific(reader: _Reader, era: int, cluster: int, direction: int, command_id: int) -> str:
+    """Parse a cluster-specific command with the era's command tables; return its message type."""
+    tables = clusters.COMMANDS[era].get(cluster)
+    if tables is None:
+        raise ZclError(f"cluster {cluster} has no command 0x{command_id:02x}")
+    command = tables[direction].get(command_id)
+    if command is None:
+        raise ZclError(f"cluster {cluster} has no command 0x{command_id:02x} in this direction")
+    name, parameters = command
+    payload: dict[str, Any] = {}
+    for param_name, type_id, conditions, minimum, maximum, special in parameters:
+        if not _conditions_hold(conditions, payload, reader.size - reader.pos):
+            continue
+        if type_id == -1:
+            value: Any = reader.raw(reader.size)
+        elif type_id == 0xF0:
+            value = "0x" + reader.raw(8)[::-1].hex()
+        else:
+            value = reader.value(type_id)
+        if era == ERA_2X and isinstance(value, int) and value not in special:
+            invalid = clusters.INVALID_BY_TYPE.get(type_id)
+            if value != invalid and (
+                (minimum is not None and value < minimum) or (maximum is not None and value > maximum)
+            ):
+                raise ZclError(f"parameter {param_name} out of range")
+        payload[param_name] = value
+    return "command" + name[0].upper() + name[1:]
+
+
+def _conditions_hold(conditions: tuple[Any, ...], payload: dict[str, Any], remaining: int) -> bool:
+    for kind, field, value, reversed_ in conditions:
+        if kind == "field_eq":
+            if (payload.get(field) == value) == reversed_:
+                return False
+        elif kind == "field_gt":
+            current = payload.get(field)
+            if current is None or current <= value:
+                return False
+        elif kind == "mask":
+            current = payload.get(field)
+            is_set = current is not None and (current & value) == value
+            if is_set == reversed_:
+                return False
+        elif kind == "remaining" and remaining < value:
+            return False
+    return True
+
+
+def parse_frame(frame: bytes, cluster: int, era: int) -> Frame:
+    """Parse one ZCL frame as zigbee-herdsman of ``era`` does.
+
+    Args:
+        frame: the whole ZCL frame, header included.
+        cluster: the APS cluster id.
+        era: :data:`ERA_1X` or :data:`ERA_2X`.
+
+    Returns:
+        The parsed frame. ``msg_type`` None means the parser accepts the frame but Zigbee2MQTT
+        emits no message for it (write responses, default responses, discovery, …).
+
+    Raises:
+        ZclError: the reference parser rejects the frame (short header, unknown frame type or
+            command, missing bytes, unreadable data type, stray trailing bytes).
+    """
+    size = len(frame)
+    if size < 3:
+        raise ZclError("header too short")
+    control = frame[0]
+    frame_type = control & 0x03
+    if control & 0x04:
+        if size < 5:
+            raise ZclError("header too short for a manufacturer code")
+        manufacturer_code: int | None = frame[1] | (frame[2] << 8)
+        sequence = frame[3]
+        command_id = frame[4]
+        pos = 5
+    else:
+        manufacturer_code = None
+        sequence = frame[1]
+        command_id = frame[2]
+        pos = 3
+    if frame_type == 0:
+        if command_id == 0x0A and size > pos + 3:
+            # Fast path: one fixed-size integer record filling the rest of the frame (the usual
+            # lock report). Both eras parse it the same way; anything else takes the full path.
+            int_type = _INT_TYPES.get(frame[pos + 2])
+            if int_type is not None and pos + 3 + int_type[0] == size:
+                width, signed = int_type
+                value = int.from_bytes(frame[pos + 3 :], "little", signed=signed)
+                return Frame(
+                    frame_type,
+                    manufacturer_code,
+                    sequence,
+                    command_id,
+                    ATTRIBUTE_REPORT,
+                    {frame[pos] | (frame[pos + 1] << 8): JsBigInt(value) if width >= 7 else value},
+                )
+        reader = _Reader(frame, pos, era)
+        if command_id == 0x0A:
+            data = _records(reader, era, False)
+            return Frame(frame_type, manufacturer_code, sequence, command_id, ATTRIBUTE_REPORT, data)
+        if command_id == 0x01:
+            data = _records(reader, era, True)
+            return Frame(frame_type, manufacturer_code, sequence, command_id, READ_RESPONSE, data)
+        _skip_records(reader, era, command_id)
+        return Frame(frame_type, manufacturer_code, sequence, command_id, _GLOBAL_TYPES.get(command_id), {})
+    if frame_type == 1:
+        direction = (control >> 3) & 1
+        msg_type = _cluster_specific(_Reader(frame, pos, era), era, cluster, direction, command_id)
+        return Frame(frame_type, manufacturer_code, sequence, command_id, msg_type, {})
+    raise ZclError(f"frame type {frame_type} is not supported")

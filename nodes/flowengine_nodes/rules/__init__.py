@@ -1,0 +1,1 @@
+"""The ``rule`` node: rule kinds over event time, with durable state."""

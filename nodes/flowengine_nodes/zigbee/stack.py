@@ -1,0 +1,207 @@
+"""The zigpy side of the ``zigbee`` node: the only module of the node that imports zigpy.
+
+:mod:`flowengine_nodes.zigbee.source` imports this module inside ``start()``, so loading a flow (or
+listing node types) never pays for zigpy (lazy loading). What lives here:
+
+* :class:`FlowControllerApplication`, zigpy-deconz's controller with one change: its
+  :meth:`~FlowControllerApplication.packet_received` hands every packet to the node's
+  *frame tap* before zigpy parses it (DECONZ.md §12), and shields zigpy-deconz's data
+  poller from exceptions raised while zigpy handles the packet (a frame shorter than a
+  ZCL header raises ``ValueError`` there, and the poller then sleeps a second before it
+  polls again, stalling every frame behind it).
+* :class:`FlowOta`, zigpy's OTA manager, reporting each image lookup to the node.
+* :func:`build_config`, the zigpy configuration for the node's settings.
+* :class:`AppListener`, the application listener whose callbacks the node turns into
+  ``events`` messages.
+
+All zigpy callbacks run on the loop that started the application, which is the flow's
+loop; see the bridge in :mod:`flowengine_nodes.zigbee.source`.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import zigpy.config as zigpy_config
+import zigpy.device
+import zigpy.ota
+import zigpy.types as zigpy_t
+import zigpy_deconz.zigbee.application as deconz_application
+from zigpy.zcl.clusters.general import QueryNextImageCommand
+
+logger = logging.getLogger("flowengine.zigbee")
+
+#: Called with every packet zigpy-deconz delivers, before zigpy looks at it; must not raise.
+FrameTap = Callable[[zigpy_t.ZigbeePacket, Any], None]
+#: Called with a packet and the exception zigpy raised while handling it.
+ErrorTap = Callable[[zigpy_t.ZigbeePacket, Exception], None]
+#: Called with (device, query, images result) after each OTA image lookup.
+OtaTap = Callable[[Any, QueryNextImageCommand, Any], None]
+
+
+@dataclass(frozen=True, slots=True)
+class NetworkSettings:
+    """Network settings used only when zigpy forms a network (DECONZ.md §12)."""
+
+    channel: int | None = None
+    pan_id: int | None = None
+    extended_pan_id: str | None = None
+    network_key: str | None = None
+
+
+def build_config(
+    *,
+    device_path: str,
+    database: Path | None,
+    network: NetworkSettings,
+    ota_dir: Path | None,
+    baudrate: int | None = None,
+) -> dict[str, Any]:
+    """Return zigpy's configuration dictionary for the node's settings.
+
+    OTA: with ``ota_dir``, the only provider is zigpy's local-folder provider on that
+    folder; zigpy's internet providers (zigpy-ota, Ledvance, Sonoff) are always off.
+    """
+    device: dict[str, Any] = {zigpy_config.CONF_DEVICE_PATH: device_path}
+    if baudrate is not None:
+        device[zigpy_config.CONF_DEVICE_BAUDRATE] = baudrate
+    nwk: dict[str, Any] = {}
+    if network.channel is not None:
+        nwk[zigpy_config.CONF_NWK_CHANNEL] = network.channel
+    if network.pan_id is not None:
+        nwk[zigpy_config.CONF_NWK_PAN_ID] = network.pan_id
+    if network.extended_pan_id is not None:
+        nwk[zigpy_config.CONF_NWK_EXTENDED_PAN_ID] = network.extended_pan_id
+    if network.network_key is not None:
+        nwk[zigpy_config.CONF_NWK_KEY] = network.network_key
+    ota: dict[str, Any] = {
+        zigpy_config.CONF_OTA_ENABLED: ota_dir is not None,
+        zigpy_config.CONF_OTA_PROVIDERS: [],
+        zigpy_config.CONF_OTA_BROADCAST_ENABLED: False,
+    }
+    if ota_dir is not None:
+        ota[zigpy_config.CONF_OTA_EXTRA_PROVIDERS] = [
+            {
+                zigpy_config.CONF_OTA_PROVIDER_TYPE: "advanced",
+                zigpy_config.CONF_OTA_PROVIDER_PATH: str(ota_dir),
+                zigpy_config.CONF_OTA_PROVIDER_WARNING: zigpy_config.CONF_OTA_ALLOW_ADVANCED_DIR_STRING,
+            }
+        ]
+    return {
+        zigpy_config.CONF_DEVICE: device,
+        zigpy_config.CONF_DATABASE: None if database is None else str(database),
+        zigpy_config.CONF_NWK: nwk,
+        zigpy_config.CONF_OTA: ota,
+    }
+
+
+class FlowOta(zigpy.ota.OTA):
+    """zigpy's OTA manager, telling the node about every image lookup it makes."""
+
+    tap: OtaTap | None = None
+
+    async def get_ota_images(self, device: Any, query_cmd: QueryNextImageCommand) -> Any:
+        """Look images up as zigpy does, then report the result to the node."""
+        result = await super().get_ota_images(device, query_cmd)
+        if self.tap is not None:
+            self.tap(device, query_cmd, result)
+        return result
+
+
+class FlowControllerApplication(deconz_application.ControllerApplication):  # type: ignore[misc]
+    """zigpy-deconz's controller with a frame tap below ZCL parsing (see the module docstring)."""
+
+    frame_tap: FrameTap | None = None
+    error_tap: ErrorTap | None = None
+
+    def __init__(self, config: dict[str, Any]) -> None:
+        super().__init__(config)
+        self.ota = FlowOta(self._config[zigpy_config.CONF_OTA], self)
+
+    def packet_received(self, packet: zigpy_t.ZigbeePacket) -> None:
+        """Give ``packet`` to the frame tap, then to zigpy, shielding the caller from zigpy's errors.
+
+        The caller is zigpy-deconz's data poller: an exception escaping from here makes it
+        sleep a second before it polls the next indication.
+        """
+        if self.frame_tap is not None:
+            self.frame_tap(packet, self._source_device(packet))
+        try:
+            super().packet_received(packet)
+        except Exception as exc:  # noqa: BLE001 - any zigpy failure here would stall the poller
+            if self.error_tap is not None:
+                self.error_tap(packet, exc)
+
+    def _source_device(self, packet: zigpy_t.ZigbeePacket) -> Any:
+        try:
+            return self.get_device_with_address(packet.src)
+        except (KeyError, ValueError):
+            return None
+
+    def coordinator_ieee(self) -> str:
+        """Return the coordinator's IEEE address (``00:21:2e:…``)."""
+        return str(self.state.node_info.ieee)
+
+
+class AppListener:
+    """zigpy application listener: zigpy calls these methods by name (DECONZ.md §9)."""
+
+    def __init__(
+        self,
+        *,
+        on_device: Callable[[str, Any], None],
+        on_connection_lost: Callable[[BaseException | None], None],
+    ) -> None:
+        self._on_device = on_device
+        self._on_connection_lost = on_connection_lost
+
+    def device_joined(self, device: Any) -> None:
+        """A device announced itself (new, or known with a new NWK)."""
+        self._on_device("device_joined", device)
+
+    def device_initialized(self, device: Any) -> None:
+        """A device's interview finished (fires for the coordinator too)."""
+        self._on_device("device_interviewed", device)
+
+    def device_init_failure(self, device: Any) -> None:
+        """A device's interview failed."""
+        self._on_device("device_interview_failed", device)
+
+    def device_left(self, device: Any) -> None:
+        """A device left the network."""
+        self._on_device("device_left", device)
+
+    def device_removed(self, device: Any) -> None:
+        """A device was removed from zigpy."""
+        self._on_device("device_removed", device)
+
+    def connection_lost(self, exc: BaseException | None) -> None:
+        """The coordinator connection closed, or a watchdog feed failed."""
+        self._on_connection_lost(exc)
+
+
+def is_zigbee_device(device: Any) -> bool:
+    """True for an ordinary Zigbee device (not a Green Power device)."""
+    return isinstance(device, zigpy.device.Device)
+
+
+def device_endpoints(device: Any) -> list[dict[str, Any]]:
+    """Describe a device's application endpoints (id, profile, device type, clusters)."""
+    described = []
+    for endpoint_id, endpoint in sorted(device.endpoints.items()):
+        if endpoint_id == 0:
+            continue
+        described.append(
+            {
+                "endpoint": int(endpoint_id),
+                "profile": None if endpoint.profile_id is None else int(endpoint.profile_id),
+                "device_type": None if endpoint.device_type is None else int(endpoint.device_type),
+                "in_clusters": sorted(int(cluster) for cluster in endpoint.in_clusters),
+                "out_clusters": sorted(int(cluster) for cluster in endpoint.out_clusters),
+            }
+        )
+    return described

@@ -1,0 +1,448 @@
+"""Zigbee2MQTT 2.x's MQTT conventions for ``mqtt-out`` (CONTRACT §6).
+
+With ``zigbee2mqtt: {}`` an ``mqtt-out`` that receives ``decode`` output publishes what a
+Zigbee2MQTT bridge would, beside the device states themselves:
+
+* ``<base>/bridge/state`` ``{"state":"online"}`` retained (QoS 1) on every connect, with the
+  last will ``{"state":"offline"}`` (retained); ``{"state":"offline"}`` again when the run ends;
+* with ``availability``: ``<base>/<name>/availability`` ``{"state":"online"}`` (retained, QoS 1)
+  when a device is first heard from or comes back, ``{"state":"offline"}`` once it has been
+  silent for ``timeout`` (Zigbee2MQTT's passive timeout, 25 h, as for battery devices like
+  locks; checked on the wall clock only, so a replay never marks devices offline);
+* with ``homeassistant``: Home Assistant MQTT discovery (retained, QoS 1) built from the
+  device definition's exposes (``binary`` → ``binary_sensor``, ``numeric`` → ``sensor``,
+  ``enum``/``text`` published-only → ``sensor``, settable ones → ``switch``/``select``/``number``;
+  ``action`` is not an entity: as in 2.x, each new action value is announced as a device
+  trigger ``homeassistant/device_automation/<ieee>/action_<value>/config`` and the value is
+  published to ``<base>/<name>/action``);
+* after every reconnect (and when Home Assistant reports ``online`` on its status topic)
+  everything retained is announced again, because a broker without persistence forgets it.
+
+A device state message is one whose topic is ``<base>/<friendly name>`` and whose ``meta``
+names the device (``ieee``; ``friendly_name`` and ``model`` as ``decode`` sets them); other
+messages pass through unchanged. What is known about devices (name, model, actions seen,
+last seen) is kept in the node's durable state, so a restarted flow announces them again.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+from pydantic import Field, field_validator
+
+from flowengine import Message, NodeConfig, NodeState
+from flowengine.fields import Duration
+
+Entry = tuple[str, bytes, int, bool]
+"""A publication: ``(topic, payload, qos, retain)``, the shape ``mqtt-out``'s outbox stores."""
+
+#: Zigbee2MQTT's passive availability timeout (battery devices): 1500 minutes.
+PASSIVE_TIMEOUT = 1500 * 60.0
+ONLINE = b'{"state":"online"}'
+OFFLINE = b'{"state":"offline"}'
+ACCESS_STATE = 0b001
+ACCESS_SET = 0b010
+STATE_KEY = "zigbee2mqtt.devices"
+
+# Home Assistant details per expose name, as Zigbee2MQTT's homeassistant extension sets them.
+_BINARY_LOOKUP: dict[str, dict[str, Any]] = {
+    "battery_low": {"entity_category": "diagnostic", "device_class": "battery"},
+    "contact": {"device_class": "door"},
+    "occupancy": {"device_class": "motion"},
+    "tamper": {"device_class": "tamper"},
+    "water_leak": {"device_class": "moisture"},
+    "smoke": {"device_class": "smoke"},
+    "vibration": {"device_class": "vibration"},
+    "child_lock": {"entity_category": "config", "icon": "mdi:account-lock"},
+}
+_NUMERIC_LOOKUP: dict[str, dict[str, Any]] = {
+    "battery": {"device_class": "battery", "entity_category": "diagnostic", "state_class": "measurement"},
+    "voltage": {"device_class": "voltage", "enabled_by_default": False, "entity_category": "diagnostic",
+                "state_class": "measurement"},
+    "linkquality": {"enabled_by_default": False, "entity_category": "diagnostic", "icon": "mdi:signal",
+                    "state_class": "measurement"},
+    "temperature": {"device_class": "temperature", "state_class": "measurement"},
+    "humidity": {"device_class": "humidity", "state_class": "measurement"},
+    "illuminance_lux": {"device_class": "illuminance", "state_class": "measurement"},
+    "power": {"device_class": "power", "entity_category": "diagnostic", "state_class": "measurement"},
+}
+_ENUM_LOOKUP: dict[str, dict[str, Any]] = {
+    "action": {"icon": "mdi:gesture-double-tap"},
+    "sensitivity": {"entity_category": "config", "icon": "mdi:tune"},
+}
+
+
+class AvailabilityConfig(NodeConfig):
+    """``zigbee2mqtt.availability`` as a mapping."""
+
+    timeout: Duration = Field(
+        default=PASSIVE_TIMEOUT,
+        description="A device silent for this long is published offline (default 1500 minutes, "
+        "Zigbee2MQTT's passive timeout).",
+    )
+
+
+class HomeAssistantConfig(NodeConfig):
+    """``zigbee2mqtt.homeassistant`` as a mapping."""
+
+    discovery_topic: str = Field(default="homeassistant", description="Home Assistant's discovery prefix.")
+    status_topic: str = Field(
+        default="homeassistant/status",
+        description="Where Home Assistant says 'online' after a restart: discovery is published again.",
+    )
+
+
+class Zigbee2MqttConfig(NodeConfig):
+    """``zigbee2mqtt`` on ``mqtt-out``: Zigbee2MQTT's settings of the same names and defaults."""
+
+    base_topic: str = Field(default="zigbee2mqtt", description="First level of the topics (as on `decode`).")
+    availability: bool | AvailabilityConfig = Field(
+        default=False, description="Publish <base>/<name>/availability (true, or {timeout: 25h})."
+    )
+    homeassistant: bool | HomeAssistantConfig = Field(
+        default=False, description="Publish Home Assistant MQTT discovery (true, or {discovery_topic, status_topic})."
+    )
+
+    @field_validator("base_topic")
+    @classmethod
+    def _plain_topic(cls, value: str) -> str:
+        if not value or "+" in value or "#" in value or value.endswith("/"):
+            raise ValueError("base_topic is a topic without wildcards or a trailing '/'")
+        return value
+
+
+@dataclass
+class DeviceInfo:
+    """What the mode knows about one device."""
+
+    ieee: str
+    name: str
+    model: str | None = None
+    actions: list[str] = field(default_factory=list)
+    last_seen: float = 0.0
+    online: bool = False
+    #: Discovery published under this name and model during this run.
+    discovered: tuple[str, str | None] | None = None
+
+    def to_state(self) -> dict[str, Any]:
+        """Return what is kept in the node's durable state."""
+        return {"name": self.name, "model": self.model, "actions": self.actions, "last_seen": self.last_seen}
+
+
+def zigbee2mqtt_ieee(address: str) -> str:
+    """Return Zigbee2MQTT's form of an IEEE address (``0x00158d0001020304``) from any usual form."""
+    text = address.lower()
+    if text.startswith("0x"):
+        return text
+    return "0x" + "".join(ch for ch in text if ch in "0123456789abcdef")
+
+
+def label(name: str) -> str:
+    """Zigbee2MQTT's label of an expose: ``battery_low`` → ``Battery low``."""
+    text = name.replace("_", " ")
+    return text[:1].upper() + text[1:]
+
+
+def _origin() -> dict[str, str]:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        release = version("flowengine")
+    except PackageNotFoundError:
+        release = "unknown"
+    return {"name": "flowengine", "sw": release, "url": "https://github.com/flowengine/flowengine"}
+
+
+def _find_definition(model: str) -> Any:
+    """Return the decoder's device definition for a model, or None (no decoder installed)."""
+    try:
+        from flowengine_nodes.devices.definitions import default_registry
+    except ImportError:
+        return None
+    return default_registry().find(model)
+
+
+def _json(value: Any) -> bytes:
+    return orjson.dumps(value, option=orjson.OPT_SORT_KEYS)
+
+
+class Zigbee2Mqtt:
+    """The Zigbee2MQTT mode of one ``mqtt-out``: which extra messages to publish, and when.
+
+    Every method returns :data:`Entry` tuples for the node to deliver in
+    order; nothing here touches the network.
+    """
+
+    def __init__(
+        self,
+        config: Zigbee2MqttConfig,
+        state: NodeState,
+        *,
+        now: Callable[[], float] = time.time,
+        definitions: Callable[[str], Any] = _find_definition,
+    ) -> None:
+        self.config = config
+        self.base = config.base_topic
+        self._prefix = config.base_topic + "/"
+        availability = config.availability
+        self.availability: AvailabilityConfig | None = (
+            availability if isinstance(availability, AvailabilityConfig)
+            else AvailabilityConfig() if availability else None
+        )
+        homeassistant = config.homeassistant
+        self.homeassistant: HomeAssistantConfig | None = (
+            homeassistant if isinstance(homeassistant, HomeAssistantConfig)
+            else HomeAssistantConfig() if homeassistant else None
+        )
+        self._state = state
+        self._now = now
+        self._definitions = definitions
+        self._origin = _origin()
+        self.devices: dict[str, DeviceInfo] = {}
+        for ieee, saved in (state.get(STATE_KEY) or {}).items():
+            self.devices[ieee] = DeviceInfo(
+                ieee=ieee, name=str(saved.get("name") or ieee), model=saved.get("model"),
+                actions=list(saved.get("actions") or []), last_seen=float(saved.get("last_seen") or 0.0),
+            )
+
+    # ---- the bridge ---------------------------------------------------------------------
+
+    @property
+    def bridge_state_topic(self) -> str:
+        """``<base>/bridge/state``."""
+        return f"{self.base}/bridge/state"
+
+    def will(self) -> tuple[str, bytes, int, bool]:
+        """The last will: ``<base>/bridge/state`` offline, retained."""
+        return (self.bridge_state_topic, OFFLINE, 1, True)
+
+    def bridge_online(self) -> Entry:
+        """``<base>/bridge/state`` online, retained."""
+        return (self.bridge_state_topic, ONLINE, 1, True)
+
+    def bridge_offline(self) -> Entry:
+        """``<base>/bridge/state`` offline, retained (a clean stop)."""
+        return (self.bridge_state_topic, OFFLINE, 1, True)
+
+    @property
+    def status_topic(self) -> str | None:
+        """Home Assistant's status topic to listen to, when discovery is on."""
+        return self.homeassistant.status_topic if self.homeassistant else None
+
+    # ---- per message ----------------------------------------------------------------------
+
+    def around(self, msg: Message, topic: str) -> tuple[list[Entry], list[Entry]]:
+        """Return what to publish before and after a message published on ``topic``."""
+        if not topic.startswith(self._prefix):
+            return [], []
+        meta = msg.meta
+        address = meta.get("ieee")
+        if not isinstance(address, str):
+            return [], []
+        name = meta.get("friendly_name")
+        if not isinstance(name, str):
+            name = topic[len(self._prefix):]
+        if topic != self._prefix + name:
+            return [], []  # not the device's state topic (an event, an attribute)
+        ieee = zigbee2mqtt_ieee(address)
+        model = meta.get("model") if isinstance(meta.get("model"), str) else None
+        before: list[Entry] = []
+        after: list[Entry] = []
+        device = self.devices.get(ieee)
+        changed = False
+        if device is None:
+            device = self.devices[ieee] = DeviceInfo(ieee=ieee, name=name, model=model)
+            changed = True
+        elif device.name != name or (model is not None and device.model != model):
+            device.name = name
+            device.model = model or device.model
+            changed = True
+        device.last_seen = self._now()  # the flow's time, as the availability check reads it
+        if self.availability is not None and not device.online:
+            device.online = True
+            before.append(self._availability(device))
+        if self.homeassistant is not None:
+            if device.discovered != (device.name, device.model):
+                before.extend(self._discovery(device))
+            payload = msg.payload
+            action = payload.get("action") if isinstance(payload, dict) else None
+            if isinstance(action, str) and action:
+                if action not in device.actions:
+                    device.actions.append(action)
+                    changed = True
+                    before.append(self._trigger(device, action))
+                after.append((f"{self._prefix}{device.name}/action", action.encode(), 1, False))
+        if changed:
+            self.save()
+        return before, after
+
+    # ---- announcements --------------------------------------------------------------------
+
+    def reannounce(self) -> list[Entry]:
+        """Everything retained about known devices, for a broker that may have forgotten it."""
+        entries: list[Entry] = []
+        now = self._now()
+        for device in self.devices.values():
+            if self.availability is not None:
+                device.online = now - device.last_seen < self.availability.timeout
+                entries.append(self._availability(device))
+            if self.homeassistant is not None:
+                entries.extend(self._discovery(device))
+                entries.extend(self._trigger(device, action) for action in device.actions)
+        return entries
+
+    def discovery(self) -> list[Entry]:
+        """Discovery of every known device again (Home Assistant said it is back online)."""
+        entries: list[Entry] = []
+        if self.homeassistant is not None:
+            for device in self.devices.values():
+                entries.extend(self._discovery(device))
+                entries.extend(self._trigger(device, action) for action in device.actions)
+        return entries
+
+    def expire(self) -> list[Entry]:
+        """Publish offline the devices silent for longer than the availability timeout."""
+        if self.availability is None:
+            return []
+        limit = self._now() - self.availability.timeout
+        entries = []
+        for device in self.devices.values():
+            if device.online and device.last_seen < limit:
+                device.online = False
+                entries.append(self._availability(device))
+        return entries
+
+    def save(self) -> None:
+        """Keep what is known about the devices in the node's durable state."""
+        self._state.set(STATE_KEY, {ieee: device.to_state() for ieee, device in self.devices.items()})
+
+    # ---- builders -------------------------------------------------------------------------
+
+    def _availability(self, device: DeviceInfo) -> Entry:
+        return (f"{self._prefix}{device.name}/availability", ONLINE if device.online else OFFLINE, 1, True)
+
+    def _device_payload(self, device: DeviceInfo, definition: Any) -> dict[str, Any]:
+        payload: dict[str, Any] = {"identifiers": [f"zigbee2mqtt_{device.ieee}"], "name": device.name}
+        if definition is not None:
+            payload["model"] = definition.description
+            payload["model_id"] = definition.model
+            payload["manufacturer"] = definition.vendor
+        elif device.model:
+            payload["model_id"] = device.model
+        return payload
+
+    def _availability_list(self, device: DeviceInfo) -> dict[str, Any]:
+        entries: list[dict[str, str]] = [
+            {"topic": self.bridge_state_topic, "value_template": "{{ value_json.state }}"}
+        ]
+        result: dict[str, Any] = {"availability": entries}
+        if self.availability is not None:
+            entries.append({"topic": f"{self._prefix}{device.name}/availability",
+                            "value_template": "{{ value_json.state }}"})
+            result["availability_mode"] = "all"
+        return result
+
+    def _discovery(self, device: DeviceInfo) -> list[Entry]:
+        """Discovery configs for the device's exposes (none when its model is unknown)."""
+        assert self.homeassistant is not None
+        definition = self._definitions(device.model) if device.model else None
+        device.discovered = (device.name, device.model)
+        if definition is None:
+            return []
+        prefix = self.homeassistant.discovery_topic
+        state_topic = f"{self._prefix}{device.name}"
+        device_payload = self._device_payload(device, definition)
+        object_base = device.name.replace(" ", "_").lower()
+        entries: list[Entry] = []
+        for component, object_id, config in entity_configs(definition.exposes):
+            payload = {
+                **config,
+                "state_topic": state_topic,
+                "object_id": f"{object_base}_{object_id}",
+                "unique_id": f"{device.ieee}_{object_id}_{self.base}",
+                "device": device_payload,
+                "origin": self._origin,
+                **self._availability_list(device),
+            }
+            if "command_topic" in payload:
+                payload["command_topic"] = f"{state_topic}/set/{payload['command_topic']}"
+            topic = f"{prefix}/{component}/{device.ieee}/{object_id}/config"
+            entries.append((topic, _json(payload), 1, True))
+        return entries
+
+    def _trigger(self, device: DeviceInfo, action: str) -> Entry:
+        assert self.homeassistant is not None
+        definition = self._definitions(device.model) if device.model else None
+        payload = {
+            "automation_type": "trigger",
+            "type": "action",
+            "subtype": action,
+            "payload": action,
+            "topic": f"{self._prefix}{device.name}/action",
+            "device": self._device_payload(device, definition),
+            "origin": self._origin,
+        }
+        topic = f"{self.homeassistant.discovery_topic}/device_automation/{device.ieee}/action_{action}/config"
+        return (topic, _json(payload), 1, True)
+
+
+def entity_configs(exposes: Iterable[Any]) -> list[tuple[str, str, dict[str, Any]]]:
+    """Return ``(component, object_id, config)`` for each Home Assistant entity of the exposes.
+
+    Follows Zigbee2MQTT 2.x: an ``action`` expose is not an entity (device triggers instead).
+    """
+    configs: list[tuple[str, str, dict[str, Any]]] = []
+    for expose in exposes:
+        name = expose.name
+        prop = getattr(expose, "property", name)
+        template = f"{{{{ value_json.{prop} }}}}"
+        settable = bool(expose.access & ACCESS_SET)
+        if name == "action":
+            continue
+        if expose.type == "binary":
+            extra = _BINARY_LOOKUP.get(name, {})
+            config: dict[str, Any] = {"name": label(name), "value_template": template,
+                                      "payload_on": expose.value_on, "payload_off": expose.value_off, **extra}
+            component = "switch" if settable else "binary_sensor"
+            object_id = f"switch_{name}" if settable else name
+            if settable:
+                config["command_topic"] = prop
+            if "device_class" in config:
+                del config["name"]  # Home Assistant names it from the device class
+            configs.append((component, object_id, config))
+        elif expose.type == "numeric":
+            extra = dict(_NUMERIC_LOOKUP.get(name, {}))
+            config = {"name": label(name), "value_template": template, "enabled_by_default": not settable}
+            if expose.unit:
+                config["unit_of_measurement"] = expose.unit
+            config.update(extra)
+            if "device_class" in config and "unit_of_measurement" not in config:
+                del config["device_class"]
+            if config.get("entity_category") == "config":
+                config["entity_category"] = "diagnostic"
+            if "device_class" in config:
+                del config["name"]
+            configs.append(("sensor", name, config))
+            if settable:
+                number: dict[str, Any] = {"name": label(name), "value_template": template, "command_topic": prop}
+                if expose.value_min is not None:
+                    number["min"] = expose.value_min
+                if expose.value_max is not None:
+                    number["max"] = expose.value_max
+                configs.append(("number", name, number))
+        elif expose.type in ("enum", "text"):
+            extra = _ENUM_LOOKUP.get(name, {})
+            if expose.access & ACCESS_STATE:
+                config = {"name": label(name), "value_template": template, "enabled_by_default": not settable,
+                          **extra}
+                if config.get("entity_category") == "config":
+                    config["entity_category"] = "diagnostic"
+                configs.append(("sensor", prop, config))
+            if settable and expose.type == "enum":
+                configs.append(("select", prop, {"name": label(name), "value_template": template,
+                                                 "command_topic": prop, "options": list(expose.values), **extra}))
+    return configs

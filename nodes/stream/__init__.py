@@ -1,6 +1,0 @@
-"""Stream nodes that work in event time: ``rate-limit``, ``debounce``, ``dedupe``, ``delay``, ``trigger``.
-
-Each node type is one module (STYLE.md convention 1). They read time from the flow's
-clock and from ``meta.ts`` (never from ``time.time()``), so a replayed capture gives the
-same output as living through it. :mod:`nodes.stream.timing` holds what they share.
-"""
