@@ -1,32 +1,102 @@
 """flowengine: flow-based event processing for Zigbee devices, in plain YAML.
 
-This module is the public API for node authors: import from here, never from the
-runtime's modules.
+The package root is the whole public API for node authors (docs/nodes.md): a node module
+imports ``from flowengine import ...`` and nothing else of the engine; a test keeps it so.
+Names load lazily on first use, so ``import flowengine`` costs nothing on the start path.
 """
 
-from flowengine.clock import Clock, EventClock, TimerHandle, WallClock
-from flowengine.errors import ConfigError, FlowError, Issue, NodeError
-from flowengine.message import Message
-from flowengine.node import (
-    ERRORS_PORT,
-    OUT_PORT,
-    Counters,
-    Node,
-    NodeConfig,
-    NodeContext,
-    Sink,
-    Source,
-    Transform,
-)
-from flowengine.state import NodeState, StateStore
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from flowengine.clock import Clock, EventClock, TimerHandle, WallClock
+    from flowengine.errors import ConfigError, FlowError, Issue, NodeError
+    from flowengine.expressions import Expression, format_text
+    from flowengine.fields import Duration, Expr, PropertyPath, RuleTemplate, TemplateValue
+    from flowengine.lint import Comparison, PayloadValues
+    from flowengine.message import Message
+    from flowengine.node import ERRORS_PORT, OUT_PORT, Counters, Node, NodeConfig, NodeContext, Sink, Source, Transform
+    from flowengine.paths import compile_getter, delete_path, set_path, with_key
+    from flowengine.scheduling import (
+        Expiry,
+        Schedule,
+        Timer,
+        event_time,
+        json_safe,
+        key_text,
+        message_from_state,
+        message_to_state,
+    )
+    from flowengine.state import NodeState, StateStore
+    from flowengine.supervision import Backoff, ConnectionState, PermanentError, supervise
+    from flowengine.templates import Template
+
+#: Where each public name lives (the modules themselves are the engine's own business).
+_EXPORTS: dict[str, str] = {
+    "Clock": "flowengine.clock",
+    "EventClock": "flowengine.clock",
+    "TimerHandle": "flowengine.clock",
+    "WallClock": "flowengine.clock",
+    "ConfigError": "flowengine.errors",
+    "FlowError": "flowengine.errors",
+    "Issue": "flowengine.errors",
+    "NodeError": "flowengine.errors",
+    "Message": "flowengine.message",
+    "ERRORS_PORT": "flowengine.node",
+    "OUT_PORT": "flowengine.node",
+    "Counters": "flowengine.node",
+    "Node": "flowengine.node",
+    "NodeConfig": "flowengine.node",
+    "NodeContext": "flowengine.node",
+    "Sink": "flowengine.node",
+    "Source": "flowengine.node",
+    "Transform": "flowengine.node",
+    "NodeState": "flowengine.state",
+    "StateStore": "flowengine.state",
+    "Duration": "flowengine.fields",
+    "Expr": "flowengine.fields",
+    "PropertyPath": "flowengine.fields",
+    "RuleTemplate": "flowengine.fields",
+    "TemplateValue": "flowengine.fields",
+    "Comparison": "flowengine.lint",
+    "PayloadValues": "flowengine.lint",
+    "Backoff": "flowengine.supervision",
+    "ConnectionState": "flowengine.supervision",
+    "PermanentError": "flowengine.supervision",
+    "supervise": "flowengine.supervision",
+    "Expiry": "flowengine.scheduling",
+    "Schedule": "flowengine.scheduling",
+    "Timer": "flowengine.scheduling",
+    "event_time": "flowengine.scheduling",
+    "json_safe": "flowengine.scheduling",
+    "key_text": "flowengine.scheduling",
+    "message_from_state": "flowengine.scheduling",
+    "message_to_state": "flowengine.scheduling",
+    "compile_getter": "flowengine.paths",
+    "delete_path": "flowengine.paths",
+    "set_path": "flowengine.paths",
+    "with_key": "flowengine.paths",
+    "Expression": "flowengine.expressions",
+    "format_text": "flowengine.expressions",
+    "Template": "flowengine.templates",
+}
 
 __all__ = [
     "ERRORS_PORT",
     "OUT_PORT",
+    "Backoff",
     "Clock",
+    "Comparison",
     "ConfigError",
+    "ConnectionState",
     "Counters",
+    "Duration",
     "EventClock",
+    "Expiry",
+    "Expr",
+    "Expression",
     "FlowError",
     "Issue",
     "Message",
@@ -35,10 +105,44 @@ __all__ = [
     "NodeContext",
     "NodeError",
     "NodeState",
+    "PayloadValues",
+    "PermanentError",
+    "PropertyPath",
+    "RuleTemplate",
+    "Schedule",
     "Sink",
     "Source",
     "StateStore",
+    "Template",
+    "TemplateValue",
+    "Timer",
     "TimerHandle",
     "Transform",
     "WallClock",
+    "compile_getter",
+    "delete_path",
+    "event_time",
+    "format_text",
+    "json_safe",
+    "key_text",
+    "message_from_state",
+    "message_to_state",
+    "set_path",
+    "supervise",
+    "with_key",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    """Load a public name from the module that defines it, on first use (PEP 562)."""
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'flowengine' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    """List the public API, for completion in an interactive session."""
+    return sorted(__all__)

@@ -11,7 +11,7 @@ import pytest
 from flowengine.channel import Channel
 from flowengine.clock import EventClock, WallClock
 from flowengine.state import StateStore
-from flowengine.supervise import Backoff, PermanentError, supervise
+from flowengine.supervision import Backoff, PermanentError, supervise
 from flowengine.testing import run_sync
 
 

@@ -6,9 +6,18 @@ from typing import ClassVar
 
 from pydantic import Field
 
-from flowengine import Message, NodeConfig, NodeContext, Transform
-from flowengine.fields import PropertyPath, TemplateValue
-from flowengine.paths import compile_getter, delete_path, set_path, with_key
+from flowengine import (
+    Message,
+    NodeConfig,
+    NodeContext,
+    PropertyPath,
+    TemplateValue,
+    Transform,
+    compile_getter,
+    delete_path,
+    set_path,
+    with_key,
+)
 
 
 class ChangeConfig(NodeConfig):

@@ -6,9 +6,7 @@ from typing import Any, ClassVar
 
 from pydantic import Field
 
-from flowengine import Message, NodeConfig, NodeContext, Transform
-from flowengine.fields import Expr
-from flowengine.lint import Comparison
+from flowengine import Comparison, Expr, Message, NodeConfig, NodeContext, Transform
 
 
 class FilterConfig(NodeConfig):

@@ -8,10 +8,7 @@ from typing import Any, ClassVar
 
 from pydantic import Field, model_validator
 
-from flowengine import Message, NodeConfig, Transform
-from flowengine.fields import Expr, PropertyPath
-from flowengine.lint import Comparison
-from flowengine.paths import compile_getter
+from flowengine import Comparison, Expr, Message, NodeConfig, PropertyPath, Transform, compile_getter
 
 TESTS = ("eq", "in", "gt", "lt", "regex", "when")
 

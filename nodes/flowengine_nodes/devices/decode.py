@@ -14,7 +14,7 @@ from flowengine_nodes.devices.events import LockEvent
 from flowengine_nodes.devices.lint import DecoderProfile, closed_values, event_values, where_else
 
 if TYPE_CHECKING:
-    from flowengine.lint import PayloadValues
+    from flowengine import PayloadValues
 
 EVENTS_PORT = "events"
 
@@ -188,7 +188,7 @@ class Decode(Transform[DecodeConfig]):
     @classmethod
     def payload_values(cls, config: Any, port: str, node_id: str) -> PayloadValues | None:
         """What ``port`` can carry, for the capability lint (LOCK.md)."""
-        from flowengine.lint import PayloadValues  # the lint pulls in the graph library; only load it here
+        from flowengine import PayloadValues  # the lint pulls in the graph library; only load it here
 
         if port == EVENTS_PORT:
             return PayloadValues(f"the events output of decoder '{node_id}'", event_values())

@@ -2,7 +2,7 @@
 
 aiomqtt owns the connection: it connects (TLS, credentials, last will), runs paho-mqtt's
 network I/O on the asyncio loop and reports the disconnect. It does not reconnect: the
-nodes wrap :func:`connect` in :func:`flowengine.supervise.supervise`, one fresh client per
+nodes wrap :func:`connect` in :func:`flowengine.supervision.supervise`, one fresh client per
 attempt (an aiomqtt ``Client`` must be built inside the running loop).
 
 aiomqtt's own publish and receive paths cost an ``await`` (and, when receiving, a Task) per
@@ -24,7 +24,7 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, NoReturn, cast
 
-from flowengine.supervise import ConnectionState, PermanentError
+from flowengine import ConnectionState, PermanentError
 from flowengine_nodes.mqtt.broker import ConnectionSettings
 
 if TYPE_CHECKING:

@@ -12,8 +12,17 @@ from typing import TYPE_CHECKING, Any, ClassVar, Literal
 import orjson
 from pydantic import Field, field_validator, model_validator
 
-from flowengine import ERRORS_PORT, Message, NodeConfig, NodeContext, NodeError, Source
-from flowengine.supervise import Backoff, PermanentError, supervise
+from flowengine import (
+    ERRORS_PORT,
+    Backoff,
+    Message,
+    NodeConfig,
+    NodeContext,
+    NodeError,
+    PermanentError,
+    Source,
+    supervise,
+)
 from flowengine_nodes.mqtt.broker import MqttClientConfig, connection_settings
 from flowengine_nodes.mqtt.connection import ConnectionStatus, connect, wait_disconnected
 

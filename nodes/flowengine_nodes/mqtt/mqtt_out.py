@@ -12,11 +12,22 @@ from typing import TYPE_CHECKING, Any, ClassVar, Literal, cast
 import orjson
 from pydantic import Field, field_validator
 
-from flowengine import ERRORS_PORT, Message, NodeConfig, NodeContext, NodeError, Sink, TimerHandle, WallClock
-from flowengine.expressions import format_text
-from flowengine.fields import Duration, TemplateValue
-from flowengine.supervise import Backoff, supervise
-from flowengine.templates import Template
+from flowengine import (
+    ERRORS_PORT,
+    Backoff,
+    Duration,
+    Message,
+    NodeConfig,
+    NodeContext,
+    NodeError,
+    Sink,
+    Template,
+    TemplateValue,
+    TimerHandle,
+    WallClock,
+    format_text,
+    supervise,
+)
 from flowengine_nodes.mqtt.broker import MqttClientConfig, connection_settings
 from flowengine_nodes.mqtt.connection import (
     TOPIC_CACHE,

@@ -35,21 +35,27 @@ from typing import Any, ClassVar, Literal
 import orjson
 from pydantic import Field, model_validator
 
-from flowengine import Message, NodeConfig, NodeContext, Transform
-from flowengine.expressions import Expression, format_text
-from flowengine.fields import Duration, Expr, RuleTemplate
-from flowengine.lint import Comparison
-from flowengine.scheduling import (
+from flowengine import (
+    Comparison,
+    Duration,
     Expiry,
+    Expr,
+    Expression,
+    Message,
+    NodeConfig,
+    NodeContext,
+    RuleTemplate,
     Schedule,
+    Template,
     Timer,
+    Transform,
     event_time,
+    format_text,
     json_safe,
     key_text,
     message_from_state,
     message_to_state,
 )
-from flowengine.templates import Template
 
 Kind = Literal["when", "count", "absence", "sequence"]
 

@@ -6,9 +6,18 @@ from typing import ClassVar
 
 from pydantic import Field
 
-from flowengine import Message, NodeConfig, NodeContext, Transform
-from flowengine.fields import Duration, Expr
-from flowengine.scheduling import Schedule, Timer, event_time, key_text
+from flowengine import (
+    Duration,
+    Expr,
+    Message,
+    NodeConfig,
+    NodeContext,
+    Schedule,
+    Timer,
+    Transform,
+    event_time,
+    key_text,
+)
 
 
 class DebounceConfig(NodeConfig):

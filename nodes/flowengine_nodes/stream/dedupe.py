@@ -6,10 +6,17 @@ from typing import Any, ClassVar
 
 from pydantic import Field
 
-from flowengine import Message, NodeConfig, NodeContext, Transform
-from flowengine.fields import Expr, PropertyPath
-from flowengine.paths import compile_getter
-from flowengine.scheduling import json_safe, key_text
+from flowengine import (
+    Expr,
+    Message,
+    NodeConfig,
+    NodeContext,
+    PropertyPath,
+    Transform,
+    compile_getter,
+    json_safe,
+    key_text,
+)
 
 _LAST = "v:"
 

@@ -6,9 +6,7 @@ from typing import ClassVar
 
 from pydantic import Field
 
-from flowengine import Message, NodeConfig, NodeContext, Transform
-from flowengine.fields import Duration
-from flowengine.scheduling import Schedule, event_time
+from flowengine import Duration, Message, NodeConfig, NodeContext, Schedule, Transform, event_time
 
 
 class DelayConfig(NodeConfig):

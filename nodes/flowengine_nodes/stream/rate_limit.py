@@ -7,9 +7,18 @@ from typing import ClassVar, Literal
 
 from pydantic import Field
 
-from flowengine import Message, NodeConfig, NodeContext, Transform
-from flowengine.fields import Duration, Expr
-from flowengine.scheduling import Expiry, Schedule, event_time, key_text
+from flowengine import (
+    Duration,
+    Expiry,
+    Expr,
+    Message,
+    NodeConfig,
+    NodeContext,
+    Schedule,
+    Transform,
+    event_time,
+    key_text,
+)
 
 
 class RateLimitConfig(NodeConfig):

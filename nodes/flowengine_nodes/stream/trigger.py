@@ -6,8 +6,7 @@ from typing import Any, ClassVar
 
 from pydantic import Field
 
-from flowengine import NodeConfig
-from flowengine.fields import Duration, Expr
+from flowengine import Duration, Expr, NodeConfig
 from flowengine_nodes.rules.node import KeyedRule, RuleEmit, RuleSpec
 
 

@@ -36,8 +36,17 @@ from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 from pydantic import Field, SecretStr, field_validator, model_validator
 
-from flowengine import Message, NodeConfig, NodeContext, NodeError, Source
-from flowengine.supervise import Backoff, ConnectionState, PermanentError, supervise
+from flowengine import (
+    Backoff,
+    ConnectionState,
+    Message,
+    NodeConfig,
+    NodeContext,
+    NodeError,
+    PermanentError,
+    Source,
+    supervise,
+)
 
 if TYPE_CHECKING:
     from flowengine_nodes.emulator.scenario import ScenarioRunner

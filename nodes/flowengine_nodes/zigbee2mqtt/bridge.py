@@ -34,8 +34,7 @@ from typing import Any
 import orjson
 from pydantic import Field, field_validator
 
-from flowengine import Message, NodeConfig, NodeState
-from flowengine.fields import Duration
+from flowengine import Duration, Message, NodeConfig, NodeState
 
 Entry = tuple[str, bytes, int, bool]
 """A publication: ``(topic, payload, qos, retain)``, the shape ``mqtt-out``'s outbox stores."""

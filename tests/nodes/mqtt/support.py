@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from flowengine import ERRORS_PORT, Message, NodeContext, StateStore, WallClock
-from flowengine.supervise import Backoff
+from flowengine.supervision import Backoff
 from flowengine_nodes.mqtt.mqtt_in import MqttIn, MqttInConfig
 from flowengine_nodes.mqtt.mqtt_out import MqttOut, MqttOutConfig
 
