@@ -85,7 +85,8 @@ def test_no_public_name_is_shadowed_by_a_module() -> None:
     # Importing flowengine.X binds X on the package, which would hide a lazily exported name X.
     import flowengine
 
-    submodules = {name.rpartition(".")[2] for name in modules() if name.count(".") == 1 and name.startswith("flowengine.")}
+    engine = [name for name in modules() if name.startswith("flowengine.") and name.count(".") == 1]
+    submodules = {name.rpartition(".")[2] for name in engine}
     assert set(flowengine.__all__) & submodules == set()
     for name in flowengine.__all__:
         assert getattr(flowengine, name) is not None
