@@ -25,9 +25,11 @@ from flowengine.channel import Channel
 from flowengine.clock import Clock, EventClock, WallClock
 from flowengine.errors import NodeError
 from flowengine.graph import FlowGraph, NodeSpec
+from flowengine.health import FlowHealth, current_node
 from flowengine.message import Message
 from flowengine.node import ERRORS_PORT, OUT_PORT, Node, NodeContext, Sink, Source, Transform
 from flowengine.state import StateStore
+from flowengine.traffic import Traffic
 
 logger = logging.getLogger("flowengine.runtime")
 
@@ -80,11 +82,15 @@ class FlowRun:
     """One flow, instantiated and wired, ready to :meth:`run` once."""
 
     def __init__(self, flow: FlowGraph, *, clock: Clock | None = None,
-                 store: StateStore | None = None) -> None:
+                 store: StateStore | None = None, health: FlowHealth | None = None,
+                 tap: bool = False, previous: FlowRun | None = None) -> None:
         """Instantiate every enabled node of ``flow`` and wire the ports.
 
         ``clock`` defaults to the wall clock when any source is live, else to event time;
-        ``store`` defaults to the flow's ``state`` file.
+        ``store`` defaults to the flow's ``state`` file. ``health`` receives readiness and
+        the connection states of the nodes; ``tap`` keeps each node's latest messages (the
+        HTTP debug tap); ``previous`` is the run this one replaces (a hot reload): its
+        unchanged nodes keep their counters.
         """
         self.flow = flow
         specs = list(flow.enabled())
@@ -94,11 +100,19 @@ class FlowRun:
         self.store = store or StateStore(flow.state_path)
         self.nodes: dict[str, Node[Any]] = {}
         self.channels: dict[str, Channel[Message]] = {}
-        self._failures: dict[str, int] = {}
+        self.health = health
+        self.traffic: dict[str, Traffic] = {}
+        self._channel_drops_counted = False
         for spec in specs:
             context = NodeContext(node_id=spec.id, flow_name=flow.name, flow_dir=flow.flow_dir,
                                   clock=self.clock, state=self.store.node(spec.id),
                                   logger=logging.getLogger(f"flowengine.{flow.name}.{spec.id}"))
+            ports = (*spec.node_class.output_ports(spec.config), ERRORS_PORT)
+            traffic = self.traffic[spec.id] = Traffic(ports, tap=tap)
+            kept = previous.nodes.get(spec.id) if previous is not None else None
+            if previous is not None and kept is not None and _unchanged(previous.specs[spec.id], spec):
+                context.counters = kept.counters
+                traffic.carry(previous.traffic[spec.id])
             self.nodes[spec.id] = spec.node_class(spec.config, context)
         self._wire(specs)
 
@@ -115,56 +129,110 @@ class FlowRun:
         # Downstream first, so that each port binds straight to the next node's function.
         for spec in reversed(specs):
             node = self.nodes[spec.id]
+            traffic = self.traffic[spec.id]
+            raw_out: Deliver = _nothing
             for port in (*spec.node_class.output_ports(spec.config), ERRORS_PORT):
-                node.bind_output(port, targets_of(spec, port))
-            inputs[spec.id] = self._input_of(spec, node)
+                deliver = targets_of(spec, port)
+                if port == OUT_PORT:
+                    raw_out = deliver
+                # Every port counts what the node emits on it (wired or not).
+                node.bind_output(port, traffic.counting(port, deliver))
+            inputs[spec.id] = self._input_of(spec, node, traffic, raw_out)
 
     @staticmethod
     def _late(inputs: dict[str, Deliver], target: str) -> Deliver:
         """A trampoline for a wire into a node not built yet (only on allowed cycles)."""
         return lambda msg: inputs[target](msg)
 
-    def _input_of(self, spec: NodeSpec, node: Node[Any]) -> Deliver:
+    def _input_of(self, spec: NodeSpec, node: Node[Any], traffic: Traffic, out: Deliver) -> Deliver:
         fail = self._failure_handler(spec.id, node)
         if isinstance(node, Transform):
-            return self._transform_input(node, node.emitter(OUT_PORT), fail)
+            if traffic.recent is not None:
+                # The tap is on: the return path goes through the port's counting emitter.
+                return self._transform_input(node, traffic, node.emitter(OUT_PORT), fail, count_out=False)
+            if OUT_PORT not in traffic.sent:  # no 'out' port: a returned message goes nowhere
+                return self._transform_input(node, traffic, _nothing, fail, count_out=False)
+            return self._transform_input(node, traffic, out, fail, count_out=True)
         if isinstance(node, Sink):
             if node.inline:
-                write_now = node.write_now
-
-                def write_inline(msg: Message) -> None:
-                    try:
-                        write_now(msg)
-                    except Exception as exc:  # noqa: BLE001 - a node's failure is routed, not fatal
-                        fail(msg, exc)
-
-                return write_inline
+                return self._inline_sink_input(node, traffic, fail)
             capacity = int(getattr(node.config, "capacity", None) or node.capacity)
             channel: Channel[Message] = Channel(capacity, "drop_newest")
             self.channels[spec.id] = channel
+            traffic.channel = channel  # the channel counts what the sink is offered
+            if traffic.recent is not None:
+                put = channel.put
+                tap_in = traffic.tap_in
+
+                def put_and_tap(msg: Message) -> bool:
+                    tap_in(msg)
+                    return put(msg)
+
+                return put_and_tap
             return channel.put
         return _nothing  # a source fed by a wire (allowed by no built-in) ignores input
 
     @staticmethod
-    def _transform_input(node: Transform[Any], out: Deliver, fail: Callable[[Message, Exception], None]
-                         ) -> Deliver:
+    def _inline_sink_input(node: Sink[Any], traffic: Traffic, fail: Callable[[Message, Exception], None]
+                           ) -> Deliver:
+        write_now = node.write_now
+        tap_in = traffic.tap_in if traffic.recent is not None else None
+
+        def write_inline(msg: Message) -> None:
+            traffic.received += 1
+            if tap_in is not None:
+                tap_in(msg)
+            try:
+                write_now(msg)
+            except Exception as exc:  # noqa: BLE001 - a node's failure is routed, not fatal
+                fail(msg, exc)
+
+        return write_inline
+
+    @staticmethod
+    def _transform_input(node: Transform[Any], traffic: Traffic, out: Deliver,
+                         fail: Callable[[Message, Exception], None], *, count_out: bool) -> Deliver:
+        """The function a transform's input is: count, process, forward what it returns.
+
+        With ``count_out`` the returned message is counted here, inline, and ``out`` is the
+        next node itself; otherwise ``out`` is the port's counting emitter.
+        """
         process = node.process
-        if out is _nothing:
+        sent = traffic.sent
+        if out is _nothing and count_out:
             def run_only(msg: Message) -> None:
+                traffic.received += 1
                 try:
-                    process(msg)
+                    result = process(msg)
                 except Exception as exc:  # noqa: BLE001 - a node's failure is routed, not fatal
                     fail(msg, exc)
+                    return
+                if result is not None:
+                    sent[OUT_PORT] += 1
 
             return run_only
+        if not count_out:
+            def run_and_emit(msg: Message) -> None:
+                traffic.received += 1
+                try:
+                    result = process(msg)
+                except Exception as exc:  # noqa: BLE001 - a node's failure is routed, not fatal
+                    fail(msg, exc)
+                    return
+                if result is not None:
+                    out(result)
+
+            return run_and_emit
 
         def run_and_forward(msg: Message) -> None:
+            traffic.received += 1
             try:
                 result = process(msg)
             except Exception as exc:  # noqa: BLE001 - a node's failure is routed, not fatal
                 fail(msg, exc)
                 return
             if result is not None:
+                sent[OUT_PORT] += 1
                 out(result)
 
         return run_and_forward
@@ -210,6 +278,9 @@ class FlowRun:
         began = time.monotonic()
         summary = RunSummary(self.flow.name)
         started: list[Node[Any]] = []
+        health = self.health
+        if health is not None:
+            health.begin(self)
         try:
             for role in ("sink", "transform", "source"):
                 for node in self._by_role(role):
@@ -225,6 +296,9 @@ class FlowRun:
                     source._backpressure = self.backpressure
                 source_tasks = [group.create_task(self._run_source(s), name=f"source:{s.id}")
                                 for s in sources]
+                if health is not None:
+                    await asyncio.sleep(0)  # each source reaches its first await: its connections are known
+                    health.mark_started()
                 summary.end_of_input = await self._wait_sources(source_tasks, stop)
                 if summary.end_of_input:
                     self._end_of_input()
@@ -232,17 +306,34 @@ class FlowRun:
                     channel.close()
                 await self._drain(sink_tasks)
         finally:
+            if health is not None:
+                health.mark_ended()
             await self._close_all(started)
             for node_id, node in self.nodes.items():
                 feed = self.channels.get(node_id)
                 if feed is not None and feed.dropped:
-                    node.counters["dropped"] += feed.dropped
+                    node.counters.drop(feed.dropped, "queue_full")
                 summary.counters[node_id] = dict(node.counters)
+            self._channel_drops_counted = True
             self.store.close()
             summary.seconds = time.monotonic() - began
         return summary
 
+    def channel_drops_pending(self, node_id: str) -> int:
+        """Drops of a sink's channel not yet added to its counters (they are at the end of the run)."""
+        channel = self.channels.get(node_id)
+        if channel is None or self._channel_drops_counted:
+            return 0
+        return channel.dropped
+
     async def _start(self, node: Node[Any]) -> None:
+        token = current_node.set((self.health, node.id) if self.health is not None else None)
+        try:
+            await self._start_node(node)
+        finally:
+            current_node.reset(token)
+
+    async def _start_node(self, node: Node[Any]) -> None:
         try:
             async with asyncio.timeout(float(getattr(node, "start_timeout", LIFECYCLE_TIMEOUT))):
                 await node.start()
@@ -254,6 +345,8 @@ class FlowRun:
             raise NodeError(node.id, f"cannot start: {exc}") from exc
 
     async def _run_source(self, source: Source[Any]) -> None:
+        if self.health is not None:
+            current_node.set((self.health, source.id))  # this task's own context
         try:
             await source.run()
         except asyncio.CancelledError:
@@ -328,3 +421,9 @@ class FlowRun:
                 node.logger.error("node '%s' did not close within %.0f s", node.id, timeout)
             except Exception:
                 node.logger.exception("node '%s' failed to close", node.id)
+
+
+def _unchanged(before: NodeSpec, after: NodeSpec) -> bool:
+    """True when a reload kept a node as it was (same type, config and wires): it keeps its counters."""
+    return (before.type, before.config, before.wires, before.disabled) == (
+        after.type, after.config, after.wires, after.disabled)
