@@ -12,6 +12,7 @@ browser opens the page once with the token in the address and then needs nothing
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hmac
 import logging
 from collections.abc import Awaitable, Callable, Collection
@@ -22,7 +23,7 @@ import orjson
 from aiohttp import web
 
 from flowengine.health import Health
-from flowengine.web.api import flows_json, stats_json, tapped_json
+from flowengine.web.api import flows_json, redact, stats_json, tapped_json
 from flowengine.web.metrics import CONTENT_TYPE, Metrics
 from flowengine.web.settings import HttpSettings
 
@@ -50,6 +51,7 @@ class HttpServer:
         self.secrets = secrets
         self.metrics = Metrics(health)
         self._runner: web.AppRunner | None = None
+        self._closing = asyncio.Event()
         self.port = settings.port
 
     def app(self) -> web.Application:
@@ -68,7 +70,7 @@ class HttpServer:
 
     async def start(self) -> None:
         """Bind and serve; raises OSError when the address cannot be bound."""
-        runner = web.AppRunner(self.app(), access_log=None, handle_signals=False)
+        runner = web.AppRunner(self.app(), access_log=None, handle_signals=False, shutdown_timeout=5.0)
         await runner.setup()
         site = web.TCPSite(runner, self.settings.host, self.settings.port)
         try:
@@ -84,7 +86,8 @@ class HttpServer:
         logger.info("serving http on %s%s", shown.url, " (token required)" if self.settings.token else "")
 
     async def aclose(self) -> None:
-        """Stop serving (open tap streams are closed)."""
+        """Stop serving (open tap streams end first, so that nothing waits for them)."""
+        self._closing.set()
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
@@ -114,7 +117,8 @@ class HttpServer:
 
     async def _ready(self, request: web.Request) -> web.Response:
         health = self.health
-        return _json({"ready": health.ready, "reasons": health.reasons()}, 200 if health.ready else 503)
+        body = {"ready": health.ready, "reasons": health.reasons()}
+        return _json(redact(body, self.secrets), 200 if health.ready else 503)
 
     async def _metrics(self, request: web.Request) -> web.Response:
         response = web.Response(body=self.metrics.render())
@@ -126,10 +130,10 @@ class HttpServer:
         return web.Response(body=page, content_type="text/html", charset="utf-8")
 
     async def _flow(self, request: web.Request) -> web.Response:
-        return _json(flows_json(self.health))
+        return _json(redact(flows_json(self.health), self.secrets))
 
     async def _stats(self, request: web.Request) -> web.Response:
-        return _json(stats_json(self.health))
+        return _json(redact(stats_json(self.health), self.secrets))
 
     async def _tap(self, request: web.Request) -> web.StreamResponse:
         """Server-Sent Events: the node's last messages at once, then each new one as it comes."""
@@ -141,7 +145,7 @@ class HttpServer:
         await response.prepare(request)
         seen = 0
         idle = 0.0
-        while True:
+        while not self._closing.is_set():
             traffic = self._traffic(node_id, flow_name)  # a reload brings a new run
             recent = traffic.recent if traffic is not None else None
             if traffic is not None and recent is not None and traffic.taps != seen:
@@ -156,8 +160,10 @@ class HttpServer:
             elif idle >= TAP_KEEPALIVE:
                 await response.write(b": keepalive\n\n")
                 idle = 0.0
-            await asyncio.sleep(TAP_POLL)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._closing.wait(), TAP_POLL)
             idle += TAP_POLL
+        return response
 
     def _traffic(self, node_id: str, flow_name: str | None) -> Any:
         for name, state in self.health.flows.items():
