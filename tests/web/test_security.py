@@ -40,7 +40,8 @@ def test_a_public_address_without_a_token_refuses_to_start(tmp_path: Path, mosqu
     assert done.returncode != 0
     lines = (done.stdout + done.stderr).strip().splitlines()
     assert len(lines) == 1, lines
-    assert "--http-token" in lines[0] and "FLOWENGINE_HTTP_TOKEN" in lines[0]
+    assert "--http-token" in lines[0]
+    assert "FLOWENGINE_HTTP_TOKEN" in lines[0]
     assert "Traceback" not in done.stderr
 
 
@@ -54,7 +55,7 @@ def test_with_a_token_every_endpoint_but_health_wants_it(tmp_path: Path, mosquit
         wait_for(lambda: ready(base, TOKEN), DEADLINE, "/ready with the token", runner)
         assert get(f"{base}/health")[0] == 200
         for path in ("/ready", "/metrics", "/", "/api/flow", "/api/stats", "/api/tap/in"):
-            status, body = get(base + path)
+            status, _body = get(base + path)
             assert status == 401, (path, status)
             assert get(base + path, "wrong")[0] == 401, path
         # A browser opens the page once with ?token=; the cookie it sets carries the rest.
@@ -81,7 +82,8 @@ def test_with_a_token_every_endpoint_but_health_wants_it(tmp_path: Path, mosquit
     finally:
         status = runner.stop()
     assert status == 0, runner.log()
-    assert TOKEN not in runner.log() and secret_url(mosquitto_auth) not in runner.log()
+    assert TOKEN not in runner.log()
+    assert secret_url(mosquitto_auth) not in runner.log()
 
 
 def secret_url(broker: Mosquitto) -> str:
