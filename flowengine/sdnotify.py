@@ -84,11 +84,15 @@ class ServiceNotifier:
         self.health.listen(self._on_change)
         self._on_change()
         pinger = asyncio.ensure_future(self._ping()) if self.watchdog else None
+        stopping = False
         try:
             await stop.wait()
+            stopping = True
             self.notifier.send("STOPPING=1", "STATUS=stopping: draining in-flight messages")
             await asyncio.Event().wait()  # keep pinging while the flows drain, until cancelled
         finally:
+            if not stopping:  # the flows ended by themselves (a finite input): the runner exits
+                self.notifier.send("STOPPING=1", "STATUS=stopping: the input has ended")
             if pinger is not None:
                 pinger.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
