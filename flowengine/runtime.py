@@ -17,6 +17,7 @@ import asyncio
 import contextlib
 import logging
 import time
+from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -26,6 +27,7 @@ from flowengine.clock import Clock, EventClock, WallClock
 from flowengine.errors import NodeError
 from flowengine.graph import FlowGraph, NodeSpec
 from flowengine.health import FlowHealth, current_node
+from flowengine.inputs import Upstream, channel_input, fan_out, inline_sink_input, nothing, transform_input
 from flowengine.message import Message
 from flowengine.node import ERRORS_PORT, OUT_PORT, Node, NodeContext, Sink, Source, Transform
 from flowengine.state import StateStore
@@ -40,10 +42,6 @@ LOGGED_FAILURES = 20
 LIFECYCLE_TIMEOUT = 30.0
 
 
-def _nothing(msg: Message) -> None:
-    """Deliver to nowhere: a port nothing is wired to."""
-
-
 async def cancel_and_wait(*tasks: asyncio.Future[Any]) -> None:
     """Cancel helper tasks and wait until they have finished (no task outlives its owner)."""
     for task in tasks:
@@ -51,21 +49,6 @@ async def cancel_and_wait(*tasks: asyncio.Future[Any]) -> None:
     for task in tasks:
         with contextlib.suppress(asyncio.CancelledError):
             await task
-
-
-def fan_out(targets: list[Deliver]) -> Deliver:
-    """Return one function delivering to every target, specialised for 0 and 1 targets."""
-    if not targets:
-        return _nothing
-    if len(targets) == 1:
-        return targets[0]
-    chain = tuple(targets)
-
-    def deliver_all(msg: Message) -> None:
-        for target in chain:
-            target(msg)
-
-    return deliver_all
 
 
 @dataclass
@@ -119,123 +102,65 @@ class FlowRun:
     # Wiring -----------------------------------------------------------------------------
 
     def _wire(self, specs: list[NodeSpec]) -> None:
-        inputs: dict[str, Deliver] = {}
+        """Bind every port straight to the next nodes' input functions (counting folded in: :mod:`inputs`)."""
+        factories: dict[str, Callable[[Upstream], Deliver]] = {}
+        plain: dict[str, Deliver] = {}
+        inputs = Counter(target for spec in specs for targets in spec.wires.values() for target in targets
+                         if target in self.specs)
 
-        def targets_of(spec: NodeSpec, port: str) -> Deliver:
-            found = [inputs[t] if t in inputs else self._late(inputs, t)
-                     for t in spec.wires.get(port, ()) if t in self.specs]
+        def targets_of(spec: NodeSpec, traffic: Traffic, port: str) -> Deliver:
+            wired = [t for t in spec.wires.get(port, ()) if t in self.specs]
+            if not wired:
+                return traffic.counting(port, nothing)  # counted even when it goes nowhere
+            found: list[Deliver] = []
+            for index, target in enumerate(wired):
+                upstream: Upstream = (traffic, port) if index == 0 else None  # one edge counts the port
+                if target in factories:
+                    target_traffic = self.traffic[target]
+                    if (upstream is not None and inputs[target] == 1 and target_traffic.channel is None
+                            and not target_traffic.tappable):
+                        target_traffic.derive_from(traffic, port)  # its only input: counted once
+                    found.append(factories[target](upstream))
+                    continue
+                late = self._late(plain, target)
+                found.append(traffic.counting(port, late) if upstream is not None else late)
             return fan_out(found)
 
         # Downstream first, so that each port binds straight to the next node's function.
         for spec in reversed(specs):
             node = self.nodes[spec.id]
             traffic = self.traffic[spec.id]
-            raw_out: Deliver = _nothing
+            out: Deliver = nothing
             for port in (*spec.node_class.output_ports(spec.config), ERRORS_PORT):
-                deliver = targets_of(spec, port)
+                deliver = targets_of(spec, traffic, port)
                 if port == OUT_PORT:
-                    raw_out = deliver
-                # Every port counts what the node emits on it (wired or not).
-                node.bind_output(port, traffic.counting(port, deliver))
-            inputs[spec.id] = self._input_of(spec, node, traffic, raw_out)
+                    out = deliver
+                node.bind_output(port, deliver)
+            factory = self._input_factory(spec, node, traffic, out)
+            factories[spec.id] = factory
+            plain[spec.id] = factory(None)
 
     @staticmethod
-    def _late(inputs: dict[str, Deliver], target: str) -> Deliver:
+    def _late(plain: dict[str, Deliver], target: str) -> Deliver:
         """A trampoline for a wire into a node not built yet (only on allowed cycles)."""
-        return lambda msg: inputs[target](msg)
+        return lambda msg: plain[target](msg)
 
-    def _input_of(self, spec: NodeSpec, node: Node[Any], traffic: Traffic, out: Deliver) -> Deliver:
+    def _input_factory(self, spec: NodeSpec, node: Node[Any], traffic: Traffic, out: Deliver
+                       ) -> Callable[[Upstream], Deliver]:
+        """Return what builds the node's input function for one incoming edge."""
         fail = self._failure_handler(spec.id, node)
         if isinstance(node, Transform):
-            if traffic.recent is not None:
-                # The tap is on: the return path goes through the port's counting emitter.
-                return self._transform_input(node, traffic, node.emitter(OUT_PORT), fail, count_out=False)
-            if OUT_PORT not in traffic.sent:  # no 'out' port: a returned message goes nowhere
-                return self._transform_input(node, traffic, _nothing, fail, count_out=False)
-            return self._transform_input(node, traffic, out, fail, count_out=True)
+            return lambda upstream: transform_input(node, traffic, out, fail, upstream)
         if isinstance(node, Sink):
             if node.inline:
-                return self._inline_sink_input(node, traffic, fail)
+                return lambda upstream: inline_sink_input(node, traffic, fail, upstream)
             capacity = int(getattr(node.config, "capacity", None) or node.capacity)
             channel: Channel[Message] = Channel(capacity, "drop_newest")
             self.channels[spec.id] = channel
-            traffic.channel = channel  # the channel counts what the sink is offered
-            if traffic.recent is not None:
-                put = channel.put
-                tap_in = traffic.tap_in
-
-                def put_and_tap(msg: Message) -> bool:
-                    tap_in(msg)
-                    return put(msg)
-
-                return put_and_tap
-            return channel.put
-        return _nothing  # a source fed by a wire (allowed by no built-in) ignores input
-
-    @staticmethod
-    def _inline_sink_input(node: Sink[Any], traffic: Traffic, fail: Callable[[Message, Exception], None]
-                           ) -> Deliver:
-        write_now = node.write_now
-        tap_in = traffic.tap_in if traffic.recent is not None else None
-
-        def write_inline(msg: Message) -> None:
-            traffic.received += 1
-            if tap_in is not None:
-                tap_in(msg)
-            try:
-                write_now(msg)
-            except Exception as exc:  # noqa: BLE001 - a node's failure is routed, not fatal
-                fail(msg, exc)
-
-        return write_inline
-
-    @staticmethod
-    def _transform_input(node: Transform[Any], traffic: Traffic, out: Deliver,
-                         fail: Callable[[Message, Exception], None], *, count_out: bool) -> Deliver:
-        """The function a transform's input is: count, process, forward what it returns.
-
-        With ``count_out`` the returned message is counted here, inline, and ``out`` is the
-        next node itself; otherwise ``out`` is the port's counting emitter.
-        """
-        process = node.process
-        sent = traffic.sent
-        if out is _nothing and count_out:
-            def run_only(msg: Message) -> None:
-                traffic.received += 1
-                try:
-                    result = process(msg)
-                except Exception as exc:  # noqa: BLE001 - a node's failure is routed, not fatal
-                    fail(msg, exc)
-                    return
-                if result is not None:
-                    sent[OUT_PORT] += 1
-
-            return run_only
-        if not count_out:
-            def run_and_emit(msg: Message) -> None:
-                traffic.received += 1
-                try:
-                    result = process(msg)
-                except Exception as exc:  # noqa: BLE001 - a node's failure is routed, not fatal
-                    fail(msg, exc)
-                    return
-                if result is not None:
-                    out(result)
-
-            return run_and_emit
-
-        def run_and_forward(msg: Message) -> None:
-            traffic.received += 1
-            try:
-                result = process(msg)
-            except Exception as exc:  # noqa: BLE001 - a node's failure is routed, not fatal
-                fail(msg, exc)
-                return
-            if result is not None:
-                sent[OUT_PORT] += 1
-                out(result)
-
-        return run_and_forward
+            traffic.channel = channel  # the channel counts what the sink is offered; the feeder taps it
+            return lambda upstream: channel_input(channel, upstream)
+        # A source fed by a wire (allowed by no built-in) ignores its input.
+        return lambda upstream: upstream[0].counting(upstream[1], nothing) if upstream is not None else nothing
 
     def _failure_handler(self, node_id: str, node: Node[Any]) -> Callable[[Message, Exception], None]:
         counters = node.counters
@@ -391,7 +316,11 @@ class FlowRun:
 
     async def _feed_sink(self, sink: Sink[Any], channel: Channel[Message]) -> None:
         fail = self._failure_handler(sink.id, sink)
+        traffic = self.traffic[sink.id]
         while (batch := await channel.get_batch()) is not None:
+            if traffic.recording is not None:  # tapped per batch, off the hot path
+                for msg in batch:
+                    traffic.record("in", msg)
             try:
                 await sink.write(batch)
             except asyncio.CancelledError:

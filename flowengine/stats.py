@@ -41,6 +41,8 @@ class NodeStats:
     connections: dict[str, str] = field(default_factory=dict)
     #: The node's other counters (``published``, ``unmatched``, …).
     events: dict[str, int] = field(default_factory=dict)
+    #: Somebody watches the node's debug tap (it records its messages).
+    tapped: bool = False
 
     def as_json(self) -> dict[str, object]:
         """Return the stats as a JSON-ready dict."""
@@ -49,6 +51,7 @@ class NodeStats:
             "errors": self.errors, "dropped": self.dropped, "queue_depth": self.queue_depth,
             "outbox_depth": self.outbox_depth, "timers_pending": self.timers_pending,
             "connected": self.connected, "connections": self.connections, "events": self.events,
+            "tapped": self.tapped,
         }
 
 
@@ -88,6 +91,7 @@ def node_stats(health: FlowHealth) -> list[NodeStats]:
             connected=None if connected is None else int(connected),
             connections={name: c.state + (f" ({c.detail})" if c.detail else "") for name, c in held.items()},
             events={name: value for name, value in counters.items() if name not in _OWN_METRICS},
+            tapped=traffic.viewers > 0,
         ))
     return found
 

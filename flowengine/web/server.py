@@ -136,26 +136,45 @@ class HttpServer:
         return _json(redact(stats_json(self.health), self.secrets))
 
     async def _tap(self, request: web.Request) -> web.StreamResponse:
-        """Server-Sent Events: the node's last messages at once, then each new one as it comes."""
+        """Server-Sent Events: what the tap kept of the node, then each new message while the stream is open.
+
+        The node records its messages only while at least one tap stream is open on it.
+        """
         node_id = request.match_info["node"]
         flow_name = request.query.get("flow")
-        if self._traffic(node_id, flow_name) is None:
+        watched = self._traffic(node_id, flow_name)
+        if watched is None:
             return _json({"error": f"no running node '{node_id}'"}, 404)
         response = web.StreamResponse(headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache"})
-        await response.prepare(request)
+        watched.open_tap()
+        try:
+            await response.prepare(request)
+            with contextlib.suppress(ConnectionResetError):  # the viewer went away
+                await self._stream_tap(response, node_id, flow_name, watched)
+        finally:
+            current = self._traffic(node_id, flow_name) or watched
+            current.close_tap()
+        return response
+
+    async def _stream_tap(self, response: web.StreamResponse, node_id: str, flow_name: str | None,
+                          watched: Any) -> None:
         seen = 0
         idle = 0.0
         while not self._closing.is_set():
-            traffic = self._traffic(node_id, flow_name)  # a reload brings a new run
-            recent = traffic.recent if traffic is not None else None
-            if traffic is not None and recent is not None and traffic.taps != seen:
-                fresh = min(traffic.taps - seen, len(recent)) if seen <= traffic.taps else len(recent)
+            traffic = self._traffic(node_id, flow_name)
+            if traffic is not None and traffic is not watched:  # a reload brought a new run
+                if not traffic.viewers:
+                    traffic.open_tap()
+                watched = traffic
+            recent = watched.recent
+            if watched.taps != seen:
+                fresh = min(watched.taps - seen, len(recent)) if seen <= watched.taps else len(recent)
                 entries = list(recent)[len(recent) - fresh:]
-                first = traffic.taps - fresh + 1
+                first = watched.taps - fresh + 1
                 for offset, (port, msg) in enumerate(entries):
                     data = orjson.dumps(tapped_json(first + offset, port, msg, self.secrets))
                     await response.write(b"data: " + data + b"\n\n")
-                seen = traffic.taps
+                seen = watched.taps
                 idle = 0.0
             elif idle >= TAP_KEEPALIVE:
                 await response.write(b": keepalive\n\n")
@@ -163,7 +182,6 @@ class HttpServer:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._closing.wait(), TAP_POLL)
             idle += TAP_POLL
-        return response
 
     def _traffic(self, node_id: str, flow_name: str | None) -> Any:
         for name, state in self.health.flows.items():

@@ -55,6 +55,9 @@ def run_counted(tmp_path: Path, registry: Registry, *, tap: bool, previous: Flow
     assert loaded.graph is not None, loaded.errors
     health = Health().flow(loaded.graph.name)
     run = FlowRun(loaded.graph, health=health, tap=tap, previous=previous)
+    if tap:  # somebody watches every node, as /api/tap would
+        for traffic in run.traffic.values():
+            traffic.open_tap()
     run_sync(run.run())
     return run, health
 
@@ -81,14 +84,14 @@ def test_every_count_is_exact(tmp_path: Path, exploding_registry: Registry, tap:
     assert (tmp_path / "failed.jsonl").read_text().count("\n") == 10
     recent = run.traffic["boom"].recent
     if tap:
-        assert recent is not None
         assert len(recent) == 20
         assert recent[-1][0] in ("out", "errors")
-        failed = run.traffic["failed"].recent
-        assert failed is not None
-        assert len(failed) == 10
+        assert run.traffic["boom"].taps == 100
+        assert [port for port, _ in run.traffic["failed"].recent] == ["in"] * 10
+        assert [port for port, _ in run.traffic["low"].recent] == ["in"] * min(low, 20)
+        assert run.traffic["src"].taps == 200
     else:
-        assert recent is None
+        assert not recent
 
 
 def test_counters_survive_a_reload_for_unchanged_nodes(tmp_path: Path, exploding_registry: Registry) -> None:

@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 
 from tests.mosquitto import Mosquitto, free_port, publish_messages
-from tests.web.support import DEADLINE, Runner, get, metrics, ready, wait_for
+from tests.web.support import DEADLINE, Runner, get, json_of, metrics, ready, wait_for
 
 REPO = Path(__file__).resolve().parents[2]
 ARTIFACTS = Path(os.environ.get("FLOWENGINE_TEST_ARTIFACTS", REPO / "test-artifacts"))
@@ -104,7 +104,10 @@ def test_live_flow_counts_page_tap_and_broker_loss(mosquitto: Mosquitto, browser
         publish_messages(mosquitto, batch(range(500)))
         wait_for(lambda: page_counts(browser)["in"]["in"] == "in 500", DEADLINE, "the page counting 500 in")
         wait_for(lambda: page_counts(browser)["out"]["in"] == "in 250", DEADLINE, "the page showing 250 out")
-        # Second half, with one payload that is not JSON.
+        # Watch the filter's tap, then the second half, with one payload that is not JSON.
+        browser.find_element("css selector", 'g.node[data-node="keep"] rect').click()
+        wait_for(lambda: json_of(base, "/api/stats")["flows"][FLOW]["nodes"]["keep"]["tapped"], DEADLINE,
+                 "the tap open")
         publish_messages(mosquitto, [*batch(range(500, 999)), ("sensors/9", b"not json {")])
         wait_for(lambda: page_counts(browser)["in"]["in"] == "in 1000", DEADLINE, "the page counting 1000 in")
 
@@ -137,9 +140,12 @@ def test_live_flow_counts_page_tap_and_broker_loss(mosquitto: Mosquitto, browser
         assert shown["out"]["connected"] == "1"
 
         # The tap of the filter shows the last message that passed it.
-        browser.find_element("css selector", 'g.node[data-node="keep"] rect').click()
-        newest = wait_for(lambda: browser.find_elements("css selector", "#tap li"), DEADLINE, "the tap")
-        assert json.loads(newest[0].find_element("css selector", ".payload").text) == {"n": 998, "keep": True}
+        def newest_payload() -> Any:
+            shown = browser.find_elements("css selector", "#tap li .payload")
+            return json.loads(shown[0].text) if shown else None
+
+        wait_for(lambda: newest_payload() == {"n": 998, "keep": True}, DEADLINE, "the last passing message in the tap")
+        newest = browser.find_elements("css selector", "#tap li")
         assert "sensors/4" in newest[0].text  # 998 % 7
         wait_for(lambda: len(browser.find_elements("css selector", "#tap li")) == 20, DEADLINE, "20 tapped messages")
 
