@@ -122,6 +122,14 @@ class Health:
             found = self.flows[name] = FlowHealth(name, _on_change=self._changed)
         return found
 
+    def add(self, name: str) -> FlowHealth:
+        """Add a flow that the runner runs: ``name``, or ``name#2``… when two files use one name."""
+        key, number = name, 1
+        while key in self.flows:
+            number += 1
+            key = f"{name}#{number}"
+        return self.flow(key)
+
     @property
     def ready(self) -> bool:
         """True when there is at least one flow and every flow is ready."""

@@ -181,7 +181,7 @@ async def run_flows(paths: list[Path], registry: Registry, graphs: list[FlowGrap
         with contextlib.suppress(NotImplementedError, RuntimeError):
             loop.add_signal_handler(signum, on_signal, signal.Signals(signum).name)
     runners = [FlowRunner(path, registry, graph, watch=watch, on_secrets=on_secrets,
-                          health=health.flow(graph.name), tap=http is not None)
+                          health=health.add(graph.name), tap=http is not None)
                for path, graph in zip(paths, graphs, strict=True)]
     service = (asyncio.ensure_future(ServiceNotifier(notifier, health, watchdog=watchdog_interval()).run(stop))
                if notifier is not None else None)

@@ -67,8 +67,10 @@ def node_stats(health: FlowHealth) -> list[NodeStats]:
         counters = node.counters
         sent = dict(traffic.sent)
         if isinstance(node, Source):
-            # Taken from outside: what the source counted itself, else what it emitted.
-            received = counters["received"] if "received" in counters else sum(sent.values())
+            # Taken from outside: what the source counted itself, else what it emitted plus the
+            # input it skipped as unusable (a replay's bad lines).
+            received = (counters["received"] if "received" in counters
+                        else sum(sent.values()) + counters["skipped"])
         else:
             received = traffic.received_now()
         dropped = dict(counters.dropped_by)
