@@ -187,6 +187,16 @@ class Source(Node[C]):
         """Return True when :meth:`run` returns by itself once its input is exhausted."""
         return not self.live
 
+    @classmethod
+    def replay_config(cls, config: Any, capture: Path | None) -> NodeConfig | None:
+        """Capability used by ``flowengine test``: this source's config for replaying a capture.
+
+        Return the config that reads ``capture`` (None: the source's own input) once, from the
+        top, as fast as possible; or None, the default, when this type cannot replay one (a live
+        source such as a radio or a broker, which a test replaces by its own input).
+        """
+        return None
+
     async def backpressure(self) -> None:
         """Wait until every channel downstream has room again; returns at once when it has."""
         if self._backpressure is not None:

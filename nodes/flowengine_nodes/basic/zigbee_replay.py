@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from pathlib import Path
 from typing import Any, ClassVar
 
 import orjson
@@ -78,6 +79,15 @@ class ZigbeeReplay(Source[ZigbeeReplayConfig]):
 
     config_model: ClassVar[type[NodeConfig]] = ZigbeeReplayConfig
     live: ClassVar[bool] = False
+
+    @classmethod
+    def replay_config(cls, config: Any, capture: Path | None) -> NodeConfig | None:
+        """For ``flowengine test``: read ``capture`` (or the configured file) once, at full speed, from the top."""
+        update: dict[str, Any] = {"speed": 0.0, "loop": False, "resume": False}
+        if capture is not None:
+            update["path"] = str(capture)
+        replayed: NodeConfig = config.model_copy(update=update)
+        return replayed
 
     def is_finite(self) -> bool:
         """A replay ends at the end of its file unless it loops."""
