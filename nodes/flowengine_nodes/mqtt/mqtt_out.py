@@ -29,18 +29,9 @@ from flowengine import (
     supervise,
 )
 from flowengine_nodes.mqtt.broker import MqttClientConfig, connection_settings
-from flowengine_nodes.mqtt.connection import (
-    TOPIC_CACHE,
-    ConnectionLostError,
-    ConnectionStatus,
-    Will,
-    add_publish,
-    connect,
-    publish_header,
-    wait_disconnected,
-    write_packets,
-)
+from flowengine_nodes.mqtt.connection import ConnectionLostError, ConnectionStatus, Will, connect, wait_disconnected
 from flowengine_nodes.mqtt.outbox import Entry, Outbox, OutboxBusyError
+from flowengine_nodes.mqtt.packets import TOPIC_CACHE, add_publish, publish_header
 from flowengine_nodes.zigbee2mqtt.bridge import Zigbee2Mqtt, Zigbee2MqttConfig
 
 if TYPE_CHECKING:
@@ -234,6 +225,8 @@ class MqttOut(Sink[MqttOutConfig]):
         self._outbox: Outbox | None = None
         self._task: asyncio.Task[None] | None = None
         self._paho: paho.Client | None = None
+        #: The connection's QoS 0 packet writer (:meth:`Connection.write_packets`), while connected.
+        self._write_direct: Callable[[bytes | bytearray], bool] | None = None
         #: paho message id -> outbox sequence number of the QoS 1/2 messages awaiting an ack.
         self._inflight: dict[int, int] = {}
         self._acked: list[int] = []
@@ -403,10 +396,10 @@ class MqttOut(Sink[MqttOutConfig]):
         self._write_packets(packets, count)
 
     def _write_packets(self, packets: bytearray, count: int) -> None:
-        client = self._paho
-        if client is None:
+        write = self._write_direct
+        if write is None:
             self._dropped(count, "not connected to the broker (QoS 0)")
-        elif write_packets(client, packets):
+        elif write(packets):
             self.counters["published"] += count
         else:
             self._dropped(count, "the connection does not take them (lost, or the broker is not reading) (QoS 0)")
@@ -523,12 +516,14 @@ class MqttOut(Sink[MqttOutConfig]):
                     self._inflight.clear()
                     outbox.rewind()
                 self._paho = paho_instance
+                self._write_direct = connection.write_packets
                 self._client = client
                 await self._on_connected(client)
                 connected()  # after the announcements: "connected" means ready, as the status reports
                 await self._serve_connection(client, paho_instance)
             finally:
                 self._paho = None
+                self._write_direct = None
                 self._client = None
                 self._flush_acks()
                 self._inflight.clear()
