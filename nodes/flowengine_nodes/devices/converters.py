@@ -208,7 +208,7 @@ _FLOAT_PREFIX: Final = re.compile(r"\s*[+-]?(?:Infinity|\d+\.?\d*(?:[eE][+-]?\d+
 def parse_float(value: Any) -> float:
     """``Number.parseFloat(value)``: the leading decimal number of ``String(value)``, else NaN."""
     if is_number(value):
-        return 0 if value == 0 else value  # type: ignore[no-any-return]
+        return 0 if value == 0 else value
     match = _FLOAT_PREFIX.match(js_key(value))
     if match is None:
         return math.nan
@@ -395,15 +395,14 @@ def _sync_color_state(new: dict[str, Any], options: Mapping[str, Any]) -> dict[s
             if "hs" in targets:
                 h, s, _ = _xy_to_hsv(synced["x"], synced["y"])
                 synced["hue"], synced["saturation"] = _hue(precision_round(h, 0)), precision_round(s, 0)
-    elif mode == "color_temp":
-        if temp is not None:
-            result["color_temp"] = temp
-            cx, cy = _xy_from_mireds(temp)
-            if "xy" in targets:
-                synced["x"], synced["y"] = precision_round(cx, 4), precision_round(cy, 4)
-            if "hs" in targets:
-                h, s, _ = _xy_to_hsv(cx, cy)
-                synced["hue"], synced["saturation"] = _hue(precision_round(h, 0)), precision_round(s, 0)
+    elif mode == "color_temp" and temp is not None:
+        result["color_temp"] = temp
+        cx, cy = _xy_from_mireds(temp)
+        if "xy" in targets:
+            synced["x"], synced["y"] = precision_round(cx, 4), precision_round(cy, 4)
+        if "hs" in targets:
+            h, s, _ = _xy_to_hsv(cx, cy)
+            synced["hue"], synced["saturation"] = _hue(precision_round(h, 0)), precision_round(s, 0)
     if synced:
         result["color"] = synced
     return result

@@ -16,6 +16,7 @@ held to give exactly its results (tests/nodes/decode/test_memo.py).
 
 from __future__ import annotations
 
+import contextlib
 import math
 from collections.abc import Iterable, Mapping
 from typing import Any, Final, Literal, NamedTuple
@@ -550,10 +551,9 @@ class Decoder:
         for key, decimals in definition.precision.items():
             value = result.get(key)
             if type(value) is int or type(value) is float:
-                try:
+                # Zigbee2MQTT logs a bad calibration option and keeps the value.
+                with contextlib.suppress(*CONVERTER_FAILURES):
                     result[key] = calibrate_and_round(value, options, key, decimals)
-                except CONVERTER_FAILURES:
-                    pass  # Zigbee2MQTT logs a bad calibration option and keeps the value
         return _Converted(None, definition.model, result, event)
 
     def _finish(self, converted: _Converted, lqi: Any, device: _Device) -> DecodeResult:

@@ -552,11 +552,11 @@ def _post_read(attribute: clusters_household.Attribute, value: Any) -> Any:
         if key in attribute.special:
             return value
     invalid = clusters.INVALID_BY_TYPE.get(attribute.type)
-    if invalid is not None and value == invalid and not isinstance(value, (str, bool)):
-        if isinstance(value, JsBigInt) == (attribute.type in _BIGINT_SENTINELS) and (number or isinstance(value, JsBigInt)):
-            if value == attribute.max or value == attribute.min:
-                return value
-            return math.nan
+    sentinel_kind = isinstance(value, JsBigInt) == (attribute.type in _BIGINT_SENTINELS)
+    if invalid is not None and (number or isinstance(value, JsBigInt)) and value == invalid and sentinel_kind:
+        if value == attribute.max or value == attribute.min:
+            return value
+        return math.nan
     as_number = _comparable(value)
     if attribute.min is not None and as_number < attribute.min:
         return _DROPPED
