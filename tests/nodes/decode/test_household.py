@@ -71,7 +71,8 @@ def test_generated_household_vectors() -> None:
     per_model: dict[str, int] = {}
     for case in cases:
         per_model[case["input"]["model"]] = per_model.get(case["input"]["model"], 0) + 1
-    assert len(per_model) == 7 and min(per_model.values()) > 1000
+    assert len(per_model) == 7
+    assert min(per_model.values()) > 1000
     mismatches = _mismatches(Decoder(compat=2, cache_state=False), cases)
     assert not mismatches, "\n".join(mismatches[:20])
 
@@ -164,8 +165,10 @@ def test_bulb_color_state_sync() -> None:
     # colorMode xy with currentX/currentY and colorTemperature: color_temp is recomputed from x/y.
     frame = "18010a" + "0800" + "3001" + "0300" + "21" + "1e72" + "0400" + "21" + "9e6a" + "0700" + "21" + "5d01"
     payload = decoder.decode(report(frame, "LED1545G12", 768)).payload
-    assert payload is not None and payload["color_mode"] == "xy"
-    assert set(payload["color"]) == {"x", "y"} and isinstance(payload["color_temp"], int)
+    assert payload is not None
+    assert payload["color_mode"] == "xy"
+    assert set(payload["color"]) == {"x", "y"}
+    assert isinstance(payload["color_temp"], int)
     # A colour temperature outside the converters' kelvin table makes color_colortemp throw: nothing.
     assert decoder.decode(report("18010a0700210000", "LED1545G12", 768)).payload is None
 
@@ -200,13 +203,17 @@ def test_definitions_are_data_with_both_directions() -> None:
     registry = default_registry()
     for model, (zigbee_model, _) in HOUSEHOLD.items():
         definition = registry.find(zigbee_model)
-        assert definition is not None and definition.model == model
-        assert definition.converters and definition.exposes
+        assert definition is not None
+        assert definition.model == model
+        assert definition.converters
+        assert definition.exposes
         assert registry.find(model) is definition
     plug = registry.find("ZNCZ02LM")
-    assert plug is not None and any("state" in t.keys for t in plug.to_zigbee)
+    assert plug is not None
+    assert any("state" in t.keys for t in plug.to_zigbee)
     motion = registry.find("RTCGQ11LM")
-    assert motion is not None and motion.option_defaults()["occupancy_timeout"] == 90
+    assert motion is not None
+    assert motion.option_defaults()["occupancy_timeout"] == 90
 
 
 LINT_FLOW = """\
