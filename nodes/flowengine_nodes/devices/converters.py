@@ -149,6 +149,8 @@ def number_value(value: float) -> float:
 
 def precision_round(value: float, decimals: int | float) -> float:
     """Zigbee2MQTT's ``precisionRound``: ``Math.round(value * 10**d) / 10**d``."""
+    if type(value) is int and type(decimals) is int and decimals >= 0 and -(2**50) < value < 2**50:
+        return value  # an integer times 10**d, rounded and divided back, is itself
     factor = 10**decimals
     scaled = value * factor
     if isinstance(scaled, float) and (math.isnan(scaled) or math.isinf(scaled)):

@@ -541,32 +541,44 @@ def _is_number(value: Any) -> bool:
 
 
 def _post_read(attribute: clusters_household.Attribute, value: Any) -> Any:
-    """``processAttributePostRead``: the value, NaN, or ``_DROPPED`` (the attribute is ignored)."""
-    number = _is_number(value)
-    if (number or isinstance(value, str)) and type(value) is type(attribute.default) and value == attribute.default:
-        return value
-    if number and attribute.default is not None and _is_number(attribute.default) and value == attribute.default:
+    """``processAttributePostRead``: the value, NaN, or ``_DROPPED`` (the attribute is ignored).
+
+    The common case first: a value that is neither the type's "invalid" sentinel nor outside the
+    attribute's bounds passes unchanged whatever its default and specials say.
+    """
+    number = type(value) is int or type(value) is float
+    invalid = clusters.INVALID_BY_TYPE.get(attribute.type)
+    sentinel = (
+        invalid is not None
+        and (number or isinstance(value, JsBigInt))
+        and value == invalid
+        and isinstance(value, JsBigInt) == (attribute.type in _BIGINT_SENTINELS)
+    )
+    if not sentinel:
+        low, high, max_length = attribute.min, attribute.max, attribute.max_length
+        if low is None and high is None and max_length is None:
+            return value
+        as_number = _comparable(value)
+        out_of_range = (low is not None and as_number < low) or (high is not None and as_number > high)
+        if not out_of_range and max_length is not None:
+            length = _js_length(value)
+            out_of_range = length is not None and length > max_length
+        if not out_of_range:
+            return value
+    # The value would change: the attribute's default and its special values are kept as they are.
+    default = attribute.default
+    if (number or isinstance(value, str)) and (
+        (type(value) is type(default) or (number and (type(default) is int or type(default) is float)))
+        and value == default
+    ):
         return value
     if attribute.special and (number or isinstance(value, str)):
         key = value if isinstance(value, str) else _number_key(value)
         if key in attribute.special:
             return value
-    invalid = clusters.INVALID_BY_TYPE.get(attribute.type)
-    sentinel_kind = isinstance(value, JsBigInt) == (attribute.type in _BIGINT_SENTINELS)
-    if invalid is not None and (number or isinstance(value, JsBigInt)) and value == invalid and sentinel_kind:
-        if value == attribute.max or value == attribute.min:
-            return value
-        return math.nan
-    as_number = _comparable(value)
-    if attribute.min is not None and as_number < attribute.min:
-        return _DROPPED
-    if attribute.max is not None and as_number > attribute.max:
-        return _DROPPED
-    if attribute.max_length is not None:
-        length = _js_length(value)
-        if length is not None and length > attribute.max_length:
-            return _DROPPED
-    return value
+    if sentinel:
+        return value if value == attribute.max or value == attribute.min else math.nan
+    return _DROPPED
 
 
 def _number_key(value: float) -> str:
