@@ -1,14 +1,15 @@
 """Cold decoding of the household's seven models, beside zigbee-herdsman + converters in node (issue 10).
 
-Every report of the household vectors (``tests/data/vectors/household_*.jsonl``: valid, damaged and
-hand-shaped frames) is decoded once per run on the decoder's plain path, which never consults the
-memo (``Decoder.decode_frame``; the hex text is converted too), in Zigbee2MQTT 2.x mode with
-``cache_state: false``; the best of ``--repeat`` runs is kept. Both sides are timed in CPU seconds of their own process,
-so a busy machine (other jobs on the same cores) disturbs the ratio as little as it can. In the same run the same reports go
-through zigbee-herdsman 10.9.5 + zigbee-herdsman-converters 26.112.0 in node
-(``decode_household_node.js``, best of ``--repeat`` passes after one warm-up pass for the JIT), when ``ZIGBEE_ORACLE_MODULES``
-names a ``node_modules`` holding them (see tests/nodes/decode/oracle/README.md); otherwise that
-column says why it is missing. Prints msg/s per model and the ratio flowengine / node.
+Every report of the household vectors (``tests/data/vectors/household_*.jsonl``: valid, damaged
+and hand-shaped frames) is decoded once per pass on the decoder's plain path, which never consults
+the memo (``Decoder.decode_frame``; the hex text is converted too), in Zigbee2MQTT 2.x mode with
+``cache_state: false``. In the same run the same reports go through zigbee-herdsman 10.9.5 +
+zigbee-herdsman-converters 26.112.0 in node (``decode_household_node.js``, after one warm-up pass
+for the JIT) when ``ZIGBEE_ORACLE_MODULES`` names a ``node_modules`` holding them (see
+tests/nodes/decode/oracle/README.md); otherwise that column is skipped with a message. Both sides
+keep the best of ``--repeat`` passes, timed in CPU seconds of their own process, so a busy machine
+(other jobs on the same cores) disturbs the ratio as little as it can. Prints msg/s per model and
+the ratio flowengine / node.
 Run: ``ZIGBEE_ORACLE_MODULES=/path/to/node_modules .venv/bin/python benchmarks/decode_household.py``.
 """
 
