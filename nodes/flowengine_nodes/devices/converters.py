@@ -31,7 +31,7 @@ from flowengine_nodes.devices.jsvalues import (
     JsObject,
     JsTypeError,
     StructElement,
-    number_to_string,
+    js_string,
     string_to_number,
 )
 
@@ -66,19 +66,7 @@ def is_number(value: Any) -> bool:
 
 def js_key(value: Any) -> str:
     """``String(value)``: the property key a value looks up in an object literal."""
-    if isinstance(value, str):
-        return value
-    if isinstance(value, JsBigInt):
-        return str(int(value))
-    if isinstance(value, (int, float)):
-        return number_to_string(value)
-    if value is None:
-        return "undefined"
-    if isinstance(value, bytes):
-        return value.decode("utf-8", "replace")
-    if isinstance(value, list):
-        return ",".join("" if item is None else js_key(item) for item in value)
-    return "[object Object]"
+    return js_string(value)
 
 
 def to_number(value: Any) -> float:
@@ -375,10 +363,7 @@ def _sync_color_state(new: dict[str, Any], options: Mapping[str, Any]) -> dict[s
     synced: dict[str, Any] = {}
     mode = result.get("color_mode")
     if mode == "hs" and color is not None:
-        if "hue" in color:
-            synced["hue"] = color["hue"]
-        if "saturation" in color:
-            synced["saturation"] = color["saturation"]
+        synced.update((key, color[key]) for key in ("hue", "saturation") if key in color)
         if "hue" in synced and "saturation" in synced:
             hsv = _Hsv(synced["hue"], synced["saturation"])
             if "color_temp" in targets:
@@ -387,10 +372,7 @@ def _sync_color_state(new: dict[str, Any], options: Mapping[str, Any]) -> dict[s
                 cx, cy = hsv.to_xy()
                 synced["x"], synced["y"] = precision_round(cx, 4), precision_round(cy, 4)
     elif mode == "xy" and color is not None:
-        if "x" in color:
-            synced["x"] = color["x"]
-        if "y" in color:
-            synced["y"] = color["y"]
+        synced.update((key, color[key]) for key in ("x", "y") if key in color)
         if "x" in synced and "y" in synced:
             if "color_temp" in targets:
                 result["color_temp"] = precision_round(_xy_to_mireds(synced["x"], synced["y"]), 0)
