@@ -100,6 +100,8 @@ def _coerce(value: Any) -> float:
 def to_int32(value: Any) -> int:
     """``ToInt32(value)``, the operand of a bitwise operator (a BigInt mixed with numbers throws)."""
     number = to_number(value)
+    if isinstance(number, int) and not -(2**53) <= number <= 2**53:
+        number = float(number)  # a number parsed from text is a double first ("0x…" with 16 digits)
     if isinstance(number, float):
         if math.isnan(number) or math.isinf(number):
             return 0

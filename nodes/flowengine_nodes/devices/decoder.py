@@ -33,7 +33,7 @@ from flowengine_nodes.devices.definitions import (
 )
 from flowengine_nodes.devices.events import DeviceEvent
 from flowengine_nodes.devices.jsvalues import UNDEFINED, JsBigInt, JsObject, StructElement, number_to_string
-from flowengine_nodes.devices.zcl import ERA_1X, ERA_2X, ZclError, named_values, parse_frame
+from flowengine_nodes.devices.zcl import ERA_1X, ERA_2X, ZclError, parse_frame
 
 Compat = Literal[1, 2]
 
@@ -116,7 +116,7 @@ def to_json_value(value: Any) -> Any:
     if isinstance(value, StructElement):
         return {"elmType": value.type, "elmVal": to_json_value(value.value)}
     if isinstance(value, JsObject):
-        return {k: v for k, v in value.fields.items()}
+        return {k: to_json_value(v) for k, v in value.fields.items()}
     return value
 
 
@@ -538,8 +538,6 @@ class Decoder:
             # Nobody listens: nothing published, and no event (events see what a converter sees).
             return _Converted(None, definition.model, None, None)
         data = parsed.data
-        if self._era == ERA_2X and parsed.frame_type == 0 and data:
-            data = named_values(cluster, parsed.manufacturer_code, data)
         options = self._options
         message = _new(ConvertInput, (definition.model, msg_type, data, self._compat, self._legacy, options,
                                       definition.meta))
