@@ -330,6 +330,8 @@ class Decoder:
         self._base_topic = base_topic
         self._registry = registry or default_registry()
         self._options: dict[str, Any] = dict(options or {})
+        #: Model id or model -> its definition (None: unknown), see ``_definition``.
+        self._definitions: dict[str, Definition | None] = {}
         #: (model, cluster, message type) -> the converters that listen, in definition order.
         self._dispatch: dict[tuple[str, int, str], tuple[Converter, ...]] = {}
         #: Model -> its post-processing steps (see ``_post_processing``).
@@ -523,7 +525,7 @@ class Decoder:
             parsed = parse_frame(frame, cluster, self._era)
         except ZclError as exc:
             return _Converted(f"ZCL frame rejected: {exc}", None, None, None)
-        definition = self._fixed or (self._registry.find(model) if model else None)
+        definition = self._fixed or (self._definition(model) if model else None)
         if definition is None:
             return _Converted(None, None, None, None)
         msg_type = parsed.msg_type
@@ -573,6 +575,16 @@ class Decoder:
                     with contextlib.suppress(*CONVERTER_FAILURES):
                         result[key] = calibrate_and_round(value, options, key, decimals)
         return _new(_Converted, (None, definition.model, result, event))
+
+    def _definition(self, model: str) -> Definition | None:
+        """The registry's definition of a model id or model (remembered per decoder, bounded)."""
+        try:
+            return self._definitions[model]
+        except KeyError:
+            found = self._registry.find(model)
+            if len(self._definitions) < MEMO_LIMIT:
+                self._definitions[model] = found
+            return found
 
     def _post_processing(self, definition: Definition) -> tuple[tuple[str, int, bool], ...]:
         """(key, default decimals, no option touches it) for each post-processed key (cached per model)."""
