@@ -431,16 +431,24 @@ def _cluster_specific(
     if command is None:
         raise ZclError(f"cluster {cluster} has no command 0x{command_id:02x} in this direction")
     name, parameters = command
+    # The message type's name, built once per command (the tables are constants).
+    message_type = _MESSAGE_TYPES.get(name) or _MESSAGE_TYPES.setdefault(name, "command" + name[0].upper() + name[1:])
     payload: dict[str, Any] = {}
     for param_name, type_id, conditions, minimum, maximum, special in parameters:
-        if not _conditions_hold(conditions, payload, reader.size - reader.pos):
+        if conditions and not _conditions_hold(conditions, payload, reader.size - reader.pos):
             continue
-        if type_id == -1:
-            value: Any = reader.raw(reader.size)
+        int_type = _INT_TYPES.get(type_id)
+        if int_type is not None:
+            value: Any = reader.uint(*int_type)
+        elif type_id == -1:
+            value = reader.raw(reader.size)
         elif type_id == 0xF0:
             value = "0x" + reader.raw(8)[::-1].hex()
         else:
             value = reader.value(type_id)
+        if minimum is None and maximum is None:
+            payload[param_name] = value
+            continue
         if era == ERA_2X and isinstance(value, int) and value not in special:
             invalid = clusters.INVALID_BY_TYPE.get(type_id)
             if value != invalid and (
@@ -448,7 +456,10 @@ def _cluster_specific(
             ):
                 raise ZclError(f"parameter {param_name} out of range")
         payload[param_name] = value
-    return "command" + name[0].upper() + name[1:], payload
+    return message_type, payload
+
+
+_MESSAGE_TYPES: dict[str, str] = {}
 
 
 def _conditions_hold(conditions: tuple[Any, ...], payload: dict[str, Any], remaining: int) -> bool:
@@ -537,6 +548,8 @@ def parse_frame(frame: bytes, cluster: int, era: int) -> Frame:
     raise ZclError(f"frame type {frame_type} is not supported")
 
 
+_INVALID: Final = clusters.INVALID_BY_TYPE
+
 #: Sentinel kinds: the "invalid" values of these types are BigInts in zigbee-herdsman (never ``===`` a number).
 _BIGINT_SENTINELS: Final = frozenset({0x26, 0x27, 0x2E, 0x2F})
 
@@ -588,8 +601,11 @@ def _post_read(attribute: clusters_household.Attribute, value: Any) -> Any:
     The common case first: a value that is neither the type's "invalid" sentinel nor outside the
     attribute's bounds passes unchanged whatever its default and specials say.
     """
+    low, high, max_length = attribute.min, attribute.max, attribute.max_length
+    invalid = _INVALID.get(attribute.type)
+    if type(value) is int and value != invalid and low is None and high is None and max_length is None:
+        return value  # the usual case, decided at once
     number = type(value) is int or type(value) is float
-    invalid = clusters.INVALID_BY_TYPE.get(attribute.type)
     sentinel = (
         invalid is not None
         and (number or isinstance(value, JsBigInt))
@@ -597,7 +613,6 @@ def _post_read(attribute: clusters_household.Attribute, value: Any) -> Any:
         and isinstance(value, JsBigInt) == (attribute.type in _BIGINT_SENTINELS)
     )
     if not sentinel:
-        low, high, max_length = attribute.min, attribute.max, attribute.max_length
         if low is None and high is None and max_length is None:
             return value
         as_number = _comparable(value)
