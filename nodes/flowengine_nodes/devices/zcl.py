@@ -210,17 +210,33 @@ class _Reader:
         if length == 0xFF:
             return result
         era_2x = self.era == ERA_2X
+        buf = self.buf
+        size = self.size
         for _ in range(length):
-            key = self.u8()
-            type_id = self.u8()
-            result[key] = self.value(type_id)
+            pos = self.pos
+            if pos + 2 > size:
+                raise _short("uint8")  # the key or the type is missing
+            key = buf[pos]
+            type_id = buf[pos + 1]
+            pos += 2
+            int_type = _INT_TYPES.get(type_id)
+            if int_type is not None:  # inlined _Reader.uint: the usual entry
+                width, signed = int_type
+                if pos + width > size:
+                    raise _short(f"{width}-byte integer")
+                value: Any = int.from_bytes(buf[pos : pos + width], "little", signed=signed)
+                result[key] = JsBigInt(value) if width >= 7 else value
+                self.pos = pos + width
+            else:
+                self.pos = pos
+                result[key] = self.value(type_id)
             if era_2x:
-                remaining = self.size - self.pos
+                remaining = size - self.pos
                 if remaining <= 1:
                     if remaining == 1:
                         self.pos += 1
                     break
-            elif self.pos == self.size:
+            elif self.pos == size:
                 break
         return result
 
