@@ -9,8 +9,9 @@ zigbee-herdsman-converters 26.112.0 in node (``decode_household_node.js``, after
 for the JIT) when ``ZIGBEE_ORACLE_MODULES`` names a ``node_modules`` holding them (see
 tests/nodes/decode/oracle/README.md); otherwise that column is skipped with a message. Both sides
 keep the best of ``--repeat`` passes, timed in CPU seconds of their own process, so a busy machine
-(other jobs on the same cores) disturbs the ratio as little as it can. Prints msg/s per model and
-the ratio flowengine / node.
+(other jobs on the same cores) disturbs the ratio as little as it can. Prints msg/s per model, the
+ratio flowengine / node, and for reference the same reports through ``Decoder.decode`` with its
+memo warm (``memo msg/s``: what repeated frames cost in a live flow; not part of the ratio).
 Run: ``ZIGBEE_ORACLE_MODULES=/path/to/node_modules .venv/bin/python benchmarks/decode_household.py``.
 """
 
@@ -68,6 +69,18 @@ def python_seconds(reports: list[dict[str, Any]], repeat: int) -> tuple[float, i
     return best, published
 
 
+def memo_seconds(reports: list[dict[str, Any]], repeat: int) -> float:
+    """Return the best CPU seconds for one pass through ``Decoder.decode`` (the memo warm after pass 1)."""
+    decode = Decoder(compat=2, cache_state=False).decode
+    best = float("inf")
+    for _ in range(repeat + 1):
+        start = time.process_time()
+        for record in reports:
+            decode(record)
+        best = min(best, time.process_time() - start)
+    return best
+
+
 def node_results(by_model: dict[str, list[dict[str, Any]]], repeat: int) -> tuple[dict[str, Any] | None, str]:
     """Run the node bench on the same reports; return its results or None and why."""
     modules = os.environ.get("ZIGBEE_ORACLE_MODULES")
@@ -89,14 +102,16 @@ def table(title: str, by_model: dict[str, list[dict[str, Any]]], repeat: int) ->
     node, why = node_results(by_model, repeat)
     total = sum(len(r) for r in by_model.values())
     print(f"{title}: {total} reports, cold (no memo), compat 2, cache_state false; best of {repeat} passes each")
-    print(f"{'model':32} {'reports':>8} {'published':>9} {'flowengine msg/s':>16} {'node msg/s':>11} {'ratio':>6}")
+    print(f"{'model':32} {'reports':>8} {'published':>9} {'flowengine msg/s':>16} {'node msg/s':>11} {'ratio':>6}"
+          f" {'memo msg/s':>11}")
     for model, reports in by_model.items():
         seconds, published = python_seconds(reports, repeat)
         ours = len(reports) / seconds
         theirs = node[model]["reports"] / node[model]["seconds"] if node else None
         ratio = f"{ours / theirs:>5.2f}x" if theirs else "   -"
         node_text = f"{theirs:>11,.0f}" if theirs else f"{'-':>11}"
-        print(f"{model:32} {len(reports):>8} {published:>9} {ours:>16,.0f} {node_text} {ratio}")
+        memo = len(reports) / memo_seconds(reports, repeat)
+        print(f"{model:32} {len(reports):>8} {published:>9} {ours:>16,.0f} {node_text} {ratio} {memo:>11,.0f}")
     if node is None:
         print(why, file=sys.stderr)
 
