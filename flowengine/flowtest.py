@@ -423,7 +423,7 @@ def build_graph_for(case: TestCase, flow: FlowGraph) -> tuple[FlowGraph, dict[st
 
 def run_case(case: TestCase, registry: Registry) -> Outcome:
     """Run one test on a fresh copy of its flow (event clock, memory state) and judge it."""
-    loaded = load_flow(case.flow_path, registry)
+    loaded = load_flow(case.flow_path, registry, check_files=False)  # sources and sinks are replaced
     if not loaded.ok or loaded.graph is None:
         return Outcome(case, False, ["the flow does not load:", *(str(issue) for issue in loaded.errors)])
     try:

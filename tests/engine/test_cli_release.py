@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.engine.test_runtime import make_capture
+from tests.engine.test_runtime import make_capture, replay_flow
 
 ROOT = Path(__file__).resolve().parents[2]
 FLOWENGINE = [sys.executable, "-m", "flowengine.cli"]
@@ -39,13 +39,7 @@ def logging_flow(tmp_path: Path) -> Path:
     make_capture(tmp_path / "capture.jsonl", 3)
     (tmp_path / "secrets.yaml").write_text(f"token: {SECRET}\n")
     flow = tmp_path / "logs.yaml"
-    flow.write_text("""
-version: 1
-state: memory
-nodes:
-  - id: src
-    type: zigbee-replay
-    path: capture.jsonl
+    flow.write_text(replay_flow("""\
     wires: [stamp]
   - id: stamp
     type: change
@@ -54,7 +48,7 @@ nodes:
   - id: show
     type: log
     level: debug
-""")
+"""))
     return flow
 
 

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import time
+from pathlib import Path
 from typing import Any, ClassVar
 
 import orjson
-from pydantic import Field
+from pydantic import Field, ValidationInfo, field_validator
 
 from flowengine import Message, NodeConfig, Source
 
@@ -25,6 +26,20 @@ class ZigbeeReplayConfig(NodeConfig):
     loop: bool = Field(False, description="Start again at the end, shifting `ts` by the capture's span.")
     resume: bool = Field(False, description="Keep the position in the flow's state and continue after "
                                             "the last record emitted.")
+
+    @field_validator("path")
+    @classmethod
+    def _capture_exists(cls, value: str, info: ValidationInfo) -> str:
+        """A capture that is not there fails validation, naming where it was looked for."""
+        flow_dir = (info.context or {}).get("flow_dir")
+        if flow_dir is None or not (info.context or {}).get("check_files", True):
+            return value  # validated outside a flow file: start() checks it
+        path = Path(value).expanduser()
+        path = path if path.is_absolute() else Path(flow_dir) / path
+        if not path.is_file():
+            what = "is a folder, not a capture file" if path.is_dir() else "does not exist"
+            raise ValueError(f"capture file {path} {what}")
+        return value
 
 
 def record_of(line: bytes) -> dict[str, Any] | None:
