@@ -227,7 +227,9 @@ def _run(registry: Registry, paths: list[Path], *, watch: bool, strict: bool,
     def add_secrets(secrets: frozenset[str]) -> None:
         redactor.secrets |= secrets
 
-    coroutine = run_flows(paths, registry, graphs, watch=watch, on_secrets=add_secrets)
+    # A progress bar only for a person watching: never in a log file, a pipe or the journal.
+    progress = sys.stderr if sys.stderr.isatty() else None
+    coroutine = run_flows(paths, registry, graphs, watch=watch, on_secrets=add_secrets, progress=progress)
     try:
         return _run_loop(coroutine)
     except (KeyboardInterrupt, asyncio.CancelledError):
