@@ -1,4 +1,6 @@
-"""Capability lint: comparisons with values a producer never emits (LOCK.md, "Capability lint").
+"""Flow lints: comparisons with values a producer never emits, and settings a flow must agree on.
+
+Capability lint (docs/decoder.md, "Capability lint"):
 
 A producer (the ``decode`` node) declares, per output port, the closed set of values some
 payload keys can take (:class:`PayloadValues`). A consumer (``filter``, ``switch``,
@@ -6,6 +8,9 @@ payload keys can take (:class:`PayloadValues`). A consumer (``filter``, ``switch
 (:class:`Comparison`). For every consumer downstream of a producer — directly, or through
 nodes that pass the payload on unchanged — a comparison with a value the producer never
 puts in that key is a warning, with a hint where the value really is.
+
+Flow-wide settings (:class:`FlowSetting`, :func:`agree`): a setting that several nodes carry,
+such as Zigbee2MQTT's base topic, has one value per flow.
 """
 
 from __future__ import annotations
