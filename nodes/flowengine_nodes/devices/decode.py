@@ -68,7 +68,11 @@ class DecodeConfig(NodeConfig):
         description="Publish each device's cached state merged with the new keys, as Zigbee2MQTT's "
         "cache_state (action and action_* are never cached).",
     )
-    base_topic: str = Field(default=DEFAULT_BASE_TOPIC, description="First level of the output topics.")
+    base_topic: str = Field(
+        default=DEFAULT_BASE_TOPIC,
+        description="First level of the output topics. One per flow: left unset, it is the one an mqtt-out "
+        "in Zigbee2MQTT mode sets.",
+    )
     friendly_names: dict[str, str] = Field(
         default_factory=dict,
         description="IEEE address (any usual form) -> friendly name; default name: 0x + the address.",

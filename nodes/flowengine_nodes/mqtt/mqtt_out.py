@@ -211,6 +211,10 @@ class MqttOut(Sink[MqttOutConfig]):
         ```
     """
 
+    config_model: ClassVar[type[NodeConfig]] = MqttOutConfig
+    #: Reconnect policy (the engine's default; tests shorten it).
+    backoff: ClassVar[Backoff] = Backoff()
+
     @classmethod
     def flow_settings(cls, config: MqttOutConfig) -> list[FlowSetting]:
         """In Zigbee2MQTT mode, the flow-wide base topic (shared with ``decode``)."""
@@ -228,10 +232,6 @@ class MqttOut(Sink[MqttOutConfig]):
         if name != BASE_TOPIC_SETTING or config.zigbee2mqtt is None:
             return config
         return config.model_copy(update={"zigbee2mqtt": config.zigbee2mqtt.model_copy(update={"base_topic": value})})
-
-    config_model: ClassVar[type[NodeConfig]] = MqttOutConfig
-    #: Reconnect policy (the engine's default; tests shorten it).
-    backoff: ClassVar[Backoff] = Backoff()
 
     def __init__(self, config: MqttOutConfig, context: NodeContext) -> None:
         super().__init__(config, context)
