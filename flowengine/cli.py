@@ -157,8 +157,8 @@ def split_log_options(args: list[str]) -> tuple[str, str, list[str]]:
     """Take ``--log-level``/``--log-format`` (``--opt V`` or ``--opt=V``) from anywhere in ``args``.
 
     Returns the level, the format (defaults ``info`` and ``text``) and the other arguments in
-    order. Values are not checked here: argparse checks them for built-in commands, and for a
-    contributed command an invalid value falls back to the default.
+    order. An option with a value that is not one of its choices stays in the arguments, so the
+    parser that sees it says what is wrong.
     """
     found = {"--log-level": "info", "--log-format": "text"}
     rest: list[str] = []
@@ -166,14 +166,13 @@ def split_log_options(args: list[str]) -> tuple[str, str, list[str]]:
     while index < len(args):
         argument = args[index]
         name, equals, value = argument.partition("=")
-        if name in LOG_OPTIONS and (equals or index + 1 < len(args)):
-            if not equals:
-                index += 1
-                value = args[index]
-            if value in LOG_OPTIONS[name]:
-                found[name] = value
-        else:
-            rest.append(argument)
+        if not equals and name in LOG_OPTIONS and index + 1 < len(args):
+            value = args[index + 1]
+        if name in LOG_OPTIONS and value in LOG_OPTIONS[name]:
+            found[name] = value
+            index += 1 if equals else 2
+            continue
+        rest.append(argument)
         index += 1
     return found["--log-level"], found["--log-format"], rest
 

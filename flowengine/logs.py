@@ -98,8 +98,3 @@ def configure(level: str = "info", fmt: str = "text", *, stream: TextIO | None =
     root.handlers[:] = [h for h in root.handlers if h.get_name() != "flowengine"] + [handler]
     root.setLevel(level.upper())
     return redactor
-
-
-def handler() -> logging.Handler | None:
-    """Return the handler :func:`configure` installed, or None."""
-    return next((h for h in logging.getLogger().handlers if h.get_name() == "flowengine"), None)

@@ -202,3 +202,9 @@ def test_the_repository_and_the_wheel_carry_the_licence_pyproject_names(tmp_path
 def test_changelog_names_the_current_version() -> None:
     changelog = (ROOT / "CHANGELOG.md").read_text()
     assert f"## [{version('flowengine')}]" in changelog
+
+
+def test_a_wrong_log_level_is_refused_by_name() -> None:
+    result = flowengine("validate", "flows/demo.yaml", "--log-level", "verbose", cwd=ROOT)
+    assert result.returncode == 2
+    assert "argument --log-level: invalid choice: 'verbose'" in result.stderr
