@@ -90,6 +90,8 @@ class _FlowChecker:
         #: Every well-formed id, including nodes that failed their own checks (no dangling-wire noise).
         self.all_ids: set[str] = set()
         self.index_of: dict[str, int] = {}
+        #: Node types whose entry point is broken -> the line where that was first reported.
+        self.broken_types: dict[str, int] = {}
 
     def error(self, path: YamlPath, message: str, code: str, *, key: bool = False,
               offset: tuple[int, int] | None = None) -> None:
@@ -194,7 +196,11 @@ class _FlowChecker:
         try:
             node_class = self.registry.load(type_name)
         except RegistryError as exc:
-            self.error((*path, "type"), f"node '{node_id}': {exc}", "unloadable-type")
+            line = self.document.position((*path, "type")).line
+            first = self.broken_types.setdefault(type_name, line)
+            # The reason is said once, at the first node of that type; the others point at it.
+            reason = str(exc) if first == line else f"node type '{type_name}' cannot be loaded (see line {first})"
+            self.error((*path, "type"), f"node '{node_id}': {reason}", "unloadable-type")
             return None
         disabled = raw.get("disabled", False)
         if not isinstance(disabled, bool):

@@ -82,7 +82,7 @@ def test_a_flow_of_other_types_validates_and_runs(plugin_path: Path, tmp_path: P
     assert len((tmp_path / "out.jsonl").read_text().splitlines()) == 5
 
 
-def test_a_flow_using_a_broken_type_gets_one_positioned_line_per_node(plugin_path: Path, tmp_path: Path) -> None:
+def test_a_flow_using_a_broken_type_says_why_once(plugin_path: Path, tmp_path: Path) -> None:
     flow = tmp_path / "uses.yaml"
     flow.write_text("""version: 1
 nodes:
@@ -90,13 +90,16 @@ nodes:
     type: mqtt-in
     broker: mqtt://127.0.0.1:1
     topics: [a]
-    wires: [bad]
+    wires: [bad, worse]
   - id: bad
+    type: no-model
+  - id: worse
     type: no-model
 """)
     result = flowengine(plugin_path, "validate", str(flow))
     assert result.returncode == 1
-    [line] = result.stdout.strip().splitlines()
-    assert line.startswith(f"{flow}:9:11: node 'bad': node type 'no-model' "
-                           "(entry point 'no-model = brokenplug:NoModel'")
+    first, second = result.stdout.strip().splitlines()
+    assert first.startswith(f"{flow}:9:11: node 'bad': node type 'no-model' "
+                            "(entry point 'no-model = brokenplug:NoModel' of brokenplug) has no config_model")
+    assert second == f"{flow}:11:11: node 'worse': node type 'no-model' cannot be loaded (see line 9)"
     assert "Traceback" not in result.stderr
