@@ -197,6 +197,14 @@ class Source(Node[C]):
         """
         return None
 
+    def progress(self) -> tuple[int, int] | None:
+        """Return ``(records done, records in all)`` for a finite input of known size, else None.
+
+        The command line polls it a few times a second to draw a progress bar on a terminal,
+        so it must be cheap; None (the default) draws nothing for this source.
+        """
+        return None
+
     async def backpressure(self) -> None:
         """Wait until every channel downstream has room again; returns at once when it has."""
         if self._backpressure is not None:

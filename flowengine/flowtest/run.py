@@ -25,7 +25,7 @@ def run_case(case: TestCase, registry: Registry) -> Outcome:
 
     Never raises for the flow's sake: a flow that does not load or run fails its test.
     """
-    loaded = load_flow(case.flow_path, registry)
+    loaded = load_flow(case.flow_path, registry, check_files=False)  # sources and sinks are replaced
     if not loaded.ok or loaded.graph is None:
         return Outcome(case, False, ["the flow does not load:", *(str(issue) for issue in loaded.errors)])
     try:

@@ -38,7 +38,11 @@ if TYPE_CHECKING:
     import aiomqtt
     import paho.mqtt.client as paho
 
+    from flowengine import FlowSetting
     from flowengine_nodes.mqtt.broker import ConnectionSettings
+
+#: The flow-wide setting this node shares with ``decode`` (named alike there).
+BASE_TOPIC_SETTING = "Zigbee2MQTT base topic"
 
 #: Seconds between two log lines about dropped messages (the counter has every drop).
 DROP_LOG_INTERVAL = 10.0
@@ -201,6 +205,24 @@ class MqttOut(Sink[MqttOutConfig]):
     config_model: ClassVar[type[NodeConfig]] = MqttOutConfig
     #: Reconnect policy (the engine's default; tests shorten it).
     backoff: ClassVar[Backoff] = Backoff()
+
+    @classmethod
+    def flow_settings(cls, config: MqttOutConfig) -> list[FlowSetting]:
+        """In Zigbee2MQTT mode, the flow-wide base topic (shared with ``decode``)."""
+        from flowengine import FlowSetting  # the lint pulls in the graph library; only load it here
+
+        mode = config.zigbee2mqtt
+        if mode is None:
+            return []
+        explicit = "base_topic" in mode.model_fields_set
+        return [FlowSetting(BASE_TOPIC_SETTING, mode.base_topic, ("zigbee2mqtt", "base_topic"), explicit)]
+
+    @classmethod
+    def with_flow_setting(cls, config: MqttOutConfig, name: str, value: Any) -> MqttOutConfig:
+        """Return ``config`` with the flow's base topic (set on a decoder) in place of the default."""
+        if name != BASE_TOPIC_SETTING or config.zigbee2mqtt is None:
+            return config
+        return config.model_copy(update={"zigbee2mqtt": config.zigbee2mqtt.model_copy(update={"base_topic": value})})
 
     def __init__(self, config: MqttOutConfig, context: NodeContext) -> None:
         super().__init__(config, context)
