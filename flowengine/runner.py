@@ -8,12 +8,13 @@ import logging
 import signal
 from collections.abc import Callable, Collection
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TextIO
 
 from flowengine.errors import NodeError
 from flowengine.flow import LoadedFlow, load_flow
 from flowengine.graph import FlowGraph
 from flowengine.health import FlowHealth, Health
+from flowengine.progress import shown
 from flowengine.registry import Registry
 from flowengine.runtime import FlowRun, RunSummary, cancel_and_wait
 from flowengine.sdnotify import Notifier, ServiceNotifier, watchdog_interval
@@ -47,11 +48,12 @@ class FlowRunner:
     """Runs one flow file, reloading it on change when watching."""
 
     def __init__(self, path: Path, registry: Registry, graph: FlowGraph, *, watch: bool,
-                 on_secrets: Callable[[frozenset[str]], None], health: FlowHealth | None = None,
-                 tap: bool = False) -> None:
+                 on_secrets: Callable[[frozenset[str]], None], progress: TextIO | None = None,
+                 health: FlowHealth | None = None, tap: bool = False) -> None:
         self.health = health
         self.tap = tap
         self.path = path
+        self.progress = progress
         self.registry = registry
         self.graph = graph
         self.watch = watch
@@ -77,7 +79,8 @@ class FlowRunner:
             relay = asyncio.ensure_future(self._relay(stop, reload, flow_stop))
             try:
                 previous = FlowRun(graph, health=self.health, tap=self.tap, previous=previous)
-                summary = await previous.run(flow_stop)
+                async with shown(previous, self.progress):
+                    summary = await previous.run(flow_stop)
             except NodeError as exc:
                 logger.error("flow '%s' did not start: %s", graph.name, exc)
                 self.failed = True
@@ -142,10 +145,11 @@ class FlowRunner:
 
 
 async def run_flows(paths: list[Path], registry: Registry, graphs: list[FlowGraph], *, watch: bool,
-                    on_secrets: Callable[[frozenset[str]], None], http: HttpSettings | None = None,
-                    secrets: Collection[str] = ()) -> int:
+                    on_secrets: Callable[[frozenset[str]], None], progress: TextIO | None = None,
+                    http: HttpSettings | None = None, secrets: Collection[str] = ()) -> int:
     """Run every flow until all have ended or SIGINT/SIGTERM; return the exit code.
 
+    ``progress``: a terminal to draw a progress bar on for a finite replay (one flow only).
     ``http``: also serve ``/health``, ``/ready``, ``/metrics`` and the live page (``secrets``
     are redacted from it). Under systemd (``NOTIFY_SOCKET``) readiness, status, stopping and
     watchdog pings are notified (:mod:`flowengine.sdnotify`).
@@ -180,7 +184,8 @@ async def run_flows(paths: list[Path], registry: Registry, graphs: list[FlowGrap
     for signum in (signal.SIGINT, signal.SIGTERM):
         with contextlib.suppress(NotImplementedError, RuntimeError):
             loop.add_signal_handler(signum, on_signal, signal.Signals(signum).name)
-    runners = [FlowRunner(path, registry, graph, watch=watch, on_secrets=on_secrets,
+    bar = progress if len(paths) == 1 else None  # bars of several flows would share one line
+    runners = [FlowRunner(path, registry, graph, watch=watch, on_secrets=on_secrets, progress=bar,
                           health=health.add(graph.name), tap=http is not None)
                for path, graph in zip(paths, graphs, strict=True)]
     service = (asyncio.ensure_future(ServiceNotifier(notifier, health, watchdog=watchdog_interval()).run(stop))

@@ -79,9 +79,9 @@ class HttpServer:
             await runner.cleanup()
             raise
         self._runner = runner
-        sockets = getattr(site._server, "sockets", None) or []
-        if sockets:
-            self.port = int(sockets[0].getsockname()[1])
+        addresses = runner.addresses  # the bound port, when 0 asked for any
+        if addresses:
+            self.port = int(addresses[0][1])
         shown = HttpSettings(self.settings.host, self.port)
         logger.info("serving http on %s%s", shown.url, " (token required)" if self.settings.token else "")
 
