@@ -181,7 +181,7 @@ events:
 @pytest.mark.parametrize(("text", "message"), [
     ("devices: {door: {ieee: '00:15:8d:00:01:02:03:04', nwk: 1, colour: red}}", "colour"),
     ("devices: {door: {ieee: 'zz', nwk: 1}}", "ieee"),
-    ("devices: {door: {model: lumi.plug, ieee: '00:15:8d:00:01:02:03:04', nwk: 1}}", "unknown model"),
+    ("devices: {door: {model: lumi.sensor_cube, ieee: '00:15:8d:00:01:02:03:04', nwk: 1}}", "unknown model"),
     (GOOD + "  - {at: 1, device: window, event: ring_bell}", "events[2]: unknown device 'window'"),
     (GOOD + "  - {at: 1, device: door, event: fly}", "events[2]: device 'door'"),
     (GOOD + "  - {at: 1, device: door, event: finger_open, role: king}", "role must be admin or user"),
