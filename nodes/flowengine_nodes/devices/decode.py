@@ -10,7 +10,7 @@ from pydantic import Field, field_validator
 from flowengine import ERRORS_PORT, FlowError, Message, NodeConfig, NodeContext, Transform
 from flowengine_nodes.devices.decoder import DEFAULT_BASE_TOPIC, Decoder
 from flowengine_nodes.devices.definitions import default_registry
-from flowengine_nodes.devices.events import LockEvent
+from flowengine_nodes.devices.events import DeviceEvent
 from flowengine_nodes.devices.lint import DecoderProfile, closed_values, event_values, where_else
 
 if TYPE_CHECKING:
@@ -138,7 +138,7 @@ class Decode(Transform[DecodeConfig]):
         # each call, and ``emit`` looking the port up, cost more than the call itself).
         self._decode = self.decoder.decode
         self._emit_event: Emitter = _unwired
-        self._event_payloads: dict[int, tuple[LockEvent, dict[str, Any]]] = {}
+        self._event_payloads: dict[int, tuple[DeviceEvent, dict[str, Any]]] = {}
 
     def bind_output(self, port: str, emitter: Emitter) -> None:
         """Connect ``port``; the ``events`` emitter is also kept for the hot path."""
@@ -164,7 +164,7 @@ class Decode(Transform[DecodeConfig]):
             return _message(Message, (topic, payload, {**msg.meta, "model": model, "friendly_name": friendly_name}))
         # Both messages share one meta dict, as messages are read-only (CONTRACT §2).
         meta = {**msg.meta, "model": model, "friendly_name": friendly_name}
-        # The decoder hands out the same LockEvent object for every report of a memoised frame:
+        # The decoder hands out the same event object for every report of a memoised frame:
         # its payload is built once and copied (a copy is a third of building 7 keys). Keyed by
         # identity, holding the event so the id cannot be reused while cached.
         cached = self._event_payloads.get(id(event))

@@ -20,16 +20,18 @@ import math
 from collections.abc import Iterable, Mapping
 from typing import Any, Final, Literal, NamedTuple
 
+from flowengine_nodes.devices.converters import calibrate_and_round
 from flowengine_nodes.devices.definitions import (
     CONVERTER_FAILURES,
     ConvertInput,
     Definition,
+    EventInput,
     Registry,
     default_registry,
 )
-from flowengine_nodes.devices.events import LockEvent, event_from_result
-from flowengine_nodes.devices.jsvalues import UNDEFINED, JsBigInt, JsObject, StructElement
-from flowengine_nodes.devices.zcl import ERA_1X, ERA_2X, ZclError, parse_frame
+from flowengine_nodes.devices.events import DeviceEvent
+from flowengine_nodes.devices.jsvalues import UNDEFINED, JsBigInt, JsObject, StructElement, number_to_string
+from flowengine_nodes.devices.zcl import ERA_1X, ERA_2X, ZclError, named_values, parse_frame
 
 Compat = Literal[1, 2]
 
@@ -56,7 +58,9 @@ class DecodeResult(NamedTuple):
     Attributes:
         payload: the state object Zigbee2MQTT publishes (keys sorted, ``linkquality`` included),
             or None when it publishes nothing.
-        event: the typed lock event, or None.
+        event: the typed device event (:mod:`flowengine_nodes.devices.events`), or None. It can
+            come with a None payload: a motion report the reference publishes nothing for still
+            says ``motion_detected`` with its timeout.
         error: why the report could not be decoded (the reference's parser rejected the frame,
             or the record is not a raw report), or None. With an error, payload and event are None.
         model: the Zigbee2MQTT model of the definition used (``ZNMS11LM``), or None.
@@ -65,7 +69,7 @@ class DecodeResult(NamedTuple):
     """
 
     payload: dict[str, Any] | None
-    event: LockEvent | None
+    event: DeviceEvent | None
     error: str | None
     model: str | None
     friendly_name: str
@@ -92,7 +96,11 @@ def normalize_ieee(ieee: str) -> str:
 def to_json_value(value: Any) -> Any:
     """Return a converter value as Zigbee2MQTT serialises it (NaN -> null, BigInt -> string, …)."""
     if isinstance(value, float):
-        return None if math.isnan(value) or math.isinf(value) else value
+        if math.isnan(value) or math.isinf(value):
+            return None
+        if _BIG_INTEGRAL <= abs(value) < 1e21 and value.is_integer():
+            return int(number_to_string(value))  # JavaScript prints these as integers: 603890362668407900
+        return value
     if isinstance(value, JsBigInt):
         return str(int(value))
     if isinstance(value, bytes):
@@ -114,10 +122,14 @@ _AS_IS: Final = frozenset({str, int, bool, type(None)})
 _SCALARS: Final = frozenset({str, int, bool, float, JsBigInt, type(None), type(UNDEFINED)})
 
 
+#: Integral floats from here up are printed by JavaScript with all their digits (an int in JSON).
+_BIG_INTEGRAL: Final = 2.0**53
+
+
 def _is_as_is(value: Any) -> bool:
     """True when :func:`to_json_value` returns ``value`` itself and it is immutable."""
     kind = type(value)
-    return kind in _AS_IS or (kind is float and math.isfinite(value))
+    return kind in _AS_IS or (kind is float and math.isfinite(value) and abs(value) < _BIG_INTEGRAL)
 
 
 def _published(result: Mapping[str, Any]) -> dict[str, Any]:
@@ -139,7 +151,7 @@ class _Converted(NamedTuple):
     error: str | None
     model: str | None  # the definition's model, None when no definition applies
     result: dict[str, Any] | None  # converter result, rounded, without linkquality; None: nothing
-    event: LockEvent | None
+    event: DeviceEvent | None
 
 
 class _Decoded(NamedTuple):
@@ -151,7 +163,7 @@ class _Decoded(NamedTuple):
 
     error: str | None
     model: str | None
-    event: LockEvent | None
+    event: DeviceEvent | None
     #: The whole payload without the state cache, ``linkquality`` holding a placeholder at its
     #: sorted place (assigning an existing key keeps its position); None: nothing published.
     template: dict[str, Any] | None
@@ -278,6 +290,16 @@ class Decoder:
         base_topic: the first topic level (Zigbee2MQTT's ``mqtt.base_topic``).
         friendly_names: IEEE address (any usual form) -> friendly name.
         registry: the device definitions (default: the built-in ones).
+        options: device options for every device decoded (Zigbee2MQTT's ``devices.<ieee>`` keys:
+            ``occupancy_timeout``, ``temperature_precision``, ``power_calibration``,
+            ``state_action``, …); a missing key takes Zigbee2MQTT's default, a key a model does
+            not know is ignored. See each definition's ``options``.
+        live_timers: how RTCGQ11LM's occupancy/illuminance reports publish. False (default)
+            reproduces the reference vectors: zigbee-herdsman-converters' timer store rejects the
+            reference harness's endpoints, so those reports publish nothing. True publishes
+            ``{occupancy: true}`` (+ ``illuminance``) as a live Zigbee2MQTT does. Either way the
+            typed event says ``motion_detected`` with the occupancy timeout, for whoever clears
+            occupancy on the engine's clock.
 
     Raises:
         ValueError: an unknown ``model`` or ``compat``.
@@ -293,6 +315,8 @@ class Decoder:
         base_topic: str = DEFAULT_BASE_TOPIC,
         friendly_names: Mapping[str, str] | None = None,
         registry: Registry | None = None,
+        options: Mapping[str, Any] | None = None,
+        live_timers: bool = False,
     ) -> None:
         if compat not in (1, 2):
             raise ValueError(f"compat must be 1 or 2, not {compat!r}")
@@ -301,6 +325,9 @@ class Decoder:
         self._cache_state = cache_state
         self._base_topic = base_topic
         self._registry = registry or default_registry()
+        self._options: dict[str, Any] = dict(options or {})
+        if live_timers:
+            self._options["live_timers"] = True
         self._era = ERA_1X if compat == 1 else ERA_2X
         self._fixed: Definition | None = None
         if model is not None:
@@ -341,6 +368,11 @@ class Decoder:
     def base_topic(self) -> str:
         """The first topic level."""
         return self._base_topic
+
+    @property
+    def options(self) -> Mapping[str, Any]:
+        """The device options every report is decoded with (``live_timers`` included when set)."""
+        return self._options
 
     @property
     def registry(self) -> Registry:
@@ -487,14 +519,19 @@ class Decoder:
         if definition is None:
             return _Converted(None, None, None, None)
         msg_type = parsed.msg_type
+        if msg_type is None:
+            return _Converted(None, definition.model, None, None)
+        data = parsed.data
+        if self._era == ERA_2X and parsed.frame_type == 0 and data:
+            data = named_values(cluster, parsed.manufacturer_code, data)
+        options = self._options
+        message = ConvertInput(definition.model, msg_type, data, self._compat, self._legacy, options, definition.meta)
         result: dict[str, Any] | None = None
         for converter in definition.converters:
             if converter.cluster != cluster or msg_type not in converter.types:
                 continue
             try:
-                converted = converter.convert(
-                    ConvertInput(definition.model, msg_type, parsed.data, self._compat, self._legacy)
-                )
+                converted = converter.convert(message)
             except CONVERTER_FAILURES:
                 continue  # a throwing converter contributes nothing, as in Zigbee2MQTT
             if converted:
@@ -502,13 +539,22 @@ class Decoder:
                     result = converted
                 else:
                     result.update(converted)
+        event: DeviceEvent | None = None
+        if definition.events is not None:
+            try:
+                event = definition.events(EventInput(cluster, msg_type, data, result or None, options))
+            except CONVERTER_FAILURES:
+                event = None
         if not result:
-            return _Converted(None, definition.model, None, None)
+            return _Converted(None, definition.model, None, event)
         for key, decimals in definition.precision.items():
             value = result.get(key)
-            if isinstance(value, (int, float)) and not isinstance(value, (bool, JsBigInt)):
-                result[key] = _precision_round(value, decimals)
-        return _Converted(None, definition.model, result, event_from_result(result))
+            if type(value) is int or type(value) is float:
+                try:
+                    result[key] = calibrate_and_round(value, options, key, decimals)
+                except CONVERTER_FAILURES:
+                    pass  # Zigbee2MQTT logs a bad calibration option and keeps the value
+        return _Converted(None, definition.model, result, event)
 
     def _finish(self, converted: _Converted, lqi: Any, device: _Device) -> DecodeResult:
         """The per-report part on the plain path: ``linkquality``, state cache, JSON values.
@@ -517,7 +563,7 @@ class Decoder:
         """
         error, model, result, event = converted
         if result is None:
-            return DecodeResult(None, None, error, model, device.name, device.topic)
+            return DecodeResult(None, event, error, model, device.name, device.topic)
         result["linkquality"] = lqi
         if self._cache_state:
             result = self._merge_state(device, result)
@@ -542,7 +588,7 @@ class Decoder:
         """The per-report part on the memoised path; gives what :meth:`_finish` would."""
         error, model, event, template, actions, action_keys, sets, sets_as_is, pops, transition = entry
         if template is None:
-            return DecodeResult(None, None, error, model, device.name, device.topic)
+            return DecodeResult(None, event, error, model, device.name, device.topic)
         if not self._cache_state:
             payload = template.copy()
             payload["linkquality"] = lqi  # an existing key: it keeps its sorted place
@@ -576,15 +622,3 @@ class Decoder:
         payload.update(state)
         payload.update(actions)
         return _result(DecodeResult, (payload, event, None, model, device.name, device.topic))
-
-
-def _precision_round(value: float, decimals: int) -> float:
-    """Zigbee2MQTT's ``precisionRound``: ``Math.round(value * 10**d) / 10**d``."""
-    if isinstance(value, float) and (math.isnan(value) or math.isinf(value)):
-        return value
-    factor = 10**decimals
-    scaled = value * factor
-    floor = math.floor(scaled)
-    rounded = floor + 1 if scaled - floor >= 0.5 else floor
-    result = rounded / factor
-    return int(result) if isinstance(value, int) and result.is_integer() else result

@@ -22,16 +22,18 @@ from typing import Any
 from flowengine_nodes.devices.definitions import Definition, Registry, ValueSet, default_registry
 from flowengine_nodes.devices.events import EVENT_VALUES
 
-#: Payload keys of the ``events`` port and the values they take.
-EVENT_CAPABILITIES: Mapping[str, ValueSet] = {
-    "event": ValueSet(EVENT_VALUES),
-    "method": ValueSet(frozenset({"finger", "password", None})),
-    "role": ValueSet(frozenset({"admin", "user", None})),
-    "user": ValueSet(any_value=True),
-    "repeat": ValueSet(any_value=True),
-    "state": ValueSet(frozenset({"LOCK", "UNLOCK", None})),
-    "reverse": ValueSet(frozenset({"LOCK", "UNLOCK", None})),
-}
+
+def event_capabilities(definitions: Iterable[Definition]) -> dict[str, ValueSet]:
+    """Return payload key -> values of the ``events`` port for decoders of these definitions."""
+    merged: dict[str, ValueSet] = {}
+    for definition in definitions:
+        for key, values in definition.event_capabilities.items():
+            merged[key] = merged[key].union(values) if key in merged else values
+    return merged
+
+
+#: Payload keys of the ``events`` port and the values they take, for every built-in definition.
+EVENT_CAPABILITIES: Mapping[str, ValueSet] = event_capabilities(default_registry())
 
 _EQUALITY_OPS = frozenset({"==", "eq", "in"})
 
@@ -195,6 +197,7 @@ def closed_values(profile: DecoderProfile) -> dict[str, frozenset[Any]]:
     return result
 
 
-def event_values() -> dict[str, frozenset[Any]]:
-    """Return key -> values of the ``events`` port for the engine's lint."""
-    return {key: values.values for key, values in EVENT_CAPABILITIES.items() if not values.any_value}
+def event_values(profile: DecoderProfile | None = None) -> dict[str, frozenset[Any]]:
+    """Return key -> values of the ``events`` port for the engine's lint (every definition when None)."""
+    caps = EVENT_CAPABILITIES if profile is None else event_capabilities(profile.definitions)
+    return {key: values.values for key, values in caps.items() if not values.any_value}

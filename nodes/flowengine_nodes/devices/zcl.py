@@ -16,11 +16,12 @@ second and its ZCL types do not reproduce zigbee-herdsman's quirks, so it is not
 
 from __future__ import annotations
 
+import math
 import struct
 from typing import Any, Final, NamedTuple
 
-from flowengine_nodes.devices import clusters
-from flowengine_nodes.devices.jsvalues import JsBigInt, JsObject, StructElement
+from flowengine_nodes.devices import clusters, clusters_household
+from flowengine_nodes.devices.jsvalues import JsBigInt, JsObject, StructElement, string_to_number, utf16_units
 
 ERA_1X: Final = 20
 ERA_2X: Final = 26
@@ -83,7 +84,7 @@ class Frame(NamedTuple):
     sequence: int
     command_id: int
     msg_type: str | None
-    data: dict[int, Any]
+    data: dict[Any, Any]
 
 
 def _short(what: str) -> ZclError:
@@ -371,9 +372,11 @@ def _is_analog(type_id: int, era: int) -> bool:
 _GLOBAL_TYPES = {0x00: "read", 0x01: READ_RESPONSE, 0x02: "write", 0x0A: ATTRIBUTE_REPORT}
 
 
-def _cluster_specific(reader: _Reader, era: int, cluster: int, direction: int, command_id: int) -> str:
-    """Parse a cluster-specific command with the era's command tables; return its message type."""
-    tables = clusters.COMMANDS[era].get(cluster)
+def _cluster_specific(
+    reader: _Reader, era: int, cluster: int, direction: int, command_id: int
+) -> tuple[str, dict[str, Any]]:
+    """Parse a cluster-specific command with the era's command tables; return its message type and payload."""
+    tables = clusters.COMMANDS[era].get(cluster) or clusters_household.COMMANDS_26.get(cluster)
     if tables is None:
         raise ZclError(f"cluster {cluster} has no command 0x{command_id:02x}")
     command = tables[direction].get(command_id)
@@ -397,7 +400,7 @@ def _cluster_specific(reader: _Reader, era: int, cluster: int, direction: int, c
             ):
                 raise ZclError(f"parameter {param_name} out of range")
         payload[param_name] = value
-    return "command" + name[0].upper() + name[1:]
+    return "command" + name[0].upper() + name[1:], payload
 
 
 def _conditions_hold(conditions: tuple[Any, ...], payload: dict[str, Any], remaining: int) -> bool:
@@ -479,6 +482,124 @@ def parse_frame(frame: bytes, cluster: int, era: int) -> Frame:
         return Frame(frame_type, manufacturer_code, sequence, command_id, _GLOBAL_TYPES.get(command_id), {})
     if frame_type == 1:
         direction = (control >> 3) & 1
-        msg_type = _cluster_specific(_Reader(frame, pos, era), era, cluster, direction, command_id)
-        return Frame(frame_type, manufacturer_code, sequence, command_id, msg_type, {})
+        msg_type, payload = _cluster_specific(_Reader(frame, pos, era), era, cluster, direction, command_id)
+        return Frame(frame_type, manufacturer_code, sequence, command_id, msg_type, payload)
     raise ZclError(f"frame type {frame_type} is not supported")
+
+
+#: Sentinel kinds: the "invalid" values of these types are BigInts in zigbee-herdsman (never ``===`` a number).
+_BIGINT_SENTINELS: Final = frozenset({0x26, 0x27, 0x2E, 0x2F})
+
+
+def named_values(cluster: int, manufacturer_code: int | None, data: dict[int, Any]) -> dict[int, Any]:
+    """Return ``data`` as zigbee-herdsman 10.x's ``attributeKeyValue`` hands it on (era 26 only).
+
+    Each attribute the cluster names (for the frame's manufacturer code, as ``getClusterAttribute``
+    matches) goes through ``processAttributePostRead``: its type's "invalid" sentinel becomes NaN
+    (unless it is the attribute's ``min`` or ``max``), and a value outside ``min``/``max``/``maxLen``
+    drops the attribute. Unnamed attributes pass unchanged. ``data`` itself is not modified; it is
+    returned as is when nothing changes.
+    """
+    table = clusters_household.ATTRIBUTES.get(cluster)
+    if table is None:
+        return data
+    result = data
+    for attr_id, value in data.items():
+        candidates = table.get(attr_id)
+        if candidates is None or value is None:
+            continue
+        attribute = _match(candidates, manufacturer_code)
+        if attribute is None:
+            continue
+        processed = _post_read(attribute, value)
+        if processed is value:
+            continue
+        if result is data:
+            result = dict(data)
+        if processed is _DROPPED:
+            del result[attr_id]
+        else:
+            result[attr_id] = processed
+    return result
+
+
+def _match(candidates: tuple[clusters_household.Attribute, ...], manufacturer_code: int | None) -> Any:
+    partial = None
+    for attribute in candidates:
+        if manufacturer_code is not None and attribute.manufacturer_code == manufacturer_code:
+            return attribute
+        if attribute.manufacturer_code is None:
+            partial = attribute
+    return partial
+
+
+_DROPPED: Final = object()
+
+
+def _is_number(value: Any) -> bool:
+    return type(value) is int or type(value) is float
+
+
+def _post_read(attribute: clusters_household.Attribute, value: Any) -> Any:
+    """``processAttributePostRead``: the value, NaN, or ``_DROPPED`` (the attribute is ignored)."""
+    number = _is_number(value)
+    if (number or isinstance(value, str)) and type(value) is type(attribute.default) and value == attribute.default:
+        return value
+    if number and attribute.default is not None and _is_number(attribute.default) and value == attribute.default:
+        return value
+    if attribute.special and (number or isinstance(value, str)):
+        key = value if isinstance(value, str) else _number_key(value)
+        if key in attribute.special:
+            return value
+    invalid = clusters.INVALID_BY_TYPE.get(attribute.type)
+    if invalid is not None and value == invalid and not isinstance(value, (str, bool)):
+        if isinstance(value, JsBigInt) == (attribute.type in _BIGINT_SENTINELS) and (number or isinstance(value, JsBigInt)):
+            if value == attribute.max or value == attribute.min:
+                return value
+            return math.nan
+    as_number = _comparable(value)
+    if attribute.min is not None and as_number < attribute.min:
+        return _DROPPED
+    if attribute.max is not None and as_number > attribute.max:
+        return _DROPPED
+    if attribute.max_length is not None:
+        length = _js_length(value)
+        if length is not None and length > attribute.max_length:
+            return _DROPPED
+    return value
+
+
+def _number_key(value: float) -> str:
+    """``String(value)`` for a number used as an object key."""
+    if isinstance(value, float):
+        if value != value:
+            return "NaN"
+        if value.is_integer():
+            return str(int(value))
+        return repr(value)
+    return str(value)
+
+
+def _comparable(value: Any) -> float:
+    """The number a JavaScript relational comparison with a number sees (NaN: every test is false)."""
+    if isinstance(value, (int, float)):
+        return value
+    if isinstance(value, str):
+        return string_to_number(value)
+    if isinstance(value, bytes):
+        return string_to_number(value.decode("utf-8", "replace"))
+    if isinstance(value, list):
+        if not value:
+            return 0
+        if len(value) == 1 and isinstance(value[0], (int, float, str)):
+            return _comparable(value[0])
+    return math.nan
+
+
+def _js_length(value: Any) -> int | None:
+    """``value.length`` (None: ``undefined``)."""
+    if isinstance(value, str):
+        return len(utf16_units(value))
+    if isinstance(value, (bytes, list)):
+        return len(value)
+    return None
