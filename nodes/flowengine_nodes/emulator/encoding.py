@@ -17,6 +17,7 @@ from flowengine_nodes.emulator.devices import zcl_header
 # ZCL data type ids (ZCL spec, table 2-10).
 T_BOOL = 0x10
 T_BITMAP8 = 0x18
+T_BITMAP16 = 0x19
 T_UINT8 = 0x20
 T_UINT16 = 0x21
 T_UINT32 = 0x23
@@ -26,6 +27,7 @@ T_INT8 = 0x28
 T_INT16 = 0x29
 T_INT32 = 0x2B
 T_ENUM8 = 0x30
+T_ENUM16 = 0x31
 T_SINGLE = 0x39
 T_CHAR_STRING = 0x42
 
@@ -33,6 +35,7 @@ T_CHAR_STRING = 0x42
 _FORMATS = {
     T_BOOL: "<B",
     T_BITMAP8: "<B",
+    T_BITMAP16: "<H",
     T_UINT8: "<B",
     T_UINT16: "<H",
     T_UINT32: "<I",
@@ -41,6 +44,7 @@ _FORMATS = {
     T_INT16: "<h",
     T_INT32: "<i",
     T_ENUM8: "<B",
+    T_ENUM16: "<H",
     T_SINGLE: "<f",
 }
 

@@ -26,6 +26,7 @@ from flowengine_nodes.emulator.devices import (
     int_param,
 )
 from flowengine_nodes.emulator.encoding import (
+    T_BITMAP16,
     T_BOOL,
     T_ENUM8,
     T_UINT8,
@@ -89,7 +90,7 @@ class TradfriBulb(VirtualDevice):
         self.color_temp = 370
         self._store()
         self._set(COLOR_CLUSTER, 0x4001, T_ENUM8, COLOR_MODE_TEMPERATURE)  # enhancedColorMode
-        self._set(COLOR_CLUSTER, 0x400A, 0x19, 0x0010)  # colorCapabilities: colour temperature
+        self._set(COLOR_CLUSTER, 0x400A, T_BITMAP16, 0x0010)  # colorCapabilities: colour temperature
         self._set(COLOR_CLUSTER, 0x400B, T_UINT16, COLOR_TEMP_MIN)
         self._set(COLOR_CLUSTER, 0x400C, T_UINT16, COLOR_TEMP_MAX)
 

@@ -41,7 +41,10 @@ from flowengine_nodes.emulator.devices import (
 )
 from flowengine_nodes.emulator.encoding import (
     T_BITMAP8,
+    T_BITMAP16,
     T_BOOL,
+    T_ENUM8,
+    T_ENUM16,
     T_INT8,
     T_INT16,
     T_INT32,
@@ -51,6 +54,7 @@ from flowengine_nodes.emulator.encoding import (
     T_UINT40,
     Record,
     attribute_report,
+    encode_value,
     lumi_struct_report,
 )
 
@@ -372,9 +376,9 @@ class LeakSensor(LumiDevice):
         super().__init__(name, **kwargs)
         self.wet = False
         # IAS Zone attributes as the real one answers: zone state enrolled, type water sensor (0x002A).
-        self.attributes[(1, IAS_ZONE_CLUSTER, 0x0000)] = (0x30, bytes((1,)))
-        self.attributes[(1, IAS_ZONE_CLUSTER, 0x0001)] = (0x31, (0x002A).to_bytes(2, "little"))
-        self.attributes[(1, IAS_ZONE_CLUSTER, 0x0002)] = (0x19, bytes(2))
+        self.attributes[(1, IAS_ZONE_CLUSTER, 0x0000)] = (T_ENUM8, encode_value(T_ENUM8, 1))
+        self.attributes[(1, IAS_ZONE_CLUSTER, 0x0001)] = (T_ENUM16, encode_value(T_ENUM16, 0x002A))
+        self.attributes[(1, IAS_ZONE_CLUSTER, 0x0002)] = (T_BITMAP16, encode_value(T_BITMAP16, 0))
 
     def events(self) -> dict[str, EventBuilder]:
         """``wet``, ``dry`` and the heartbeat."""
@@ -386,7 +390,7 @@ class LeakSensor(LumiDevice):
         if wet:
             self.trigger_count += 1
         status = int(wet) | bool_param(params, "tamper", False) << 2 | bool_param(params, "battery_low", False) << 3
-        self.attributes[(1, IAS_ZONE_CLUSTER, 0x0002)] = (0x19, status.to_bytes(2, "little"))
+        self.attributes[(1, IAS_ZONE_CLUSTER, 0x0002)] = (T_BITMAP16, encode_value(T_BITMAP16, status))
         # Zone Status Change Notification: zone status, extended status, zone id, delay.
         header = zcl_header(tsn=self.next_tsn(), command=0x00, cluster_specific=True)
         body = status.to_bytes(2, "little") + bytes((0x00, 0x01)) + (0).to_bytes(2, "little")
