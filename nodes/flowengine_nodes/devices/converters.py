@@ -31,7 +31,7 @@ from flowengine_nodes.devices.jsvalues import (
     JsObject,
     JsTypeError,
     StructElement,
-    number_to_string,
+    js_string,
     string_to_number,
 )
 
@@ -66,19 +66,7 @@ def is_number(value: Any) -> bool:
 
 def js_key(value: Any) -> str:
     """``String(value)``: the property key a value looks up in an object literal."""
-    if isinstance(value, str):
-        return value
-    if isinstance(value, JsBigInt):
-        return str(int(value))
-    if isinstance(value, (int, float)):
-        return number_to_string(value)
-    if value is None:
-        return "undefined"
-    if isinstance(value, bytes):
-        return value.decode("utf-8", "replace")
-    if isinstance(value, list):
-        return ",".join("" if item is None else js_key(item) for item in value)
-    return "[object Object]"
+    return js_string(value)
 
 
 def to_number(value: Any) -> float:
@@ -112,6 +100,8 @@ def _coerce(value: Any) -> float:
 def to_int32(value: Any) -> int:
     """``ToInt32(value)``, the operand of a bitwise operator (a BigInt mixed with numbers throws)."""
     number = to_number(value)
+    if isinstance(number, int) and not -(2**53) <= number <= 2**53:
+        number = float(number)  # a number parsed from text is a double first ("0x…" with 16 digits)
     if isinstance(number, float):
         if math.isnan(number) or math.isinf(number):
             return 0
@@ -149,6 +139,8 @@ def number_value(value: float) -> float:
 
 def precision_round(value: float, decimals: int | float) -> float:
     """Zigbee2MQTT's ``precisionRound``: ``Math.round(value * 10**d) / 10**d``."""
+    if type(value) is int and type(decimals) is int and decimals >= 0 and -(2**50) < value < 2**50:
+        return value  # an integer times 10**d, rounded and divided back, is itself
     factor = 10**decimals
     scaled = value * factor
     if isinstance(scaled, float) and (math.isnan(scaled) or math.isinf(scaled)):
@@ -208,7 +200,7 @@ _FLOAT_PREFIX: Final = re.compile(r"\s*[+-]?(?:Infinity|\d+\.?\d*(?:[eE][+-]?\d+
 def parse_float(value: Any) -> float:
     """``Number.parseFloat(value)``: the leading decimal number of ``String(value)``, else NaN."""
     if is_number(value):
-        return 0 if value == 0 else value  # type: ignore[no-any-return]
+        return 0 if value == 0 else value
     match = _FLOAT_PREFIX.match(js_key(value))
     if match is None:
         return math.nan
@@ -373,10 +365,7 @@ def _sync_color_state(new: dict[str, Any], options: Mapping[str, Any]) -> dict[s
     synced: dict[str, Any] = {}
     mode = result.get("color_mode")
     if mode == "hs" and color is not None:
-        if "hue" in color:
-            synced["hue"] = color["hue"]
-        if "saturation" in color:
-            synced["saturation"] = color["saturation"]
+        synced.update((key, color[key]) for key in ("hue", "saturation") if key in color)
         if "hue" in synced and "saturation" in synced:
             hsv = _Hsv(synced["hue"], synced["saturation"])
             if "color_temp" in targets:
@@ -385,25 +374,21 @@ def _sync_color_state(new: dict[str, Any], options: Mapping[str, Any]) -> dict[s
                 cx, cy = hsv.to_xy()
                 synced["x"], synced["y"] = precision_round(cx, 4), precision_round(cy, 4)
     elif mode == "xy" and color is not None:
-        if "x" in color:
-            synced["x"] = color["x"]
-        if "y" in color:
-            synced["y"] = color["y"]
+        synced.update((key, color[key]) for key in ("x", "y") if key in color)
         if "x" in synced and "y" in synced:
             if "color_temp" in targets:
                 result["color_temp"] = precision_round(_xy_to_mireds(synced["x"], synced["y"]), 0)
             if "hs" in targets:
                 h, s, _ = _xy_to_hsv(synced["x"], synced["y"])
                 synced["hue"], synced["saturation"] = _hue(precision_round(h, 0)), precision_round(s, 0)
-    elif mode == "color_temp":
-        if temp is not None:
-            result["color_temp"] = temp
-            cx, cy = _xy_from_mireds(temp)
-            if "xy" in targets:
-                synced["x"], synced["y"] = precision_round(cx, 4), precision_round(cy, 4)
-            if "hs" in targets:
-                h, s, _ = _xy_to_hsv(cx, cy)
-                synced["hue"], synced["saturation"] = _hue(precision_round(h, 0)), precision_round(s, 0)
+    elif mode == "color_temp" and temp is not None:
+        result["color_temp"] = temp
+        cx, cy = _xy_from_mireds(temp)
+        if "xy" in targets:
+            synced["x"], synced["y"] = precision_round(cx, 4), precision_round(cy, 4)
+        if "hs" in targets:
+            h, s, _ = _xy_to_hsv(cx, cy)
+            synced["hue"], synced["saturation"] = _hue(precision_round(h, 0)), precision_round(s, 0)
     if synced:
         result["color"] = synced
     return result

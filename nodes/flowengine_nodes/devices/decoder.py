@@ -16,13 +16,15 @@ held to give exactly its results (tests/nodes/decode/test_memo.py).
 
 from __future__ import annotations
 
+import contextlib
 import math
 from collections.abc import Iterable, Mapping
 from typing import Any, Final, Literal, NamedTuple
 
-from flowengine_nodes.devices.converters import calibrate_and_round
+from flowengine_nodes.devices.converters import calibrate_and_round, precision_round
 from flowengine_nodes.devices.definitions import (
     CONVERTER_FAILURES,
+    Converter,
     ConvertInput,
     Definition,
     EventInput,
@@ -31,7 +33,7 @@ from flowengine_nodes.devices.definitions import (
 )
 from flowengine_nodes.devices.events import DeviceEvent
 from flowengine_nodes.devices.jsvalues import UNDEFINED, JsBigInt, JsObject, StructElement, number_to_string
-from flowengine_nodes.devices.zcl import ERA_1X, ERA_2X, ZclError, named_values, parse_frame
+from flowengine_nodes.devices.zcl import ERA_1X, ERA_2X, ZclError, parse_frame
 
 Compat = Literal[1, 2]
 
@@ -79,6 +81,8 @@ class DecodeResult(NamedTuple):
 #: Builds a DecodeResult without the NamedTuple's Python-level ``__new__`` (half the cost, same
 #: object), on the two hot returns: ``_result(DecodeResult, (payload, event, …))``.
 _result = tuple.__new__
+#: The same for the other NamedTuples built per report on the cold path.
+_new = tuple.__new__
 
 
 def normalize_ieee(ieee: str) -> str:
@@ -112,7 +116,7 @@ def to_json_value(value: Any) -> Any:
     if isinstance(value, StructElement):
         return {"elmType": value.type, "elmVal": to_json_value(value.value)}
     if isinstance(value, JsObject):
-        return {k: v for k, v in value.fields.items()}
+        return {k: to_json_value(v) for k, v in value.fields.items()}
     return value
 
 
@@ -326,6 +330,10 @@ class Decoder:
         self._base_topic = base_topic
         self._registry = registry or default_registry()
         self._options: dict[str, Any] = dict(options or {})
+        #: (model, cluster, message type) -> the converters that listen, in definition order.
+        self._dispatch: dict[tuple[str, int, str], tuple[Converter, ...]] = {}
+        #: Model -> its post-processing steps (see ``_post_processing``).
+        self._post_steps: dict[str, tuple[tuple[str, int, bool], ...]] = {}
         if live_timers:
             self._options["live_timers"] = True
         self._era = ERA_1X if compat == 1 else ERA_2X
@@ -535,15 +543,20 @@ class Decoder:
         msg_type = parsed.msg_type
         if msg_type is None:
             return _Converted(None, definition.model, None, None)
+        converters = self._dispatch.get((definition.model, cluster, msg_type))
+        if converters is None:
+            converters = self._dispatch[(definition.model, cluster, msg_type)] = tuple(
+                c for c in definition.converters if c.cluster == cluster and msg_type in c.types
+            )
+        if not converters:
+            # Nobody listens: nothing published, and no event (events see what a converter sees).
+            return _Converted(None, definition.model, None, None)
         data = parsed.data
-        if self._era == ERA_2X and parsed.frame_type == 0 and data:
-            data = named_values(cluster, parsed.manufacturer_code, data)
         options = self._options
-        message = ConvertInput(definition.model, msg_type, data, self._compat, self._legacy, options, definition.meta)
+        message = _new(ConvertInput, (definition.model, msg_type, data, self._compat, self._legacy, options,
+                                      definition.meta))
         result: dict[str, Any] | None = None
-        for converter in definition.converters:
-            if converter.cluster != cluster or msg_type not in converter.types:
-                continue
+        for converter in converters:
             try:
                 converted = converter.convert(message)
             except CONVERTER_FAILURES:
@@ -553,22 +566,38 @@ class Decoder:
                     result = converted
                 else:
                     result.update(converted)
+        events = definition.events
         event: DeviceEvent | None = None
-        if definition.events is not None:
+        if events is not None:
             try:
-                event = definition.events(EventInput(cluster, msg_type, data, result or None, options))
+                event = events(_new(EventInput, (cluster, msg_type, data, result or None, options)))
             except CONVERTER_FAILURES:
                 event = None
         if not result:
-            return _Converted(None, definition.model, None, event)
-        for key, decimals in definition.precision.items():
-            value = result.get(key)
-            if type(value) is int or type(value) is float:
-                try:
-                    result[key] = calibrate_and_round(value, options, key, decimals)
-                except CONVERTER_FAILURES:
-                    pass  # Zigbee2MQTT logs a bad calibration option and keeps the value
-        return _Converted(None, definition.model, result, event)
+            return _new(_Converted, (None, definition.model, None, event))
+        if definition.precision:
+            steps = self._post_steps.get(definition.model) or self._post_processing(definition)
+            for key, decimals, plain in steps:
+                value = result.get(key)
+                if type(value) is int or type(value) is float:
+                    if plain:  # no calibration, default precision: only precisionRound
+                        result[key] = precision_round(value, decimals)
+                        continue
+                    # Zigbee2MQTT logs a bad calibration option and keeps the value.
+                    with contextlib.suppress(*CONVERTER_FAILURES):
+                        result[key] = calibrate_and_round(value, options, key, decimals)
+        return _new(_Converted, (None, definition.model, result, event))
+
+    def _post_processing(self, definition: Definition) -> tuple[tuple[str, int, bool], ...]:
+        """(key, default decimals, no option touches it) for each post-processed key (cached per model)."""
+        steps = self._post_steps.get(definition.model)
+        if steps is None:
+            options = self._options
+            steps = self._post_steps[definition.model] = tuple(
+                (key, decimals, f"{key}_calibration" not in options and f"{key}_precision" not in options)
+                for key, decimals in definition.precision.items()
+            )
+        return steps
 
     def _finish(self, converted: _Converted, lqi: Any, device: _Device) -> DecodeResult:
         """The per-report part on the plain path: ``linkquality``, state cache, JSON values.
@@ -581,7 +610,7 @@ class Decoder:
         result["linkquality"] = lqi
         if self._cache_state:
             result = self._merge_state(device, result)
-        return DecodeResult(_published(result), event, None, model, device.name, device.topic)
+        return _result(DecodeResult, (_published(result), event, None, model, device.name, device.topic))
 
     def _merge_state(self, device: _Device, result: dict[str, Any]) -> dict[str, Any]:
         """Publish the cached state merged with ``result``; cache everything but actions."""

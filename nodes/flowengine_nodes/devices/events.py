@@ -24,7 +24,7 @@ definition (:attr:`~flowengine_nodes.devices.definitions.Definition.events`).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from typing import Any, ClassVar, Final, Literal
 
 Method = Literal["finger", "password"]
@@ -49,9 +49,9 @@ class DeviceEvent:
     def to_payload(self) -> dict[str, Any]:
         """Return the event as the ``events`` port's payload: ``event``, ``family``, then each field."""
         payload: dict[str, Any] = {"event": self.event, "family": self.family}
-        for name in self.__dataclass_fields__:
-            if name != "event":
-                payload[name] = getattr(self, name)
+        for item in fields(self):
+            if item.name != "event":
+                payload[item.name] = getattr(self, item.name)
         return payload
 
 

@@ -97,14 +97,38 @@ def capabilities(profile: DecoderProfile) -> dict[str, ValueSet]:
     return merged
 
 
-def _known_keys(profile: DecoderProfile) -> set[str]:
-    """Every key any definition exposes or can publish in some mode (what a user may expect)."""
-    keys: set[str] = set()
-    for definition in profile.definitions:
-        keys.update(expose.property for expose in definition.exposes)
-        for compat, legacy in ((1, True), (1, False), (2, False)):
-            keys.update(definition.capabilities(compat, legacy))
+def _keys_of(definition: Definition) -> set[str]:
+    """Every key a definition exposes or can publish in some mode."""
+    keys = {expose.property for expose in definition.exposes}
+    for compat, legacy in ((1, True), (1, False), (2, False)):
+        keys.update(definition.capabilities(compat, legacy))
     return keys
+
+
+def _known_keys(profile: DecoderProfile) -> set[str]:
+    """Every key the profile's definitions or any built-in definition can publish (what a user may expect).
+
+    A key of another device (``contact`` after a lock decoder) is known, so waiting for it is reported.
+    """
+    keys: set[str] = set()
+    for definition in (*profile.definitions, *default_registry()):
+        keys.update(_keys_of(definition))
+    return keys
+
+
+def _publishers(key: str, value: Any, exclude: Iterable[Definition]) -> list[str]:
+    """The built-in models (other than ``exclude``) that can publish ``value`` in ``key``."""
+    skip = {definition.model for definition in exclude}
+    found = []
+    for definition in default_registry():
+        if definition.model in skip:
+            continue
+        for compat, legacy in ((2, False), (1, True), (1, False)):
+            values = definition.capabilities(compat, legacy).get(key)
+            if values is not None and values.may_equal(value):
+                found.append(definition.model)
+                break
+    return found
 
 
 def _candidates(op: str, constant: Any) -> Iterator[Any]:
@@ -124,6 +148,8 @@ def where_else(profile: DecoderProfile, key: str, value: Any) -> str | None:
         if other != key and not values.any_value and values.may_equal(value)
     )
     hints = [f"the reference publishes it in payload.{other}" for other in others[:1]]
+    if not hints and (models := _publishers(key, value, profile.definitions)):
+        hints.append(f"payload.{key} {value!r} comes from {', '.join(models[:3])}, not from this decoder's model")
     if value in EVENT_VALUES:
         hints.append("use the decoder's events output: payload.event")
     if not hints:

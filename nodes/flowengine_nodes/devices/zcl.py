@@ -184,17 +184,24 @@ class _Reader:
                     elements.append(StructElement(element_type, self.value(element_type)))
             return elements
         if type_id == 0xE0:
-            return JsObject(dict(zip(("hours", "minutes", "seconds", "hundredths"), self._four(), strict=True)))
+            return JsObject(dict(zip(("hours", "minutes", "seconds", "hundredths"), self._fields(), strict=True)))
         if type_id == 0xE1:
-            return JsObject(dict(zip(("year", "month", "dayOfMonth", "dayOfWeek"), self._four(), strict=True)))
+            year, month, day, weekday = self._fields()
+            if self.era == ERA_2X:
+                year += 1900  # NaN stays NaN
+            return JsObject({"year": year, "month": month, "dayOfMonth": day, "dayOfWeek": weekday})
         if type_id == 0xF0:
             return "0x" + self.raw(8)[::-1].hex()
         if type_id == 0xF1:
             return self.raw(16)
         raise ZclError(f"data type 0x{type_id:02x} cannot be read")
 
-    def _four(self) -> tuple[int, int, int, int]:
-        return (self.u8(), self.u8(), self.u8(), self.u8())
+    def _fields(self) -> tuple[float, float, float, float]:
+        """Four one-byte fields; zigbee-herdsman 10.x reads 0xFF as NaN (the non-value)."""
+        four = (self.u8(), self.u8(), self.u8(), self.u8())
+        if self.era == ERA_2X:
+            return tuple(math.nan if field == 0xFF else field for field in four)  # type: ignore[return-value]
+        return four
 
     def mi_struct(self) -> dict[int, Any]:
         """Read a Xiaomi structure (0xFF01 as char string), ending as the era's parser does."""
@@ -233,8 +240,18 @@ class _Reader:
         raise ZclError("structured selector outside [0-15]")
 
 
-def _records(reader: _Reader, era: int, with_status: bool) -> dict[int, Any]:
-    """Parse Report Attributes / Read Attributes Response records into ``msg.data``."""
+_Table = dict[int, tuple[clusters_household.Attribute, ...]]
+
+
+def _records(
+    reader: _Reader, era: int, with_status: bool, named: _Table | None, manufacturer_code: int | None
+) -> dict[int, Any]:
+    """Parse Report Attributes / Read Attributes Response records into ``msg.data``.
+
+    ``named`` (era 26 only): the cluster's named attributes, whose values go through
+    ``processAttributePostRead`` record by record, as ``attributeKeyValue`` does: a record it rejects
+    leaves the attribute's earlier value in place.
+    """
     data: dict[int, Any] = {}
     if not reader.more():
         if era == ERA_2X:
@@ -251,7 +268,11 @@ def _records(reader: _Reader, era: int, with_status: bool) -> dict[int, Any]:
                     break
                 continue
         type_id = reader.u8()
-        data[attr_id] = reader.attribute_value(attr_id, type_id, True)
+        value = reader.attribute_value(attr_id, type_id, True)
+        if named is not None and value is not None and attr_id in named:
+            value = _validated(named[attr_id], manufacturer_code, value)
+        if value is not _DROPPED:
+            data[attr_id] = value
         if not reader.more():
             break
     return data
@@ -463,20 +484,21 @@ def parse_frame(frame: bytes, cluster: int, era: int) -> Frame:
             if int_type is not None and pos + 3 + int_type[0] == size:
                 width, signed = int_type
                 value = int.from_bytes(frame[pos + 3 :], "little", signed=signed)
-                return Frame(
-                    frame_type,
-                    manufacturer_code,
-                    sequence,
-                    command_id,
-                    ATTRIBUTE_REPORT,
-                    {frame[pos] | (frame[pos + 1] << 8): JsBigInt(value) if width >= 7 else value},
-                )
+                attr_id = frame[pos] | (frame[pos + 1] << 8)
+                number: Any = JsBigInt(value) if width >= 7 else value
+                named = clusters_household.ATTRIBUTES.get(cluster) if era == ERA_2X else None
+                if named is not None and attr_id in named:
+                    number = _validated(named[attr_id], manufacturer_code, number)
+                    if number is _DROPPED:
+                        return Frame(frame_type, manufacturer_code, sequence, command_id, ATTRIBUTE_REPORT, {})
+                return Frame(frame_type, manufacturer_code, sequence, command_id, ATTRIBUTE_REPORT, {attr_id: number})
         reader = _Reader(frame, pos, era)
+        named = clusters_household.ATTRIBUTES.get(cluster) if era == ERA_2X else None
         if command_id == 0x0A:
-            data = _records(reader, era, False)
+            data = _records(reader, era, False, named, manufacturer_code)
             return Frame(frame_type, manufacturer_code, sequence, command_id, ATTRIBUTE_REPORT, data)
         if command_id == 0x01:
-            data = _records(reader, era, True)
+            data = _records(reader, era, True, named, manufacturer_code)
             return Frame(frame_type, manufacturer_code, sequence, command_id, READ_RESPONSE, data)
         _skip_records(reader, era, command_id)
         return Frame(frame_type, manufacturer_code, sequence, command_id, _GLOBAL_TYPES.get(command_id), {})
@@ -491,36 +513,14 @@ def parse_frame(frame: bytes, cluster: int, era: int) -> Frame:
 _BIGINT_SENTINELS: Final = frozenset({0x26, 0x27, 0x2E, 0x2F})
 
 
-def named_values(cluster: int, manufacturer_code: int | None, data: dict[int, Any]) -> dict[int, Any]:
-    """Return ``data`` as zigbee-herdsman 10.x's ``attributeKeyValue`` hands it on (era 26 only).
+def _validated(candidates: tuple[clusters_household.Attribute, ...], manufacturer_code: int | None, value: Any) -> Any:
+    """One record's value after ``processAttributePostRead`` (``_DROPPED``: the record is ignored).
 
-    Each attribute the cluster names (for the frame's manufacturer code, as ``getClusterAttribute``
-    matches) goes through ``processAttributePostRead``: its type's "invalid" sentinel becomes NaN
-    (unless it is the attribute's ``min`` or ``max``), and a value outside ``min``/``max``/``maxLen``
-    drops the attribute. Unnamed attributes pass unchanged. ``data`` itself is not modified; it is
-    returned as is when nothing changes.
+    Applies when the cluster names the attribute for the frame's manufacturer code (as
+    ``getClusterAttribute`` matches); unnamed attributes pass unchanged.
     """
-    table = clusters_household.ATTRIBUTES.get(cluster)
-    if table is None:
-        return data
-    result = data
-    for attr_id, value in data.items():
-        candidates = table.get(attr_id)
-        if candidates is None or value is None:
-            continue
-        attribute = _match(candidates, manufacturer_code)
-        if attribute is None:
-            continue
-        processed = _post_read(attribute, value)
-        if processed is value:
-            continue
-        if result is data:
-            result = dict(data)
-        if processed is _DROPPED:
-            del result[attr_id]
-        else:
-            result[attr_id] = processed
-    return result
+    attribute = _match(candidates, manufacturer_code)
+    return value if attribute is None else _post_read(attribute, value)
 
 
 def _match(candidates: tuple[clusters_household.Attribute, ...], manufacturer_code: int | None) -> Any:
@@ -541,32 +541,44 @@ def _is_number(value: Any) -> bool:
 
 
 def _post_read(attribute: clusters_household.Attribute, value: Any) -> Any:
-    """``processAttributePostRead``: the value, NaN, or ``_DROPPED`` (the attribute is ignored)."""
-    number = _is_number(value)
-    if (number or isinstance(value, str)) and type(value) is type(attribute.default) and value == attribute.default:
-        return value
-    if number and attribute.default is not None and _is_number(attribute.default) and value == attribute.default:
+    """``processAttributePostRead``: the value, NaN, or ``_DROPPED`` (the attribute is ignored).
+
+    The common case first: a value that is neither the type's "invalid" sentinel nor outside the
+    attribute's bounds passes unchanged whatever its default and specials say.
+    """
+    number = type(value) is int or type(value) is float
+    invalid = clusters.INVALID_BY_TYPE.get(attribute.type)
+    sentinel = (
+        invalid is not None
+        and (number or isinstance(value, JsBigInt))
+        and value == invalid
+        and isinstance(value, JsBigInt) == (attribute.type in _BIGINT_SENTINELS)
+    )
+    if not sentinel:
+        low, high, max_length = attribute.min, attribute.max, attribute.max_length
+        if low is None and high is None and max_length is None:
+            return value
+        as_number = _comparable(value)
+        out_of_range = (low is not None and as_number < low) or (high is not None and as_number > high)
+        if not out_of_range and max_length is not None:
+            length = _js_length(value)
+            out_of_range = length is not None and length > max_length
+        if not out_of_range:
+            return value
+    # The value would change: the attribute's default and its special values are kept as they are.
+    default = attribute.default
+    if (number or isinstance(value, str)) and (
+        (type(value) is type(default) or (number and (type(default) is int or type(default) is float)))
+        and value == default
+    ):
         return value
     if attribute.special and (number or isinstance(value, str)):
         key = value if isinstance(value, str) else _number_key(value)
         if key in attribute.special:
             return value
-    invalid = clusters.INVALID_BY_TYPE.get(attribute.type)
-    if invalid is not None and value == invalid and not isinstance(value, (str, bool)):
-        if isinstance(value, JsBigInt) == (attribute.type in _BIGINT_SENTINELS) and (number or isinstance(value, JsBigInt)):
-            if value == attribute.max or value == attribute.min:
-                return value
-            return math.nan
-    as_number = _comparable(value)
-    if attribute.min is not None and as_number < attribute.min:
-        return _DROPPED
-    if attribute.max is not None and as_number > attribute.max:
-        return _DROPPED
-    if attribute.max_length is not None:
-        length = _js_length(value)
-        if length is not None and length > attribute.max_length:
-            return _DROPPED
-    return value
+    if sentinel:
+        return value if value == attribute.max or value == attribute.min else math.nan
+    return _DROPPED
 
 
 def _number_key(value: float) -> str:

@@ -72,13 +72,18 @@ def _capabilities(compat: int, legacy: bool) -> dict[str, ValueSet]:
     }
 
 
+_ON: Final = SwitchEvent("switched_on", "light")
+_OFF: Final = SwitchEvent("switched_off", "light")
+
+
 def light_event(report: EventInput) -> DeviceEvent | None:
     """``switched_on``/``switched_off`` (device ``light``) whenever the published state carries ``state``."""
-    state = (report.result or {}).get("state")
+    result = report.result
+    state = None if result is None else result.get("state")
     if state == "ON":
-        return SwitchEvent("switched_on", "light")
+        return _ON
     if state == "OFF":
-        return SwitchEvent("switched_off", "light")
+        return _OFF
     return None
 
 

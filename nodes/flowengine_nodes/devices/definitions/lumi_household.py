@@ -145,13 +145,25 @@ def _capabilities(model: str, extra: Mapping[str, ValueSet]) -> Any:
 # --- events -------------------------------------------------------------------------------------
 
 
+_CLOSED: Final = ContactEvent("contact_closed")
+_OPENED: Final = ContactEvent("contact_opened")
+#: Events are immutable: the few possible ones are built once.
+_BUTTON: Final = {action: ButtonEvent("button_pressed", action) for action in ("single", "double", "triple",
+                                                                              "quadruple", "hold", "release")}
+_LEAK: Final = {(leak, low): LeakEvent("leak_detected" if leak else "leak_cleared", low)
+                for leak in (True, False) for low in (True, False, None)}
+_PLUG_ON: Final = SwitchEvent("switched_on", "plug")
+_PLUG_OFF: Final = SwitchEvent("switched_off", "plug")
+
+
 def contact_event(report: EventInput) -> DeviceEvent | None:
     """``contact_closed``/``contact_opened`` whenever the published state carries ``contact``."""
-    contact = (report.result or {}).get("contact")
+    result = report.result
+    contact = None if result is None else result.get("contact")
     if contact is True:
-        return ContactEvent("contact_closed")
+        return _CLOSED
     if contact is False:
-        return ContactEvent("contact_opened")
+        return _OPENED
     return None
 
 
@@ -182,7 +194,9 @@ def motion_event(report: EventInput) -> DeviceEvent | None:
 def button_event(report: EventInput) -> DeviceEvent | None:
     """``button_pressed`` with the published ``action`` (single … release)."""
     action = (report.result or {}).get("action")
-    return ButtonEvent("button_pressed", action) if isinstance(action, str) else None
+    if not isinstance(action, str):
+        return None
+    return _BUTTON.get(action) or ButtonEvent("button_pressed", action)
 
 
 def leak_event(report: EventInput) -> DeviceEvent | None:
@@ -192,7 +206,7 @@ def leak_event(report: EventInput) -> DeviceEvent | None:
     if not isinstance(leak, bool):
         return None
     low = result.get("battery_low")
-    return LeakEvent("leak_detected" if leak else "leak_cleared", low if isinstance(low, bool) else None)
+    return _LEAK[leak, low if isinstance(low, bool) else None]
 
 
 def plug_event(report: EventInput) -> DeviceEvent | None:
@@ -200,7 +214,7 @@ def plug_event(report: EventInput) -> DeviceEvent | None:
     result = report.result or {}
     state = result.get("state")
     if state in ("ON", "OFF") and report.cluster == 0x0006:
-        return SwitchEvent("switched_on" if state == "ON" else "switched_off", "plug")
+        return _PLUG_ON if state == "ON" else _PLUG_OFF
     power = result.get("power")
     if is_number(power) and power == power:
         return SwitchEvent("power_changed", "plug", power)
