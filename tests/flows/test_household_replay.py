@@ -129,13 +129,14 @@ def test_a_pending_occupancy_timeout_survives_sigkill(tmp_path: Path) -> None:
 
     first = start(tmp_path, "first.yaml", "first.log")
     try:
-        wait_for(lambda: any(s["payload"].get("occupancy") is True for s in lines(tmp_path / "out" / "states.jsonl")),
-                 first, tmp_path / "first.log")
+        # A detection is two reports (illuminance, then occupancy): kill once both are decoded.
+        wait_for(lambda: sum(s["payload"].get("occupancy") is True for s in lines(tmp_path / "out" / "states.jsonl"))
+                 == 2, first, tmp_path / "first.log")
     finally:
         os.kill(first.pid, signal.SIGKILL)
         assert first.wait(10) == -signal.SIGKILL
     states = lines(tmp_path / "out" / "states.jsonl")
-    detected = next(s["meta"]["ts"] for s in states if s["payload"].get("occupancy") is True)
+    detected = [s["meta"]["ts"] for s in states if s["payload"].get("occupancy") is True][-1]
     assert not cleared(states), "killed too late: the timeout had already run out"
 
     second = start(tmp_path, "second.yaml", "second.log")
