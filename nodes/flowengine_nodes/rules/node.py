@@ -36,8 +36,10 @@ import orjson
 from pydantic import Field, model_validator
 
 from flowengine import (
+    Clock,
     Comparison,
     Duration,
+    EventClock,
     Expiry,
     Expr,
     Expression,
@@ -48,6 +50,7 @@ from flowengine import (
     Schedule,
     Template,
     Timer,
+    TimerHandle,
     Transform,
     event_time,
     format_text,
@@ -93,6 +96,9 @@ class RuleConfig(NodeConfig):
         None, description="Window of `count` and `sequence`, timer of `unless` (e.g. 60s, 5m).")
     cooldown: Duration | None = Field(
         None, description="After an emitted firing, suppress firings of the same key for this long.")
+    repeat: Duration | None = Field(
+        None, description="Absence only: after firing, fire again every `repeat` until an `unless` message "
+                          "cancels the timer (a reminder).")
     key: Expr = Field(
         "meta.ieee", validate_default=True,
         description="Expression giving the key state is kept per (default: the device, meta.ieee).")
@@ -113,6 +119,8 @@ class RuleConfig(NodeConfig):
             raise ValueError("`within` only makes sense with count, unless or sequence")
         if self.within is not None and self.within <= 0:
             raise ValueError("`within` must be longer than 0s")
+        if self.repeat is not None and (self.unless is None or self.repeat <= 0):
+            raise ValueError("`repeat` needs `unless` (an absence rule) and must be longer than 0s")
         return self
 
     @property
@@ -139,6 +147,7 @@ class RuleSpec:
     unless: Callable[[Message], Any] | None = None
     sequence: tuple[Callable[[Message], Any], ...] = ()
     cooldown: float | None = None
+    repeat: float | None = None
     emit_topic: Template | None = None
     emit_payload: Template | None = None
     keep_payload: bool = True
@@ -156,6 +165,7 @@ def spec_of(config: RuleConfig) -> RuleSpec:
         unless=config.unless.function if config.unless is not None else None,
         sequence=tuple(condition.function for condition in config.sequence or ()),
         cooldown=config.cooldown,
+        repeat=config.repeat,
         emit_topic=emit.topic if emit is not None else None,
         emit_payload=emit.payload if emit is not None else None,
         keep_payload=emit is None or "payload" not in emit.model_fields_set,
@@ -178,7 +188,7 @@ class _Window:
 class _Pending:
     """A pending absence timer of one key."""
 
-    __slots__ = ("count", "deadline", "first", "key", "last", "start", "timer")
+    __slots__ = ("count", "deadline", "first", "key", "last", "schedule", "start", "timer")
 
     def __init__(self, key: Any, start: float, deadline: float, first: Message, last: Message, count: int) -> None:
         self.key = key
@@ -188,6 +198,29 @@ class _Pending:
         self.last = last
         self.count = count
         self.timer: Timer | None = None
+        #: The schedule ``timer`` is on (repeats have their own, see ``KeyedRule``).
+        self.schedule: Schedule | None = None
+
+
+class _DataClock(Clock):
+    """A clock whose timers only the data runs: on an event clock, a rule's repeats wait for messages.
+
+    A repeating absence timer on the flow's event clock would make the end of a finite replay
+    (which runs every timer) endless; on this clock repeats fire when a later message reaches
+    the rule (``run_due``), with their own deadlines as ``meta.ts``, and none is invented past
+    the data.
+    """
+
+    def __init__(self, clock: Clock) -> None:
+        self._clock = clock
+
+    def now(self) -> float:
+        """The flow clock's time."""
+        return self._clock.now()
+
+    def call_at(self, when: float, callback: Callable[[], None]) -> TimerHandle:
+        """Schedule nothing: the rule runs its repeats as messages carry time past them."""
+        return TimerHandle(when)
 
 
 class _Progress:
@@ -222,6 +255,9 @@ class KeyedRule(Transform[Any]):
         self.spec = self.build_spec(config)
         self._durable = context.state.durable
         self._schedule = Schedule(context.clock, self._timer_failed)
+        # Repeats (``repeat``) run on the wall clock live, and only by data on an event clock.
+        repeat_clock = _DataClock(context.clock) if isinstance(context.clock, EventClock) else context.clock
+        self._repeats = Schedule(repeat_clock, self._timer_failed)
         self._expiry = Expiry()
         self._order = 0
         self._now = float("-inf")
@@ -272,6 +308,7 @@ class KeyedRule(Transform[Any]):
                                    int(value["count"]))
                 self._pending[skey] = pending
                 pending.timer = self._schedule.add(pending.deadline, partial(self._on_deadline, skey))
+                pending.schedule = self._schedule
             elif prefix == _SEQUENCE:
                 progress = _Progress(value["key"], float(value["start"]), message_from_state(value["first"]))
                 progress.last = message_from_state(value["last"])
@@ -302,7 +339,7 @@ class KeyedRule(Transform[Any]):
 
     def pending_timers(self) -> int:
         """Return how many timers are scheduled."""
-        return len(self._schedule)
+        return len(self._schedule) + len(self._repeats)
 
     # Hot path ----------------------------------------------------------------------------
 
@@ -312,6 +349,8 @@ class KeyedRule(Transform[Any]):
         if ts > self._now:
             self._now = ts
             self._schedule.run_due(ts)
+            if self._repeats:
+                self._run_repeats(ts)
             if self._expiry.due(ts):
                 self._evict(ts)
         if self._guard is not None:
@@ -389,32 +428,52 @@ class KeyedRule(Transform[Any]):
             # A newer `when` message restarts the timer; `first` and `count` keep the run's history.
             pending.start, pending.deadline, pending.last = ts, deadline, msg
             pending.count += 1
-            if pending.timer is not None:
-                self._schedule.cancel(pending.timer)
+            if pending.timer is not None and pending.schedule is not None:
+                pending.schedule.cancel(pending.timer)
         else:
             return  # older than the message that started the timer: it changes nothing
         pending.timer = self._schedule.add(deadline, partial(self._on_deadline, skey))
+        pending.schedule = self._schedule
+        self._record_pending(skey, pending)
+
+    def _record_pending(self, skey: str, pending: _Pending) -> None:
         if self._durable:
             self._changes[_ABSENCE + skey] = {
-                "key": key, "start": pending.start, "deadline": pending.deadline, "count": pending.count,
+                "key": pending.key, "start": pending.start, "deadline": pending.deadline, "count": pending.count,
                 "first": message_to_state(pending.first), "last": message_to_state(pending.last)}
 
+    def _run_repeats(self, ts: float) -> None:
+        """Run the repeats and the other timers due by ``ts`` together, in deadline order."""
+        while True:
+            repeat = self._repeats.next_deadline()
+            if repeat is None or repeat > ts:
+                return
+            self._schedule.run_due(repeat)
+            self._repeats.run_due(repeat)
+
     def _cancel(self, skey: str, pending: _Pending) -> None:
-        if pending.timer is not None:
-            self._schedule.cancel(pending.timer)
+        if pending.timer is not None and pending.schedule is not None:
+            pending.schedule.cancel(pending.timer)
         del self._pending[skey]
         self._changes[_ABSENCE + skey] = _DELETE
         self.counters["cancelled"] += 1
 
     def _on_deadline(self, skey: str) -> None:
         """An absence timer ran out: fire with the `when` message that started it, at its deadline."""
-        pending = self._pending.pop(skey, None)
+        pending = self._pending.get(skey) if self.spec.repeat is not None else self._pending.pop(skey, None)
         if pending is None:
             return
-        if pending.deadline > self._now:
-            self._now = pending.deadline
-        self._changes[_ABSENCE + skey] = _DELETE
-        self._fire(pending.last, pending.key, skey, pending.deadline, pending.count, pending.first, pending.last)
+        deadline = pending.deadline
+        if deadline > self._now:
+            self._now = deadline
+        if self.spec.repeat is not None:  # a reminder: the timer starts again
+            pending.deadline = deadline + self.spec.repeat
+            pending.timer = self._repeats.add(pending.deadline, partial(self._on_deadline, skey))
+            pending.schedule = self._repeats
+            self._record_pending(skey, pending)
+        else:
+            self._changes[_ABSENCE + skey] = _DELETE
+        self._fire(pending.last, pending.key, skey, deadline, pending.count, pending.first, pending.last)
         self._commit()
 
     def _on_sequence(self, msg: Message, ts: float) -> None:
@@ -543,7 +602,9 @@ class Rule(KeyedRule):
     order by one key's messages (others in between ignored), the last within ``within`` of
     the first; a message that does not continue a sequence but matches its first condition
     restarts it. ``cooldown`` suppresses a key's firings until ``cooldown`` after its last
-    emitted one.
+    emitted one. ``repeat`` (absence only) fires again every ``repeat`` after the deadline
+    until an ``unless`` message cancels the timer: on an event clock the repeats run as later
+    messages carry time past them (none is invented after a finite replay ends).
 
     A firing emits ``emit`` (``topic`` and ``payload`` templates seeing the triggering message
     and ``count``, ``key``, ``first``, ``last``) or the triggering message itself, with the
