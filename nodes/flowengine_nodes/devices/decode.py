@@ -145,6 +145,7 @@ class Decode(Transform[DecodeConfig]):
             live_timers=True,
         )
         self._occupancy = OccupancyTimers(context.clock, context.state, self._clear_occupancy, self._timer_failed)
+        self._occupancy_pending = self._occupancy.timers  # its truth is tested per report
         # Bound once: the hot path calls it for every report (the ``decode`` method looked up on
         # each call, and ``emit`` looking the port up, cost more than the call itself).
         self._decode = self.decoder.decode
@@ -169,7 +170,7 @@ class Decode(Transform[DecodeConfig]):
 
     def process(self, msg: Message) -> Message | None:
         """Decode one raw report; return the ``out`` message (or None) and emit the event."""
-        if self._occupancy:  # timers a message's event time has passed run first
+        if self._occupancy_pending:  # timers a message's event time has passed run first
             self._occupancy.run_due(event_time(msg, self.context.clock))
         record = msg.payload
         # Exact type first: ``isinstance`` against the Mapping ABC costs a few hundred ns.

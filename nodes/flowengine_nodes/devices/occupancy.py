@@ -41,11 +41,12 @@ class OccupancyTimers:
         self._durable = state.durable
         self._clear = clear
         self._schedule = Schedule(clock, on_error)
-        self._timers: dict[str, Timer] = {}
+        #: Pending timers by device; the node tests this dict's truth on its hot path (no call).
+        self.timers: dict[str, Timer] = {}
 
     def __len__(self) -> int:
         """Return the number of pending timers."""
-        return len(self._timers)
+        return len(self.timers)
 
     def restore(self) -> int:
         """Schedule again the timers a previous run left in the durable state; return how many."""
@@ -72,7 +73,7 @@ class OccupancyTimers:
         ``key`` identifies the device (its normalized address); ``meta`` is the detection's
         meta, which the clearing message keeps (with ``ts`` = the deadline).
         """
-        timer = self._timers.pop(key, None)
+        timer = self.timers.pop(key, None)
         if timer is not None:
             self._schedule.cancel(timer)
         if timeout <= 0:
@@ -97,10 +98,10 @@ class OccupancyTimers:
         self._schedule.run_all()
 
     def _add(self, key: str, ieee: str, deadline: float, timeout: float, meta: dict[str, Any]) -> None:
-        self._timers[key] = self._schedule.add(deadline, partial(self._fire, key, ieee, deadline, timeout, meta))
+        self.timers[key] = self._schedule.add(deadline, partial(self._fire, key, ieee, deadline, timeout, meta))
 
     def _fire(self, key: str, ieee: str, deadline: float, timeout: float, meta: dict[str, Any]) -> None:
-        self._timers.pop(key, None)
+        self.timers.pop(key, None)
         self._clear(ieee, deadline, timeout, meta)
         # Deleted after the message has left (no await in between): a crash before this line
         # clears occupancy again after a restart rather than never.
