@@ -18,13 +18,12 @@ from __future__ import annotations
 
 import contextlib
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any, Final, Literal, NamedTuple
 
 from flowengine_nodes.devices.converters import calibrate_and_round, precision_round
 from flowengine_nodes.devices.definitions import (
     CONVERTER_FAILURES,
-    Converter,
     ConvertInput,
     Definition,
     EventInput,
@@ -276,6 +275,42 @@ class _Device:
         self.as_is = all(_is_as_is(v) for v in state.values())
 
 
+class _Plan(NamedTuple):
+    """What decoding needs of one definition, prepared once per decoder (its options fixed).
+
+    Attributes:
+        name: the Zigbee2MQTT model.
+        meta: the definition's ``meta``.
+        dispatch: cluster -> message type -> the converters' functions that listen, in order.
+        events: the definition's event function, or None.
+        post_steps: (key, default decimals, no option touches it) per post-processed key.
+    """
+
+    name: str
+    meta: Mapping[str, Any]
+    dispatch: dict[int, dict[str, tuple[Callable[[ConvertInput], dict[str, Any] | None], ...]]]
+    events: Callable[[EventInput], DeviceEvent | None] | None
+    post_steps: tuple[tuple[str, int, bool], ...]
+
+    @classmethod
+    def of(cls, definition: Definition, options: Mapping[str, Any]) -> _Plan:
+        """Prepare the plan of ``definition`` for decoders with these ``options``."""
+        dispatch: dict[int, dict[str, tuple[Callable[[ConvertInput], dict[str, Any] | None], ...]]] = {}
+        for converter in definition.converters:
+            by_type = dispatch.setdefault(converter.cluster, {})
+            for msg_type in converter.types:
+                by_type[msg_type] = (*by_type.get(msg_type, ()), converter.convert)
+        steps = tuple(
+            (key, decimals, f"{key}_calibration" not in options and f"{key}_precision" not in options)
+            for key, decimals in definition.precision.items()
+        )
+        return cls(definition.model, definition.meta, dispatch, definition.events, steps)
+
+
+#: A report with no definition: nothing, no error.
+_NOTHING: Final = _Converted(None, None, None, None)
+
+
 class Decoder:
     """Turns raw reports into Zigbee2MQTT payloads and typed lock events.
 
@@ -330,18 +365,18 @@ class Decoder:
         self._base_topic = base_topic
         self._registry = registry or default_registry()
         self._options: dict[str, Any] = dict(options or {})
-        #: (model, cluster, message type) -> the converters that listen, in definition order.
-        self._dispatch: dict[tuple[str, int, str], tuple[Converter, ...]] = {}
-        #: Model -> its post-processing steps (see ``_post_processing``).
-        self._post_steps: dict[str, tuple[tuple[str, int, bool], ...]] = {}
+        #: Model id or model -> its decoding plan (None: unknown model), see ``_plan``.
+        self._plans: dict[str, _Plan | None] = {}
         if live_timers:
             self._options["live_timers"] = True
         self._era = ERA_1X if compat == 1 else ERA_2X
         self._fixed: Definition | None = None
+        self._fixed_plan: _Plan | None = None
         if model is not None:
             self._fixed = self._registry.find(model)
             if self._fixed is None:
                 raise ValueError(f"unknown device model {model!r}")
+            self._fixed_plan = _Plan.of(self._fixed, self._options)
         self._names = {normalize_ieee(k): v for k, v in (friendly_names or {}).items()}
         #: Address as given (``""`` for none) -> device; several spellings share one device.
         self._devices: dict[str, _Device] = {}
@@ -524,8 +559,12 @@ class Decoder:
     def decode_frame(
         self, frame: bytes, *, cluster: int, lqi: int, model: str | None = None, ieee: str | None = None
     ) -> DecodeResult:
-        """Decode one ZCL frame from a device; see :meth:`decode` (which validates a record first)."""
-        return self._decode(frame, cluster, lqi, model, ieee)
+        """Decode one ZCL frame from a device; see :meth:`decode` (which validates a record first).
+
+        Never consults the memo: every call parses and converts (the cold path).
+        """
+        device = self._devices.get(ieee or "") or self._device(ieee)
+        return self._finish(self._convert(frame, cluster, model), lqi, device)
 
     def _decode(self, frame: bytes, cluster: int, lqi: int, model: str | None, ieee: str | None) -> DecodeResult:
         """The plain pipeline, without the memo: convert the frame, then finish the report."""
@@ -534,31 +573,26 @@ class Decoder:
     def _convert(self, frame: bytes, cluster: int, model: str | None) -> _Converted:
         """Parse, find the definition, run the converters, round, derive the event (all pure)."""
         try:
-            parsed = parse_frame(frame, cluster, self._era)
+            _, _, _, _, msg_type, data = parse_frame(frame, cluster, self._era)
         except ZclError as exc:
             return _Converted(f"ZCL frame rejected: {exc}", None, None, None)
-        definition = self._fixed or (self._registry.find(model) if model else None)
-        if definition is None:
-            return _Converted(None, None, None, None)
-        msg_type = parsed.msg_type
+        plan = self._fixed_plan or (self._plan(model) if model else None)
+        if plan is None:
+            return _NOTHING
+        name = plan.name
         if msg_type is None:
-            return _Converted(None, definition.model, None, None)
-        converters = self._dispatch.get((definition.model, cluster, msg_type))
-        if converters is None:
-            converters = self._dispatch[(definition.model, cluster, msg_type)] = tuple(
-                c for c in definition.converters if c.cluster == cluster and msg_type in c.types
-            )
+            return _new(_Converted, (None, name, None, None))
+        by_type = plan.dispatch.get(cluster)
+        converters = None if by_type is None else by_type.get(msg_type)
         if not converters:
             # Nobody listens: nothing published, and no event (events see what a converter sees).
-            return _Converted(None, definition.model, None, None)
-        data = parsed.data
+            return _new(_Converted, (None, name, None, None))
         options = self._options
-        message = _new(ConvertInput, (definition.model, msg_type, data, self._compat, self._legacy, options,
-                                      definition.meta))
+        message = _new(ConvertInput, (name, msg_type, data, self._compat, self._legacy, options, plan.meta))
         result: dict[str, Any] | None = None
-        for converter in converters:
+        for convert in converters:
             try:
-                converted = converter.convert(message)
+                converted = convert(message)
             except CONVERTER_FAILURES:
                 continue  # a throwing converter contributes nothing, as in Zigbee2MQTT
             if converted:
@@ -566,7 +600,7 @@ class Decoder:
                     result = converted
                 else:
                     result.update(converted)
-        events = definition.events
+        events = plan.events
         event: DeviceEvent | None = None
         if events is not None:
             try:
@@ -574,30 +608,28 @@ class Decoder:
             except CONVERTER_FAILURES:
                 event = None
         if not result:
-            return _new(_Converted, (None, definition.model, None, event))
-        if definition.precision:
-            steps = self._post_steps.get(definition.model) or self._post_processing(definition)
-            for key, decimals, plain in steps:
-                value = result.get(key)
-                if type(value) is int or type(value) is float:
-                    if plain:  # no calibration, default precision: only precisionRound
-                        result[key] = precision_round(value, decimals)
-                        continue
-                    # Zigbee2MQTT logs a bad calibration option and keeps the value.
-                    with contextlib.suppress(*CONVERTER_FAILURES):
-                        result[key] = calibrate_and_round(value, options, key, decimals)
-        return _new(_Converted, (None, definition.model, result, event))
+            return _new(_Converted, (None, name, None, event))
+        for key, decimals, plain in plan.post_steps:
+            value = result.get(key)
+            if type(value) is int or type(value) is float:
+                if plain:  # no calibration, default precision: only precisionRound
+                    result[key] = precision_round(value, decimals)
+                    continue
+                # Zigbee2MQTT logs a bad calibration option and keeps the value.
+                with contextlib.suppress(*CONVERTER_FAILURES):
+                    result[key] = calibrate_and_round(value, options, key, decimals)
+        return _new(_Converted, (None, name, result, event))
 
-    def _post_processing(self, definition: Definition) -> tuple[tuple[str, int, bool], ...]:
-        """(key, default decimals, no option touches it) for each post-processed key (cached per model)."""
-        steps = self._post_steps.get(definition.model)
-        if steps is None:
-            options = self._options
-            steps = self._post_steps[definition.model] = tuple(
-                (key, decimals, f"{key}_calibration" not in options and f"{key}_precision" not in options)
-                for key, decimals in definition.precision.items()
-            )
-        return steps
+    def _plan(self, model: str) -> _Plan | None:
+        """The decoding plan of a model id or model (None: unknown), made once per decoder (bounded)."""
+        try:
+            return self._plans[model]
+        except KeyError:
+            definition = self._registry.find(model)
+            plan = None if definition is None else _Plan.of(definition, self._options)
+            if len(self._plans) < MEMO_LIMIT:
+                self._plans[model] = plan
+            return plan
 
     def _finish(self, converted: _Converted, lqi: Any, device: _Device) -> DecodeResult:
         """The per-report part on the plain path: ``linkquality``, state cache, JSON values.

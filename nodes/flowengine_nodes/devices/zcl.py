@@ -210,17 +210,33 @@ class _Reader:
         if length == 0xFF:
             return result
         era_2x = self.era == ERA_2X
+        buf = self.buf
+        size = self.size
         for _ in range(length):
-            key = self.u8()
-            type_id = self.u8()
-            result[key] = self.value(type_id)
+            pos = self.pos
+            if pos + 2 > size:
+                raise _short("uint8")  # the key or the type is missing
+            key = buf[pos]
+            type_id = buf[pos + 1]
+            pos += 2
+            int_type = _INT_TYPES.get(type_id)
+            if int_type is not None:  # inlined _Reader.uint: the usual entry
+                width, signed = int_type
+                if pos + width > size:
+                    raise _short(f"{width}-byte integer")
+                value: Any = int.from_bytes(buf[pos : pos + width], "little", signed=signed)
+                result[key] = JsBigInt(value) if width >= 7 else value
+                self.pos = pos + width
+            else:
+                self.pos = pos
+                result[key] = self.value(type_id)
             if era_2x:
-                remaining = self.size - self.pos
+                remaining = size - self.pos
                 if remaining <= 1:
                     if remaining == 1:
                         self.pos += 1
                     break
-            elif self.pos == self.size:
+            elif self.pos == size:
                 break
         return result
 
@@ -240,40 +256,67 @@ class _Reader:
         raise ZclError("structured selector outside [0-15]")
 
 
-_Table = dict[int, tuple[clusters_household.Attribute, ...]]
+_Named = dict[int, clusters_household.Attribute]
 
 
-def _records(
-    reader: _Reader, era: int, with_status: bool, named: _Table | None, manufacturer_code: int | None
-) -> dict[int, Any]:
+def _records(reader: _Reader, era: int, with_status: bool, named: _Named | None) -> dict[int, Any]:
     """Parse Report Attributes / Read Attributes Response records into ``msg.data``.
 
-    ``named`` (era 26 only): the cluster's named attributes, whose values go through
+    ``named`` (era 26 only): the cluster's named attributes for the frame's manufacturer code
+    (:func:`_named_attributes`), whose values go through
     ``processAttributePostRead`` record by record, as ``attributeKeyValue`` does: a record it rejects
     leaves the attribute's earlier value in place.
     """
     data: dict[int, Any] = {}
-    if not reader.more():
+    buf = reader.buf
+    size = reader.size
+    if reader.pos >= size:
         if era == ERA_2X:
             raise _short("a record")
         return data
     while True:
-        attr_id = reader.u16()
+        # Inlined reads (this loop runs for every attribute of every report): the same
+        # checks and messages as _Reader.u16/u8/uint, then the general reader for other types.
+        pos = reader.pos
+        if pos + 2 > size:
+            raise _short("uint16")
+        attr_id = buf[pos] | (buf[pos + 1] << 8)
+        pos += 2
         if with_status:
-            status = reader.u8()
+            if pos + 1 > size:
+                raise _short("uint8")
+            status = buf[pos]
+            pos += 1
             if status != 0:
+                reader.pos = pos
                 if era == ERA_1X:
                     data[attr_id] = None
-                if not reader.more():
+                if pos >= size:
                     break
                 continue
-        type_id = reader.u8()
-        value = reader.attribute_value(attr_id, type_id, True)
-        if named is not None and value is not None and attr_id in named:
-            value = _validated(named[attr_id], manufacturer_code, value)
+        if pos + 1 > size:
+            raise _short("uint8")
+        type_id = buf[pos]
+        pos += 1
+        int_type = _INT_TYPES.get(type_id)
+        if int_type is not None:
+            width, signed = int_type
+            if pos + width > size:
+                raise _short(f"{width}-byte integer")
+            value: Any = int.from_bytes(buf[pos : pos + width], "little", signed=signed)
+            if width >= 7:
+                value = JsBigInt(value)
+            reader.pos = pos + width
+        else:
+            reader.pos = pos
+            value = reader.attribute_value(attr_id, type_id, True)
+        if named is not None and value is not None:
+            attribute = named.get(attr_id)
+            if attribute is not None:
+                value = _post_read(attribute, value)
         if value is not _DROPPED:
             data[attr_id] = value
-        if not reader.more():
+        if reader.pos >= size:
             break
     return data
 
@@ -404,16 +447,24 @@ def _cluster_specific(
     if command is None:
         raise ZclError(f"cluster {cluster} has no command 0x{command_id:02x} in this direction")
     name, parameters = command
+    # The message type's name, built once per command (the tables are constants).
+    message_type = _MESSAGE_TYPES.get(name) or _MESSAGE_TYPES.setdefault(name, "command" + name[0].upper() + name[1:])
     payload: dict[str, Any] = {}
     for param_name, type_id, conditions, minimum, maximum, special in parameters:
-        if not _conditions_hold(conditions, payload, reader.size - reader.pos):
+        if conditions and not _conditions_hold(conditions, payload, reader.size - reader.pos):
             continue
-        if type_id == -1:
-            value: Any = reader.raw(reader.size)
+        int_type = _INT_TYPES.get(type_id)
+        if int_type is not None:
+            value: Any = reader.uint(*int_type)
+        elif type_id == -1:
+            value = reader.raw(reader.size)
         elif type_id == 0xF0:
             value = "0x" + reader.raw(8)[::-1].hex()
         else:
             value = reader.value(type_id)
+        if minimum is None and maximum is None:
+            payload[param_name] = value
+            continue
         if era == ERA_2X and isinstance(value, int) and value not in special:
             invalid = clusters.INVALID_BY_TYPE.get(type_id)
             if value != invalid and (
@@ -421,7 +472,10 @@ def _cluster_specific(
             ):
                 raise ZclError(f"parameter {param_name} out of range")
         payload[param_name] = value
-    return "command" + name[0].upper() + name[1:], payload
+    return message_type, payload
+
+
+_MESSAGE_TYPES: dict[str, str] = {}
 
 
 def _conditions_hold(conditions: tuple[Any, ...], payload: dict[str, Any], remaining: int) -> bool:
@@ -486,19 +540,20 @@ def parse_frame(frame: bytes, cluster: int, era: int) -> Frame:
                 value = int.from_bytes(frame[pos + 3 :], "little", signed=signed)
                 attr_id = frame[pos] | (frame[pos + 1] << 8)
                 number: Any = JsBigInt(value) if width >= 7 else value
-                named = clusters_household.ATTRIBUTES.get(cluster) if era == ERA_2X else None
-                if named is not None and attr_id in named:
-                    number = _validated(named[attr_id], manufacturer_code, number)
+                named = _named_attributes(cluster, manufacturer_code) if era == ERA_2X else None
+                attribute = None if named is None else named.get(attr_id)
+                if attribute is not None:
+                    number = _post_read(attribute, number)
                     if number is _DROPPED:
                         return Frame(frame_type, manufacturer_code, sequence, command_id, ATTRIBUTE_REPORT, {})
                 return Frame(frame_type, manufacturer_code, sequence, command_id, ATTRIBUTE_REPORT, {attr_id: number})
         reader = _Reader(frame, pos, era)
-        named = clusters_household.ATTRIBUTES.get(cluster) if era == ERA_2X else None
+        named = _named_attributes(cluster, manufacturer_code) if era == ERA_2X else None
         if command_id == 0x0A:
-            data = _records(reader, era, False, named, manufacturer_code)
+            data = _records(reader, era, False, named)
             return Frame(frame_type, manufacturer_code, sequence, command_id, ATTRIBUTE_REPORT, data)
         if command_id == 0x01:
-            data = _records(reader, era, True, named, manufacturer_code)
+            data = _records(reader, era, True, named)
             return Frame(frame_type, manufacturer_code, sequence, command_id, READ_RESPONSE, data)
         _skip_records(reader, era, command_id)
         return Frame(frame_type, manufacturer_code, sequence, command_id, _GLOBAL_TYPES.get(command_id), {})
@@ -509,18 +564,34 @@ def parse_frame(frame: bytes, cluster: int, era: int) -> Frame:
     raise ZclError(f"frame type {frame_type} is not supported")
 
 
+_INVALID: Final = clusters.INVALID_BY_TYPE
+
 #: Sentinel kinds: the "invalid" values of these types are BigInts in zigbee-herdsman (never ``===`` a number).
 _BIGINT_SENTINELS: Final = frozenset({0x26, 0x27, 0x2E, 0x2F})
 
 
-def _validated(candidates: tuple[clusters_household.Attribute, ...], manufacturer_code: int | None, value: Any) -> Any:
-    """One record's value after ``processAttributePostRead`` (``_DROPPED``: the record is ignored).
+#: (cluster, manufacturer code) -> attribute id -> the attribute ``getClusterAttribute`` picks.
+_NAMED: dict[tuple[int, int | None], _Named | None] = {}
 
-    Applies when the cluster names the attribute for the frame's manufacturer code (as
-    ``getClusterAttribute`` matches); unnamed attributes pass unchanged.
-    """
-    attribute = _match(candidates, manufacturer_code)
-    return value if attribute is None else _post_read(attribute, value)
+
+def _named_attributes(cluster: int, manufacturer_code: int | None) -> _Named | None:
+    """The cluster's named attributes as matched for a frame's manufacturer code (None: no table)."""
+    key = (cluster, manufacturer_code)
+    try:
+        return _NAMED[key]
+    except KeyError:
+        pass
+    table = clusters_household.ATTRIBUTES.get(cluster)
+    named: _Named | None = None
+    if table is not None:
+        named = {}
+        for attr_id, candidates in table.items():
+            attribute = _match(candidates, manufacturer_code)
+            if attribute is not None:
+                named[attr_id] = attribute
+    if len(_NAMED) < 4096:  # frames choose the manufacturer code: bound what junk can add
+        _NAMED[key] = named
+    return named
 
 
 def _match(candidates: tuple[clusters_household.Attribute, ...], manufacturer_code: int | None) -> Any:
@@ -546,8 +617,11 @@ def _post_read(attribute: clusters_household.Attribute, value: Any) -> Any:
     The common case first: a value that is neither the type's "invalid" sentinel nor outside the
     attribute's bounds passes unchanged whatever its default and specials say.
     """
+    low, high, max_length = attribute.min, attribute.max, attribute.max_length
+    invalid = _INVALID.get(attribute.type)
+    if type(value) is int and value != invalid and low is None and high is None and max_length is None:
+        return value  # the usual case, decided at once
     number = type(value) is int or type(value) is float
-    invalid = clusters.INVALID_BY_TYPE.get(attribute.type)
     sentinel = (
         invalid is not None
         and (number or isinstance(value, JsBigInt))
@@ -555,7 +629,6 @@ def _post_read(attribute: clusters_household.Attribute, value: Any) -> Any:
         and isinstance(value, JsBigInt) == (attribute.type in _BIGINT_SENTINELS)
     )
     if not sentinel:
-        low, high, max_length = attribute.min, attribute.max, attribute.max_length
         if low is None and high is None and max_length is None:
             return value
         as_number = _comparable(value)
