@@ -52,6 +52,7 @@ from flowengine_nodes.emulator.encoding import (
     T_UINT8,
     T_UINT16,
     T_UINT40,
+    T_UINT64,
     Record,
     attribute_report,
     encode_value,
@@ -406,8 +407,8 @@ class SmartPlug(LumiDevice):
 
     ``on`` / ``off`` report On/Off (endpoint 1); ``power`` reports Analog Input
     ``presentValue`` (W, single float) on endpoint 2, as the plug does periodically and on
-    every change; the heartbeat struct carries 3 device temperature, 5 power outages,
-    0x64 state, 0x95 energy (kWh), 0x96 voltage (0.1 V), 0x97 current (mA), 0x98 power (W).
+    every change; the heartbeat struct carries 3 device temperature, 5 power outages, 7-9,
+    0x64 state, 0x95 energy (kWh), 0x96 voltage (0.1 V), 0x97 current (mA), 0x98 power (W), 0x9A.
     """
 
     zigbee_model = "lumi.plug"
@@ -470,11 +471,19 @@ class SmartPlug(LumiDevice):
         return super().heartbeat({key: value for key, value in params.items() if key != "voltage"})
 
     def struct_entries(self) -> list[Record]:
-        """0x64 state, 0x95 energy, 0x96 voltage (0.1 V), 0x97 current (mA), 0x98 power."""
+        """The plug's own entries, in the real device's order.
+
+        7-9 (counters nobody decodes), 0x64 state, 0x95 energy, 0x96 voltage (0.1 V), 0x97
+        current (mA), 0x98 power, 0x9A (unknown).
+        """
         return [
+            (7, T_UINT64, 0),
+            (8, T_UINT16, 0x102E),
+            (9, T_UINT16, 0x0400),
             (0x64, T_BOOL, self.on),
             (0x95, T_SINGLE, self.energy),
             (0x96, T_SINGLE, round(self.volts * 10)),
             (0x97, T_SINGLE, round(self.current * 1000)),
             (0x98, T_SINGLE, self.power),
+            (0x9A, T_UINT8, 0),
         ]

@@ -250,7 +250,8 @@ def test_a_heartbeat_is_the_lumi_struct_with_the_devices_state() -> None:
     plug = make_device("plug", {"model": "ZNCZ02LM", "ieee": "00:15:8d:00:07:00:01:06", "nwk": 0x3106})
     (frame,) = plug.event_frames("heartbeat", {"power": 42.5, "energy": 1.25, "voltage": 230.5, "current": 0.25})
     assert frame.payload[9:].hex() == (
-        "03281e" "05210100" "641001" "95390000a03f" "963900101045" "973900007a43" "983900002a42")
+        "03281e" "05210100" "07270000000000000000" "08212e10" "09210004" "641001"
+        "95390000a03f" "963900101045" "973900007a43" "983900002a42" "9a2000")
 
 
 def test_runner_sends_repeats_and_skips_known_devices() -> None:
