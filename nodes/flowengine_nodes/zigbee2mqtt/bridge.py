@@ -35,7 +35,13 @@ import orjson
 from pydantic import Field, field_validator
 
 from flowengine import Duration, Message, NodeConfig, NodeState
-from flowengine_nodes.zigbee2mqtt.discovery import definition_exposes, device_payload, discovery_payload, expose_configs
+from flowengine_nodes.zigbee2mqtt.discovery import (
+    adjust_state,
+    definition_exposes,
+    device_payload,
+    discovery_payload,
+    expose_configs,
+)
 
 Entry = tuple[str, bytes, int, bool]
 """A publication: ``(topic, payload, qos, retain)``, the shape ``mqtt-out``'s outbox stores."""
@@ -97,6 +103,9 @@ class DeviceInfo:
     online: bool = False
     #: Discovery published under this name and model during this run.
     discovered: tuple[str, str | None] | None = None
+    #: State properties added to every published state that lacks them (discovery's mock properties).
+    mock: list[tuple[str, Any]] = field(default_factory=list)
+    ota: bool = False
 
     def to_state(self) -> dict[str, Any]:
         """Return what is kept in the node's durable state."""
@@ -244,6 +253,21 @@ class Zigbee2Mqtt:
             self.save()
         return before, after
 
+    def state_payload(self, msg: Message, topic: str) -> Any:
+        """The payload to publish for ``msg``: with discovery on, a device state gets its mock properties.
+
+        As Zigbee2MQTT 2.x with Home Assistant on, a state lacking a discovered property
+        carries it as ``null`` (and a device with OTA an ``update`` member), so Home Assistant's
+        templates always find their keys. Call after :meth:`around` (which discovers the device).
+        """
+        if self.homeassistant is None or not isinstance(msg.payload, dict):
+            return msg.payload
+        address = msg.meta.get("ieee")
+        device = self.devices.get(zigbee2mqtt_ieee(address)) if isinstance(address, str) else None
+        if device is None or topic != self._prefix + device.name or not (device.mock or device.ota):
+            return msg.payload
+        return adjust_state(msg.payload, device.mock, device.ota)
+
     # ---- announcements --------------------------------------------------------------------
 
     def reannounce(self) -> list[Entry]:
@@ -303,6 +327,8 @@ class Zigbee2Mqtt:
         payload_device = self._device_payload(device, definition)
         configs = expose_configs(definition_exposes(definition.exposes), ota=bool(definition.ota),
                                  base_topic=self.base, ieee=device.ieee)
+        device.ota = bool(definition.ota)
+        device.mock = [mock for config in configs for mock in config.mock]
         entries: list[Entry] = []
         for config in configs:
             topic, payload = discovery_payload(

@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 ACCESS_STATE = 0b001
@@ -101,11 +101,16 @@ UPDATE_VALUE_TEMPLATE = (
 
 @dataclass
 class EntityConfig:
-    """One Home Assistant entity before ``discover()`` completes it: component, object id, payload."""
+    """One Home Assistant entity before ``discover()`` completes it: component, object id, payload.
+
+    ``mock`` lists the state properties Zigbee2MQTT adds (with these values) to every published
+    state that lacks them, so Home Assistant's templates always find them.
+    """
 
     type: str
     object_id: str
     discovery_payload: dict[str, Any]
+    mock: list[tuple[str, Any]] = field(default_factory=list)
 
 
 def label(name: str) -> str:
@@ -163,7 +168,7 @@ def expose_configs(exposes: list[dict[str, Any]], *, ota: bool = False, base_top
     for expose in exposes:
         configs.extend(_expose_to_config(expose, exposes))
     if ota:
-        configs.append(EntityConfig("update", "update", {
+        configs.append(EntityConfig("update", "update", mock=[("update", {"state": None})], discovery_payload={
             "name": None,
             "entity_picture": "https://github.com/Koenkk/zigbee2mqtt/raw/master/images/logo.png",
             "state_topic": True,
@@ -185,6 +190,7 @@ def _light(expose: Mapping[str, Any], all_exposes: list[dict[str, Any]]) -> Enti
     has_hs = _feature(expose, "color_hs") is not None
     color_temp = _feature(expose, "color_temp")
     names = [f.get("name") for f in expose.get("features", ())]
+    state = _feature(expose, "state")
     prefer_hs = has_xy and has_hs and names.index("color_hs") < names.index("color_xy")
     payload: dict[str, Any] = {"name": None, "brightness": _feature(expose, "brightness") is not None,
                                "schema": "json", "command_topic": True, "brightness_scale": 254}
@@ -203,7 +209,7 @@ def _light(expose: Mapping[str, Any], all_exposes: list[dict[str, Any]]) -> Enti
     if effects:
         payload["effect"] = True
         payload["effect_list"] = effects
-    return EntityConfig("light", "light", payload)
+    return EntityConfig("light", "light", payload, [(state["property"], None)] if state else [])
 
 
 def _switch(expose: Mapping[str, Any]) -> EntityConfig:
@@ -214,7 +220,7 @@ def _switch(expose: Mapping[str, Any]) -> EntityConfig:
     return EntityConfig("switch", "switch", {
         "name": None, "payload_off": state["value_off"], "payload_on": state["value_on"],
         "value_template": f'{{{{ value_json["{prop}"] }}}}', "command_topic": True,
-    })
+    }, [(prop, None)])
 
 
 def _binary(expose: Mapping[str, Any]) -> EntityConfig:
@@ -227,11 +233,11 @@ def _binary(expose: Mapping[str, Any]) -> EntityConfig:
             "name": expose["label"], "value_template": template,
             "payload_on": _js_text(expose["value_on"]), "payload_off": _js_text(expose["value_off"]),
             "command_topic": True, "command_topic_postfix": prop, **BINARY_LOOKUP.get(name, {}),
-        })
+        }, [(prop, None)])
     return EntityConfig("binary_sensor", name, {
         "name": expose["label"], "value_template": f'{{{{ value_json["{prop}"] }}}}',
         "payload_on": expose["value_on"], "payload_off": expose["value_off"], **BINARY_LOOKUP.get(name, {}),
-    })
+    }, [(prop, None)])
 
 
 def _numeric(expose: Mapping[str, Any]) -> EntityConfig:
@@ -251,7 +257,7 @@ def _numeric(expose: Mapping[str, Any]) -> EntityConfig:
             payload["min"] = expose["value_min"]
         if expose.get("value_max") is not None:
             payload["max"] = expose["value_max"]
-        return EntityConfig("number", name, payload)
+        return EntityConfig("number", name, payload, [(prop, None)])
     extra: dict[str, Any] = {}
     if unit in ("Wh", "kWh"):
         extra = {"device_class": "energy", "state_class": "total_increasing"}
@@ -269,7 +275,7 @@ def _numeric(expose: Mapping[str, Any]) -> EntityConfig:
         del payload["device_class"]
     if payload.get("entity_category") == "config":
         payload["entity_category"] = "diagnostic"
-    return EntityConfig("sensor", name, payload)
+    return EntityConfig("sensor", name, payload, [(prop, None)])
 
 
 def _enum(expose: Mapping[str, Any]) -> list[EntityConfig]:
@@ -282,16 +288,16 @@ def _enum(expose: Mapping[str, Any]) -> list[EntityConfig]:
         return [EntityConfig("button", prop, {
             "name": expose["label"], "state_topic": False, "command_topic": True, "command_topic_postfix": prop,
             "payload_press": _js_text(values[0]), **lookup,
-        })]
+        }, [(prop, None)])]
     payload: dict[str, Any] = {"name": expose["label"]}
     if access & ACCESS_STATE:
         payload["value_template"] = f'{{{{ value_json["{prop}"] }}}}'
     if access & ACCESS_SET:
         payload.update({"state_topic": bool(access & ACCESS_STATE), "command_topic": True,
                         "command_topic_postfix": prop, "options": [_js_text(v) for v in values], **lookup})
-        return [EntityConfig("select", prop, payload)]
+        return [EntityConfig("select", prop, payload, [(prop, None)])]
     if access & ACCESS_STATE:
-        return [EntityConfig("sensor", prop, {**payload, **lookup})]
+        return [EntityConfig("sensor", prop, {**payload, **lookup}, [(prop, None)])]
     return []
 
 
@@ -303,10 +309,11 @@ def _text(expose: Mapping[str, Any]) -> list[EntityConfig]:
             "name": expose["label"], "state_topic": access & ACCESS_STATE,
             "value_template": f'{{{{ value_json["{prop}"] }}}}', "command_topic": True,
             "command_topic_postfix": prop, **lookup,
-        })]
+        }, [(prop, None)])]
     if access & ACCESS_STATE:
         template = f"{{{{ value_json[\"{prop}\"] | default('',True) | string | truncate(254, True, '', 0) }}}}"
-        return [EntityConfig("sensor", prop, {"name": expose["label"], "value_template": template, **lookup})]
+        return [EntityConfig("sensor", prop, {"name": expose["label"], "value_template": template, **lookup},
+                             [(prop, None)])]
     return []
 
 
@@ -429,3 +436,22 @@ def device_payload(name: str, ieee: str, definition: Any | None, model: str | No
     elif model:
         payload["model_id"] = model
     return payload
+
+
+def adjust_state(payload: dict[str, Any], mock: Iterable[tuple[str, Any]], ota: bool) -> dict[str, Any]:
+    """A state payload as Zigbee2MQTT publishes it with discovery on (``adjustMessageBeforePublish``).
+
+    Every mocked property the payload lacks is added with its mock value (``null``), so Home
+    Assistant's value templates never miss a key; a device with OTA gets
+    ``update.installed_version`` and ``latest_version`` -1 while no version is known. Returns a
+    new dict; ``payload`` is not changed.
+    """
+    result = dict(payload)
+    for prop, value in mock:
+        if prop not in result:
+            result[prop] = dict(value) if isinstance(value, dict) else value
+    update = result.get("update")
+    if ota and (not isinstance(update, dict) or update.get("latest_version") is None):
+        result["update"] = {**(update if isinstance(update, dict) else {}), "installed_version": -1,
+                            "latest_version": -1}
+    return result

@@ -100,3 +100,21 @@ def test_mqtt_out_announces_every_device_as_zigbee2mqtt_does(name: str) -> None:
         assert got.pop(COLOR_OPTIONS.format("text"))["command_topic"] == "zigbee2mqtt/hall_light/set/color_options"
         assert want.pop(COLOR_OPTIONS.format("sensor"))["entity_category"] == "diagnostic"
     assert got == want
+
+
+@pytest.mark.parametrize("name", sorted(DEVICES))
+def test_states_carry_the_mock_properties_zigbee2mqtt_adds_with_discovery_on(name: str) -> None:
+    (adjusted,) = [r for r in RECORDS if r["kind"] == "adjusted" and r["name"] == name]
+    device = DEVICES[name]
+    mode = Zigbee2Mqtt(Zigbee2MqttConfig(homeassistant=True), StateStore(None).node("publish"))
+    msg = Message(f"zigbee2mqtt/{name}", adjusted["input"], {"ieee": device["ieee"], "friendly_name": name,
+                                                              "model": device["model"]})
+    mode.around(msg, msg.topic)
+    assert mode.state_payload(msg, msg.topic) == adjusted["output"]
+    assert msg.payload == adjusted["input"]  # the message itself is left alone
+    # Known values are kept; without discovery nothing is added.
+    known = msg._replace(payload={**adjusted["input"], **{key: 1 for key in adjusted["output"]}})
+    assert mode.state_payload(known, msg.topic)["linkquality"] == 1
+    plain = Zigbee2Mqtt(Zigbee2MqttConfig(), StateStore(None).node("publish"))
+    plain.around(msg, msg.topic)
+    assert plain.state_payload(msg, msg.topic) is msg.payload

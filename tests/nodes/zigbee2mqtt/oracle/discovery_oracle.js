@@ -4,7 +4,9 @@
 // model with the device definitions of zigbee-herdsman-converters, on stubbed Zigbee and MQTT
 // layers, and prints one JSON line per device, {"kind": "device", "name", "ieee", "model", "vendor",
 // "description", "ota", "exposes"} (the exposes as Zigbee2MQTT lists them, linkquality included),
-// then one per discovery message, {"kind": "discovery", "name", "topic", "payload", "retain", "qos"}.
+// then what a state message {"linkquality": 120} becomes before it is published, {"kind": "adjusted",
+// "name", "input", "output"}, then one per discovery message, {"kind": "discovery", "name", "topic",
+// "payload", "retain", "qos"}.
 // The device triggers are those of each action value the household publishes.
 //
 //   npm install zigbee2mqtt@2.14.1            (in a scratch folder; nothing is run)
@@ -91,6 +93,10 @@ async function main() {
         for (const action of actions) {
             await ext.publishDeviceTriggerDiscover(device, "action", action);
         }
+        // What a state message becomes before it is published (mock properties, the update member).
+        const state = {linkquality: 120};
+        ext.adjustMessageBeforePublish(device, state);
+        process.stdout.write(`${JSON.stringify({kind: "adjusted", name, input: {linkquality: 120}, output: state})}\n`);
         for (const message of published.slice(before)) {
             const options = message.options.clientOptions ?? {};
             process.stdout.write(`${JSON.stringify({
