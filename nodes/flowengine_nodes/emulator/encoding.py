@@ -4,7 +4,7 @@ The emulator never shares code with the stack it tests (zigpy), so the few ZCL d
 the household devices send are packed here with :mod:`struct`: booleans, unsigned and
 signed integers of 8-64 bits, enumerations, bitmaps and single-precision floats, an
 attribute report of several records, and Xiaomi's ``0xFF01`` struct (a character string
-whose bytes are ``tag, type, value`` entries, DECONZ.md's devices section).
+whose bytes are ``tag, type, value`` entries).
 """
 
 from __future__ import annotations
