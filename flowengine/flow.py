@@ -7,6 +7,7 @@ once. Nothing is started here.
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections.abc import Mapping
 from pathlib import Path
@@ -43,15 +44,30 @@ class LoadedFlow:
 
 
 def load_flow(path: Path | str, registry: Registry, *, text: str | None = None,
-              environ: Mapping[str, str] | None = None) -> LoadedFlow:
-    """Load, validate and check the flow at ``path``; never raises for problems in the flow."""
+              environ: Mapping[str, str] | None = None, check_files: bool = True) -> LoadedFlow:
+    """Load, validate and check the flow at ``path``; never raises for problems in the flow.
+
+    ``check_files=False`` skips the checks of files the flow reads or writes (a capture that must
+    exist, a sink's folder): for flow tests, which replace the sources and sinks. Node configs see
+    it as ``check_files`` in their validation context, beside ``flow_dir``.
+    """
     file = Path(path)
     document = load_yaml(file, text=text, environ=environ)
-    checker = _FlowChecker(file, document, registry)
+    checker = _FlowChecker(file, document, registry, check_files=check_files)
     graph = checker.check()
     issues = sorted(document.issues + checker.issues, key=lambda i: (i.line, i.column))
+    if document.secrets:
+        issues = [_redacted(issue, document.secrets) for issue in issues]
     has_errors = any(issue.severity == "error" for issue in issues)
     return LoadedFlow(document.file, None if has_errors else graph, issues)
+
+
+def _redacted(issue: Issue, secrets: set[str]) -> Issue:
+    """Return ``issue`` with every secret in its message replaced by ``***`` (CONTRACT §1)."""
+    message = issue.message
+    for secret in secrets:
+        message = message.replace(secret, "***")
+    return issue if message == issue.message else dataclasses.replace(issue, message=message)
 
 
 def load_flow_or_raise(path: Path | str, registry: Registry, **kwargs: Any) -> FlowGraph:
@@ -65,14 +81,17 @@ def load_flow_or_raise(path: Path | str, registry: Registry, **kwargs: Any) -> F
 class _FlowChecker:
     """Checks one loaded document; collects issues instead of raising."""
 
-    def __init__(self, file: Path, document: Document, registry: Registry) -> None:
+    def __init__(self, file: Path, document: Document, registry: Registry, *, check_files: bool = True) -> None:
         self.file = file
+        self.check_files = check_files
         self.document = document
         self.registry = registry
         self.issues: list[Issue] = []
         #: Every well-formed id, including nodes that failed their own checks (no dangling-wire noise).
         self.all_ids: set[str] = set()
         self.index_of: dict[str, int] = {}
+        #: Node types whose entry point is broken -> the line where that was first reported.
+        self.broken_types: dict[str, int] = {}
 
     def error(self, path: YamlPath, message: str, code: str, *, key: bool = False,
               offset: tuple[int, int] | None = None) -> None:
@@ -100,7 +119,7 @@ class _FlowChecker:
         if not isinstance(raw_nodes, list):
             self.error(("nodes",), "'nodes' must be a list of nodes", "no-nodes")
             return None
-        specs = self._nodes(raw_nodes)
+        specs = self._agree(self._nodes(raw_nodes))
         self._check_wiring(specs)
         graph = build_graph(specs)
         self._check_cycles(specs, graph)
@@ -112,6 +131,19 @@ class _FlowChecker:
                 self.issues.append(self.document.issue(path, finding.message, code="capability",
                                                        severity="warning"))
         return flow
+
+    def _agree(self, specs: dict[str, NodeSpec]) -> dict[str, NodeSpec]:
+        """One value per flow-wide setting (lint.FlowSetting): report disagreements, pass the value on."""
+        disagreements, configs = lint.agree(specs)
+        for found in disagreements:
+            (first_id, first_path, first_value), (second_id, second_path, second_value) = found.first, found.second
+            where = self.document.position(("nodes", self.index_of[first_id], *first_path))
+            self.error(("nodes", self.index_of[second_id], *second_path),
+                       f"node '{second_id}': {found.name} {second_value!r} differs from {first_value!r} set on "
+                       f"node '{first_id}' at {self.document.file}:{where.line}:{where.column}; a flow has one "
+                       f"{found.name} (set it once, or the same on both)", "setting-disagrees")
+        return {node_id: dataclasses.replace(spec, config=configs[node_id]) if node_id in configs else spec
+                for node_id, spec in specs.items()}
 
     def _state_path(self, value: Any, name: str) -> Path | None:
         if value is None:
@@ -164,7 +196,11 @@ class _FlowChecker:
         try:
             node_class = self.registry.load(type_name)
         except RegistryError as exc:
-            self.error((*path, "type"), f"node '{node_id}': {exc}", "unloadable-type")
+            line = self.document.position((*path, "type")).line
+            first = self.broken_types.setdefault(type_name, line)
+            # The reason is said once, at the first node of that type; the others point at it.
+            reason = str(exc) if first == line else f"node type '{type_name}' cannot be loaded (see line {first})"
+            self.error((*path, "type"), f"node '{node_id}': {reason}", "unloadable-type")
             return None
         disabled = raw.get("disabled", False)
         if not isinstance(disabled, bool):
@@ -179,6 +215,11 @@ class _FlowChecker:
         for port in wires:
             if port not in ports:
                 where = (*path, "wires", port) if isinstance(raw.get("wires"), dict) else (*path, "wires")
+                written = self.document.boolean_keys.get(where)
+                if written is not None:
+                    self.error(where, f"node '{node_id}': YAML reads the port name {written} as the boolean "
+                                      f"{port.lower()}; quote it: \"{written}\": [...]", "boolean-key", key=True)
+                    continue
                 have = ", ".join(sorted(ports))
                 self.error(where, f"node '{node_id}' ({type_name}) has no output port '{port}'"
                                   f"{suggest(port, ports)}; its ports: {have}", "unknown-port", key=True)
@@ -190,7 +231,8 @@ class _FlowChecker:
                 path: YamlPath) -> NodeConfig | None:
         model = node_class.config_model
         try:
-            return model.model_validate(data, context={"flow_dir": self.file.parent})
+            return model.model_validate(data, context={"flow_dir": self.file.parent,
+                                                       "check_files": self.check_files})
         except ValidationError as exc:
             known = [name for name, info in model.model_fields.items()] + [
                 info.alias for info in model.model_fields.values() if info.alias]
@@ -201,11 +243,16 @@ class _FlowChecker:
     def _config_error(self, node_id: str, error: Any, data: dict[str, Any], path: YamlPath,
                       known: list[str]) -> None:
         loc = _data_path(data, tuple(error["loc"]))
+        if self.document.was_reported((*path, *loc)):
+            return  # the value's own problem (an unset ${VAR}, a missing secret) is already said
         kind = error["type"]
         context = error.get("ctx") or {}
         if kind == "extra_forbidden":
             key = str(loc[-1]) if loc else "?"
             hint = suggest(key, known) if len(loc) == 1 else ""
+            written = self.document.boolean_keys.get((*path, *loc))
+            if written is not None:
+                key, hint = written, f" (YAML reads {written} as a boolean; quote it: \"{written}\")"
             self.error((*path, *loc), f"node '{node_id}': unknown config key '{key}'{hint}",
                        "unknown-key", key=True)
             return

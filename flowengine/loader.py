@@ -45,6 +45,15 @@ class Document:
     key_positions: dict[YamlPath, Position] = field(default_factory=dict)
     secrets: set[str] = field(default_factory=set)
     issues: list[Issue] = field(default_factory=list)
+    #: Values already reported while loading (an unset ``${VAR}``, a missing ``!secret``): later
+    #: checks say nothing more about them, so one mistake gives one message.
+    reported: set[YamlPath] = field(default_factory=set)
+    #: Mapping keys that YAML 1.1 read as booleans (``yes``, ``no``, ``on``, ``off``…) -> the text written.
+    boolean_keys: dict[YamlPath, str] = field(default_factory=dict)
+
+    def was_reported(self, path: YamlPath) -> bool:
+        """True when loading already reported a problem with ``path``, a value inside it or one containing it."""
+        return any(path[:len(done)] == done or done[:len(path)] == path for done in self.reported)
 
     def position(self, path: YamlPath, *, key: bool = False) -> Position:
         """Return the position of ``path`` or of its nearest known ancestor.
@@ -114,8 +123,11 @@ class _Builder:
             if not isinstance(key_node, yaml.ScalarNode):
                 self._issue(key_node, "mapping keys must be plain scalars", "bad-key")
                 continue
-            key = str(self.constructor.construct_object(key_node))
+            constructed = self.constructor.construct_object(key_node)
+            key = str(constructed)
             key_path = (*path, key)
+            if isinstance(constructed, bool):
+                self.document.boolean_keys[key_path] = str(key_node.value)
             if key in result:
                 self._issue(key_node, f"duplicate key '{key}'", "duplicate-key")
             self.document.key_positions[key_path] = Position(key_node.start_mark.line + 1,
@@ -125,7 +137,7 @@ class _Builder:
 
     def _scalar(self, node: yaml.ScalarNode, path: YamlPath) -> Any:
         if node.tag == "!secret":
-            return self._secret(node)
+            return self._secret(node, path)
         if node.tag.startswith("!"):
             self._issue(node, f"unknown tag '{node.tag}' (only !secret is supported)", "bad-tag")
             return None
@@ -135,10 +147,10 @@ class _Builder:
             self._issue(node, f"cannot read this value: {getattr(exc, 'problem', None) or exc}", "bad-value")
             return None
         if isinstance(value, str) and "${" in value:
-            return self._substitute(node, value)
+            return self._substitute(node, value, path)
         return value
 
-    def _substitute(self, node: yaml.ScalarNode, text: str) -> Any:
+    def _substitute(self, node: yaml.ScalarNode, text: str, path: YamlPath) -> Any:
         def replace(match: re.Match[str]) -> str:
             name, default = match.group(1), match.group(2)
             if name in self.environ:
@@ -147,6 +159,7 @@ class _Builder:
                 return default
             self._issue(node, f"environment variable '{name}' is not set "
                               f"(set it, or give a default: ${{{name}:-value}})", "missing-env")
+            self.document.reported.add(path)
             return ""
 
         substituted = _ENV_PATTERN.sub(replace, text)
@@ -159,13 +172,15 @@ class _Builder:
             return substituted
         return self.constructor.construct_object(yaml.ScalarNode(tag, substituted))
 
-    def _secret(self, node: yaml.ScalarNode) -> Any:
+    def _secret(self, node: yaml.ScalarNode, path: YamlPath) -> Any:
         name = str(node.value)
         secrets = self._load_secrets(node)
         if secrets is None:
+            self.document.reported.add(path)
             return None
         if name not in secrets:
             self._issue(node, f"secret '{name}' is not defined in {self.secrets_file}", "missing-secret")
+            self.document.reported.add(path)
             return None
         value = secrets[name]
         if isinstance(value, str | int | float) and str(value):

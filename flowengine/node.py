@@ -187,6 +187,24 @@ class Source(Node[C]):
         """Return True when :meth:`run` returns by itself once its input is exhausted."""
         return not self.live
 
+    @classmethod
+    def replay_config(cls, config: Any, capture: Path | None) -> NodeConfig | None:
+        """Capability used by ``flowengine test``: this source's config for replaying a capture.
+
+        Return the config that reads ``capture`` (None: the source's own input) once, from the
+        top, as fast as possible; or None, the default, when this type cannot replay one (a live
+        source such as a radio or a broker, which a test replaces by its own input).
+        """
+        return None
+
+    def progress(self) -> tuple[int, int] | None:
+        """Return ``(records done, records in all)`` for a finite input of known size, else None.
+
+        The command line polls it a few times a second to draw a progress bar on a terminal,
+        so it must be cheap; None (the default) draws nothing for this source.
+        """
+        return None
+
     async def backpressure(self) -> None:
         """Wait until every channel downstream has room again; returns at once when it has."""
         if self._backpressure is not None:

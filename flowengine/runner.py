@@ -8,10 +8,12 @@ import logging
 import signal
 from collections.abc import Callable
 from pathlib import Path
+from typing import TextIO
 
 from flowengine.errors import NodeError
 from flowengine.flow import LoadedFlow, load_flow
 from flowengine.graph import FlowGraph
+from flowengine.progress import shown
 from flowengine.registry import Registry
 from flowengine.runtime import FlowRun, RunSummary, cancel_and_wait
 
@@ -41,8 +43,9 @@ class FlowRunner:
     """Runs one flow file, reloading it on change when watching."""
 
     def __init__(self, path: Path, registry: Registry, graph: FlowGraph, *, watch: bool,
-                 on_secrets: Callable[[frozenset[str]], None]) -> None:
+                 on_secrets: Callable[[frozenset[str]], None], progress: TextIO | None = None) -> None:
         self.path = path
+        self.progress = progress
         self.registry = registry
         self.graph = graph
         self.watch = watch
@@ -66,7 +69,9 @@ class FlowRunner:
             watcher = asyncio.ensure_future(self._watch(mtime, reload)) if self.watch else None
             relay = asyncio.ensure_future(self._relay(stop, reload, flow_stop))
             try:
-                summary = await FlowRun(graph).run(flow_stop)
+                flow_run = FlowRun(graph)
+                async with shown(flow_run, self.progress):
+                    summary = await flow_run.run(flow_stop)
             except NodeError as exc:
                 logger.error("flow '%s' did not start: %s", graph.name, exc)
                 self.failed = True
@@ -131,8 +136,11 @@ class FlowRunner:
 
 
 async def run_flows(paths: list[Path], registry: Registry, graphs: list[FlowGraph], *, watch: bool,
-                    on_secrets: Callable[[frozenset[str]], None]) -> int:
-    """Run every flow until all have ended or SIGINT/SIGTERM; return the exit code."""
+                    on_secrets: Callable[[frozenset[str]], None], progress: TextIO | None = None) -> int:
+    """Run every flow until all have ended or SIGINT/SIGTERM; return the exit code.
+
+    ``progress``: a terminal to draw a progress bar on for a finite replay (one flow only).
+    """
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     signals = 0
@@ -151,7 +159,8 @@ async def run_flows(paths: list[Path], registry: Registry, graphs: list[FlowGrap
     for signum in (signal.SIGINT, signal.SIGTERM):
         with contextlib.suppress(NotImplementedError, RuntimeError):
             loop.add_signal_handler(signum, on_signal, signal.Signals(signum).name)
-    runners = [FlowRunner(path, registry, graph, watch=watch, on_secrets=on_secrets)
+    bar = progress if len(paths) == 1 else None  # bars of several flows would share one line
+    runners = [FlowRunner(path, registry, graph, watch=watch, on_secrets=on_secrets, progress=bar)
                for path, graph in zip(paths, graphs, strict=True)]
     try:
         async with asyncio.TaskGroup() as group:

@@ -222,7 +222,7 @@ class FlowRun:
                               if isinstance(node, Sink) and node.id in self.channels]
                 sources = [n for n in self._by_role("source") if isinstance(n, Source)]
                 for source in sources:
-                    source._backpressure = self.backpressure
+                    source._backpressure = self.backpressure  # noqa: SLF001 - the engine wires a source's backpressure
                 source_tasks = [group.create_task(self._run_source(s), name=f"source:{s.id}")
                                 for s in sources]
                 summary.end_of_input = await self._wait_sources(source_tasks, stop)

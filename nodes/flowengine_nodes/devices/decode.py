@@ -15,7 +15,10 @@ from flowengine_nodes.devices.lint import DecoderProfile, closed_values, event_v
 from flowengine_nodes.devices.occupancy import OccupancyTimers
 
 if TYPE_CHECKING:
-    from flowengine import PayloadValues
+    from flowengine import FlowSetting, PayloadValues
+
+#: The flow-wide setting this node shares with ``mqtt-out``'s Zigbee2MQTT mode (named alike there).
+BASE_TOPIC_SETTING = "Zigbee2MQTT base topic"
 
 EVENTS_PORT = "events"
 
@@ -66,7 +69,11 @@ class DecodeConfig(NodeConfig):
         description="Publish each device's cached state merged with the new keys, as Zigbee2MQTT's "
         "cache_state (action and action_* are never cached).",
     )
-    base_topic: str = Field(default=DEFAULT_BASE_TOPIC, description="First level of the output topics.")
+    base_topic: str = Field(
+        default=DEFAULT_BASE_TOPIC,
+        description="First level of the output topics. One per flow: left unset, it is the one an mqtt-out "
+        "in Zigbee2MQTT mode sets.",
+    )
     friendly_names: dict[str, str] = Field(
         default_factory=dict,
         description="IEEE address (any usual form) -> friendly name; default name: 0x + the address.",
@@ -229,6 +236,19 @@ class Decode(Transform[DecodeConfig]):
         self.logger.debug("%s", error)
         details = {"node": self.id, "type": type(error).__name__, "message": str(error)}
         self.emit(msg.evolve(meta={**msg.meta, "error": details}), ERRORS_PORT)
+
+    @classmethod
+    def flow_settings(cls, config: DecodeConfig) -> list[FlowSetting]:
+        """The flow-wide Zigbee2MQTT base topic (shared with ``mqtt-out``'s Zigbee2MQTT mode)."""
+        from flowengine import FlowSetting  # the lint pulls in the graph library; only load it here
+
+        explicit = "base_topic" in config.model_fields_set
+        return [FlowSetting(BASE_TOPIC_SETTING, config.base_topic, ("base_topic",), explicit)]
+
+    @classmethod
+    def with_flow_setting(cls, config: DecodeConfig, name: str, value: Any) -> DecodeConfig:
+        """Return ``config`` with the flow's base topic (set on another node) in place of the default."""
+        return config.model_copy(update={"base_topic": value}) if name == BASE_TOPIC_SETTING else config
 
     @classmethod
     def payload_values(cls, config: Any, port: str, node_id: str) -> PayloadValues | None:
