@@ -189,9 +189,15 @@ class FlowengineTarget(Target):
 
     name = "flowengine"
 
-    def __init__(self, workdir: Path, python: str) -> None:
+    def __init__(self, workdir: Path, python: str, source: Path | None = None, path: Path | None = None) -> None:
         super().__init__(workdir)
         self.python = python
+        self.source = source
+        self.path = path
+        if source is not None:
+            self.name = "before"
+        elif path is not None:
+            self.name = "flowengine+uv"
 
     def command(self, emulator_port: int, broker_port: int) -> tuple[list[str], dict[str, str]]:
         """Write the flow (once) and return ``python -m flowengine.cli run flow.yaml``."""
@@ -219,7 +225,12 @@ nodes:
     zigbee2mqtt: {{}}
 """
         )
-        return [self.python, "-m", "flowengine.cli", "run", str(flow)], {}
+        env = {}
+        if self.source is not None:
+            env["PYTHONPATH"] = f"{self.source}:{self.source / 'nodes'}"
+        elif self.path is not None:
+            env["PYTHONPATH"] = str(self.path)
+        return [self.python, "-m", "flowengine.cli", "run", str(flow)], env
 
 
 class Zigbee2MqttTarget(Target):
@@ -323,7 +334,15 @@ class SessionResult:
 class Session:
     """One runner process between the emulator and the broker, and the subscriber that watches it."""
 
-    def __init__(self, target: Target, emulator: Emulator, broker: Mosquitto, frames: list[LockFrame]) -> None:
+    def __init__(
+        self,
+        target: Target,
+        emulator: Emulator,
+        broker: Mosquitto,
+        frames: list[LockFrame],
+        py_spy: str | None = None,
+    ) -> None:
+        self.py_spy = py_spy
         self.target = target
         self.emulator = emulator
         self.broker = broker
@@ -383,7 +402,7 @@ class Session:
             command, env = self.target.command(self.emulator.port, self.broker.port)
             output = (self.target.workdir / "runner.log").open("ab")
             started = time.perf_counter()
-            self.process = subprocess.Popen(
+            self.process = subprocess.Popen(  # noqa: ASYNC220 - a fork, not a wait
                 command, cwd=self.target.workdir, env={**os.environ, **env}, stdout=output, stderr=output
             )
             output.close()
@@ -395,7 +414,7 @@ class Session:
                     await self.target.open_network(client, self.heard)
                     for device in self.emulator.devices.values():
                         self.emulator.join(device)
-                await self.probe(timeout=90 if pair else 30)
+                await self.probe(90 if pair else 30)
                 if pair:
                     return result
                 pid = self.process.pid
@@ -404,7 +423,12 @@ class Session:
                 await asyncio.sleep(3.0)
                 result.idle_cpu = (cpu_seconds(pid) - before) / (time.perf_counter() - at)
                 for rate in rates:
+                    spy = self.profile(rate)
                     result.rates.append(await self.replay(rate, result.idle_cpu))
+                    if spy is not None:
+                        spy.send_signal(signal.SIGINT)
+                        while spy.poll() is None:  # noqa: ASYNC110 - a child's exit
+                            await asyncio.sleep(0.05)
                     await asyncio.sleep(1.0)
                 result.rss = rss_mib(pid)
                 return result
@@ -414,13 +438,25 @@ class Session:
                 with contextlib.suppress(asyncio.CancelledError, aiomqtt.MqttError):
                     await listener
 
-    async def probe(self, timeout: float) -> None:
+    def profile(self, rate: float | None) -> subprocess.Popen[bytes] | None:
+        """With ``--py-spy``, record the flowengine runner during this replay (collapsed stacks)."""
+        if self.py_spy is None or not isinstance(self.target, FlowengineTarget) or self.process is None:
+            return None
+        name = "max" if rate is None else f"{rate:g}"
+        out = self.target.workdir / f"profile-{name}-{self.process.pid}.txt"
+        return subprocess.Popen(
+            [self.py_spy, "record", "-r", "200", "-p", str(self.process.pid), "-f", "raw", "-o", str(out), "--threads"],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+
+    async def probe(self, seconds: float) -> None:
         """Send each lock's first frame until its payload comes out (joined, interviewed, restored)."""
         first: dict[str, LockFrame] = {}
         for frame in self.frames:
             if frame.expected is not None:
                 first.setdefault(frame.topic, frame)
-        async with asyncio.timeout(timeout):
+        async with asyncio.timeout(seconds):
             for topic, frame in first.items():
                 self.heard[topic].clear()
                 while not self.heard[topic].is_set():
@@ -481,7 +517,7 @@ class Session:
         if process.poll() is None:
             process.send_signal(signal.SIGINT)
             deadline = time.monotonic() + 20
-            while process.poll() is None and time.monotonic() < deadline:
+            while process.poll() is None and time.monotonic() < deadline:  # noqa: ASYNC110 - a child's exit
                 await asyncio.sleep(0.05)
             if process.poll() is None:
                 process.kill()
@@ -570,6 +606,14 @@ async def main(args: argparse.Namespace) -> None:
     for name in args.targets.split(","):
         if name == "flowengine":
             targets.append(FlowengineTarget(root / "flowengine", args.python))
+        elif name == "before":
+            if args.before is None:
+                raise SystemExit("radio_path: the target 'before' needs --before SRC")
+            targets.append(FlowengineTarget(root / "before", args.python, args.before))
+        elif name == "flowengine+uv":
+            if args.uvloop is None:
+                raise SystemExit("radio_path: the target 'flowengine+uv' needs --uvloop DIR")
+            targets.append(FlowengineTarget(root / "uvloop", args.python, path=args.uvloop))
         elif name == "zigbee2mqtt":
             found = find_zigbee2mqtt()
             if isinstance(found, str):
@@ -577,7 +621,7 @@ async def main(args: argparse.Namespace) -> None:
                 continue
             targets.append(Zigbee2MqttTarget(root / "zigbee2mqtt", *found, log_level=args.z2m_log_level))
         else:
-            raise SystemExit(f"radio_path: unknown target {name!r} (flowengine, zigbee2mqtt)")
+            raise SystemExit(f"radio_path: unknown target {name!r} (flowengine, before, flowengine+uv, zigbee2mqtt)")
     beds = [await make_bed(target, frames, mosquitto) for target in targets]
     results: list[SessionResult] = []
     try:
@@ -586,7 +630,7 @@ async def main(args: argparse.Namespace) -> None:
             print(f"{bed.target.name}: paired {len(bed.emulator.devices)} locks (first start {paired.start:.2f} s)")
         for rep in range(1, args.reps + 1):
             for bed in beds:
-                session = Session(bed.target, bed.emulator, bed.broker, frames)
+                session = Session(bed.target, bed.emulator, bed.broker, frames, args.py_spy if rep == 1 else None)
                 result = await session.run(pair=False, rates=rates, log=print)
                 results.append(result)
                 print(
@@ -600,7 +644,7 @@ async def main(args: argparse.Namespace) -> None:
         for bed in beds:
             await bed.emulator.aclose()
             bed.broker.stop()
-    print(f"\nmedians over {args.reps} repetition(s); ratio = flowengine / zigbee2mqtt (same run)")
+    print(f"\nmedians over {args.reps} repetition(s); ratios = flowengine (or before) / zigbee2mqtt, same run")
     print(f"{'rate':>5} {'target':<12} {'CPU ms/frame':>12} {'p50 ms':>8} {'p99 ms':>8} {'frames/s':>9} "
           f"{'RSS MiB':>8} {'start s':>8} {'agree':>9}")
     for rate in [("max" if r is None else f"{r:g}") for r in rates]:
@@ -612,13 +656,16 @@ async def main(args: argparse.Namespace) -> None:
                 f"{rate:>5} {name:<12} {row['cpu']:12.3f} {row['p50']:8.2f} {row['p99']:8.2f} {row['fps']:9.0f} "
                 f"{row['rss']:8.0f} {row['start']:8.2f} {int(row['agree']):>5}/{payloads}"
             )
-        ours, theirs = rows.get("flowengine"), rows.get("zigbee2mqtt")
-        if ours and theirs:
-            print(
-                f"{rate:>5} {'ratio':<12} {ours['cpu'] / theirs['cpu']:11.2f}x {ours['p50'] / theirs['p50']:7.2f}x "
-                f"{ours['p99'] / theirs['p99']:7.2f}x {ours['fps'] / theirs['fps']:8.2f}x "
-                f"{ours['rss'] / theirs['rss']:7.2f}x {ours['start'] / theirs['start']:7.2f}x"
-            )
+        theirs = rows.get("zigbee2mqtt")
+        for name in ("before", "flowengine", "flowengine+uv"):
+            ours = rows.get(name)
+            if ours and theirs:
+                print(
+                    f"{rate:>5} {name + '/z2m':<12} {ours['cpu'] / theirs['cpu']:11.2f}x "
+                    f"{ours['p50'] / theirs['p50']:7.2f}x {ours['p99'] / theirs['p99']:7.2f}x "
+                    f"{ours['fps'] / theirs['fps']:8.2f}x {ours['rss'] / theirs['rss']:7.2f}x "
+                    f"{ours['start'] / theirs['start']:7.2f}x"
+                )
     if not args.workdir:
         shutil.rmtree(root, ignore_errors=True)
 
@@ -631,5 +678,16 @@ if __name__ == "__main__":
     parser.add_argument("--frames", type=int, default=None, help="replay only the first N frames")
     parser.add_argument("--python", default=str(REPO / ".venv" / "bin" / "python"), help="flowengine's Python")
     parser.add_argument("--z2m-log-level", default="warning", help="Zigbee2MQTT's log level (its runner.log)")
+    parser.add_argument(
+        "--before",
+        type=lambda value: Path(value).resolve(),
+        help="a source tree of another flowengine version (git archive REV | tar -x -C DIR): target 'before'",
+    )
+    parser.add_argument(
+        "--uvloop",
+        type=lambda value: Path(value).resolve(),
+        help="a folder holding uvloop (pip install --target DIR uvloop): target 'flowengine+uv'",
+    )
+    parser.add_argument("--py-spy", help="py-spy binary: profile flowengine's first repetition (into --workdir)")
     parser.add_argument("--workdir", help="keep the runners' folders (logs, databases) here")
     asyncio.run(main(parser.parse_args()))
