@@ -609,7 +609,7 @@ async def main(args: argparse.Namespace) -> None:
         elif name == "before":
             if args.before is None:
                 raise SystemExit("radio_path: the target 'before' needs --before SRC")
-            targets.append(FlowengineTarget(root / "before", args.python, args.before))
+            targets.append(FlowengineTarget(root / "before", args.before_python or args.python, args.before))
         elif name == "flowengine+uv":
             if args.uvloop is None:
                 raise SystemExit("radio_path: the target 'flowengine+uv' needs --uvloop DIR")
@@ -683,6 +683,7 @@ if __name__ == "__main__":
         type=lambda value: Path(value).resolve(),
         help="a source tree of another flowengine version (git archive REV | tar -x -C DIR): target 'before'",
     )
+    parser.add_argument("--before-python", help="the Python for target 'before' (default: --python)")
     parser.add_argument(
         "--uvloop",
         type=lambda value: Path(value).resolve(),
