@@ -10,6 +10,9 @@ listing node types) never pays for zigpy (lazy loading). What lives here:
   from exceptions raised while zigpy handles the packet (a frame shorter than a ZCL
   header raises ``ValueError`` there, and the poller then sleeps a second before it polls
   again, stalling every frame behind it).
+* its :meth:`~FlowControllerApplication.connect` opens the stick as zigpy-deconz does,
+  with :class:`~flowengine_nodes.zigbee.deconz_fast.FastDeconz` reading the two frames
+  each device frame costs (the indication answer and the state change) directly.
 * :class:`FlowOta`, zigpy's OTA manager, reporting each image lookup to the node.
 * :func:`build_config`, the zigpy configuration for the node's settings.
 * :class:`AppListener`, the application listener whose callbacks the node turns into
@@ -58,6 +61,8 @@ import zigpy.types as zigpy_t
 import zigpy_deconz.zigbee.application as deconz_application
 from zigpy.appdb import MIN_UPDATE_DELTA
 from zigpy.zcl.clusters.general import QueryNextImageCommand
+
+from flowengine_nodes.zigbee.deconz_fast import FastDeconz
 
 logger = logging.getLogger("flowengine.zigbee")
 
@@ -147,6 +152,17 @@ class FlowControllerApplication(deconz_application.ControllerApplication):  # ty
     def __init__(self, config: dict[str, Any]) -> None:
         super().__init__(config)
         self.ota = FlowOta(self._config[zigpy_config.CONF_OTA], self)
+
+    async def connect(self) -> None:
+        """Open the stick as zigpy-deconz does, reading indications with :class:`FastDeconz`."""
+        api = FastDeconz(self, self._config[zigpy_config.CONF_DEVICE])
+        try:
+            await api.connect()
+        except Exception:
+            await api.disconnect()
+            raise
+        self._api = api
+        self._written_endpoints.clear()
 
     def packet_received(self, packet: zigpy_t.ZigbeePacket) -> None:
         """Give ``packet`` to the frame tap, then to zigpy unless it is a report the flow decodes.
