@@ -1,15 +1,17 @@
-"""A faster reading of the two deCONZ frames that every device frame costs (used by ``stack``).
+"""A faster path for the three deCONZ frames that every device frame costs (used by ``stack``).
 
-Each frame a device sends reaches the host as a DEVICE_STATE_CHANGED notification (0x0E)
-followed by the answer to the host's APS_DATA_INDICATION request (0x17) (DECONZ.md §6).
+Each frame a device sends reaches the host as a DEVICE_STATE_CHANGED notification (0x0E),
+then the host's APS_DATA_INDICATION request (0x17) and its answer (DECONZ.md §6).
 zigpy-deconz 1.1.0 reads every frame through its generic schema machinery (a zigpy
 ``Struct`` per frame and per address, then a re-serialisation of every field to check the
 lengths): on the lock replay of ``benchmarks/radio_path.py`` that was about a fifth of the
-runner's CPU per frame. :class:`FastDeconz` reads these two frames directly, with the
-same checks, into the same values (zigpy-deconz's own types, addresses with the same
-``as_zigpy_type()``), and hands them on exactly where zigpy-deconz does: the
-indication answer resolves the poller's pending request, the notification calls
-``_handle_device_state_changed`` on the next loop turn. Anything else — another command,
+runner's CPU per frame, and building the poll from the schema another tenth.
+:class:`FastDeconz` writes the poll's eight bytes directly (under the same command lock,
+sequence numbers, pending-response table and timeout as zigpy-deconz's ``_command``) and
+reads the two incoming frames directly, with the same checks, into the same values
+(zigpy-deconz's own types, addresses with the same ``as_zigpy_type()``), and hands them
+on exactly where zigpy-deconz does: the indication answer resolves the poller's pending
+request, the notification calls ``_handle_device_state_changed`` on the next loop turn. Anything else — another command,
 a status other than success, a frame whose lengths do not add up, a response nobody is
 waiting for or one that zigpy-deconz would treat as mismatched — goes to zigpy-deconz's own
 ``data_received`` untouched.
@@ -138,8 +140,48 @@ def parse_indication(data: bytes) -> dict[str, Any] | None:
     }
 
 
+def poll_request(sequence: int, flags: int) -> bytes:
+    """The APS_DATA_INDICATION request zigpy-deconz writes to poll one indication (before framing)."""
+    return bytes((_INDICATION, sequence, _SUCCESS, 8, 0, 1, 0, flags))
+
+
 class FastDeconz(deconz_api.Deconz):  # type: ignore[misc]
     """zigpy-deconz's protocol API reading the indication path directly (module docstring)."""
+
+    async def send_command(self, cmd: Any, **kwargs: Any) -> Any:
+        """Send a command as zigpy-deconz does; the indication poll with its bytes written directly."""
+        if cmd is not deconz_api.CommandId.aps_data_indication or kwargs.keys() != {"flags"}:
+            return await super().send_command(cmd, **kwargs)
+        flags = int(kwargs["flags"])
+        while True:
+            try:
+                return await self._poll(flags)
+            except deconz_api.MismatchedResponseError as exc:
+                deconz_api.LOGGER.debug("Firmware responded incorrectly (%s), retrying", exc)
+
+    async def _poll(self, flags: int) -> Any:
+        """zigpy-deconz's ``_command`` for the indication poll, without building the frame from its schema."""
+        command = deconz_api.CommandId.aps_data_indication
+        if self._uart is None:
+            raise deconz_api.CommandError(
+                "API is not running",
+                status=deconz_api.Status.ERROR,
+                command=deconz_api.Command(command_id=command, seq=None, payload=b""),
+            )
+        async with self._command_lock(priority=0):
+            sequence = int(self._seq)  # type: ignore[has-type]
+            self._seq = (sequence % 255) + 1
+            future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+            self._awaiting[sequence][command].append(future)
+            try:
+                self._uart.send(poll_request(sequence, flags))
+                async with asyncio.timeout(deconz_api.COMMAND_TIMEOUT):
+                    return await future
+            except TimeoutError:
+                deconz_api.LOGGER.debug("No response to '%s' command with seq %d", command, sequence)
+                raise
+            finally:
+                self._awaiting[sequence][command].remove(future)
 
     def data_received(self, data: bytes) -> None:
         """Read an indication answer or a state change directly; anything else as zigpy-deconz does."""

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
 import struct
 
 import pytest
 import zigpy_deconz.api as deconz_api
 import zigpy_deconz.types as deconz_t
 
-from flowengine_nodes.zigbee.deconz_fast import device_state, parse_indication
+from flowengine.testing import run_sync
+from flowengine_nodes.zigbee.deconz_fast import FastDeconz, device_state, parse_indication, poll_request
 
 NWK_1A2B = bytes((0x02,)) + struct.pack("<H", 0x1A2B)
 NWK_AND_IEEE = bytes((0x04,)) + struct.pack("<H", 0x1A2B) + bytes.fromhex("04030201008d1500")
@@ -93,3 +95,62 @@ def test_device_states_are_zigpy_deconzs() -> None:
         parsed, _ = deconz_api.DeviceState.deserialize(bytes((value,)))
         assert device_state(value) == parsed
         assert device_state(value) is device_state(value)
+
+
+class _Uart:
+    """Stands in for zigpy-deconz's serial gateway: records what the API writes."""
+
+    def __init__(self) -> None:
+        self.sent: list[bytes] = []
+        self.written = asyncio.Event()
+
+    def send(self, data: bytes) -> None:
+        self.sent.append(data)
+        self.written.set()
+
+
+def _api(cls: type[deconz_api.Deconz]) -> tuple[deconz_api.Deconz, _Uart]:
+    api = cls(None, {})
+    uart = _Uart()
+    api._uart = uart  # the gateway zigpy-deconz would have connected
+    return api, uart
+
+
+def test_the_poll_is_the_frame_zigpy_deconz_writes_and_gets_its_answer() -> None:
+    flags = deconz_t.DataIndicationFlags.Include_Both_NWK_And_IEEE
+
+    async def scenario() -> None:
+        for cls in (deconz_api.Deconz, FastDeconz):
+            api, uart = _api(cls)
+            for _ in range(3):  # sequence numbers advance as zigpy-deconz's do
+                uart.written.clear()
+                poll = asyncio.create_task(api.send_command(deconz_api.CommandId.aps_data_indication, flags=flags))
+                await uart.written.wait()
+                sent = uart.sent[-1]
+                assert sent == poll_request(sent[1], int(flags))
+                api.data_received(indication(b"\x18\x01\x0a", sequence=sent[1]))
+                answer = await poll
+                assert answer["asdu"] == b"\x18\x01\x0a"
+                assert answer["src_addr"].as_zigpy_type() == zigpy_deconz_reading(indication(b""))[
+                    "src_addr"].as_zigpy_type()
+            assert [data[1] for data in uart.sent] == [1, 2, 3]
+
+    run_sync(scenario())
+
+
+def test_a_state_change_reaches_zigpy_deconzs_handler() -> None:
+    async def scenario() -> None:
+        api, _ = _api(FastDeconz)
+        called = asyncio.Event()
+        seen: list[object] = []
+
+        def handler(**params: object) -> None:
+            seen.append(params["device_state"])
+            called.set()
+
+        api._handle_device_state_changed = handler  # observe the hand-off
+        api.data_received(bytes((0x0E, 9, 0x00, 7, 0, 0xAA, 0)))
+        await called.wait()
+        assert seen == [deconz_api.DeviceState.deserialize(bytes((0xAA,)))[0]]
+
+    run_sync(scenario())
