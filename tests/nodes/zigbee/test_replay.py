@@ -9,7 +9,7 @@ import pytest
 from flowengine.testing import run_sync
 from flowengine_nodes.emulator.devices import ApsFrame
 from flowengine_nodes.emulator.replay import RecordedFrame, replay, with_tsn
-from tests.nodes.zigbee.harness import LOCK_IEEE, Running, formed_emulator, make_lock
+from tests.nodes.zigbee.harness import LOCK_IEEE, Running, formed_emulator, join_and_interview, make_lock
 
 
 @pytest.mark.parametrize(
@@ -35,10 +35,7 @@ def test_recorded_frames_reach_the_host_in_order_with_fresh_sequence_numbers(tmp
         await emulator.start()
         try:
             async with Running(tmp_path, device=emulator.device_path, database="zigbee.db") as running:
-                await running.wait_connected()
-                await emulator.wait_host_ready()
-                emulator.join("front_door")
-                await running.wait_event("device_interviewed")
+                await join_and_interview(emulator, running)
                 queued: list[tuple[int, ApsFrame]] = []
                 start = len(running.out.messages)
                 await replay(emulator, recorded, rate=200.0, on_queued=lambda i, f, _t: queued.append((i, f)))

@@ -12,7 +12,7 @@ import zigpy.types as zigpy_t
 from flowengine.testing import run_sync
 from flowengine_nodes.emulator.devices import ApsRequest, LumiLock
 from flowengine_nodes.zigbee.stack import is_plain_report
-from tests.nodes.zigbee.harness import LOCK_IEEE, TIMEOUT, Running, formed_emulator, make_lock
+from tests.nodes.zigbee.harness import LOCK_IEEE, TIMEOUT, Running, formed_emulator, join_and_interview, make_lock
 
 DOOR_LOCK = 0x0101
 LOCK_STATE = 0x0000
@@ -46,10 +46,7 @@ def test_reports_reach_the_flow_but_not_zigpy_and_a_restart_still_knows_the_lock
         await emulator.start()
         try:
             async with Running(tmp_path, device=emulator.device_path, database="zigbee.db") as running:
-                await running.wait_connected()
-                await emulator.wait_host_ready()
-                emulator.join("front_door")
-                await running.wait_event("device_interviewed")
+                await join_and_interview(emulator, running)
                 app = running.node.application
                 assert app is not None
                 device = app.get_device(zigpy_t.EUI64.convert(LOCK_IEEE))
