@@ -15,7 +15,7 @@ if TYPE_CHECKING:
     from flowengine.errors import ConfigError, FlowError, Issue, NodeError
     from flowengine.expressions import Expression, format_text
     from flowengine.fields import Duration, Expr, PropertyPath, RuleTemplate, TemplateValue
-    from flowengine.lint import Comparison, PayloadValues
+    from flowengine.hints import Comparison, PayloadValues
     from flowengine.message import Message
     from flowengine.node import ERRORS_PORT, OUT_PORT, Counters, Node, NodeConfig, NodeContext, Sink, Source, Transform
     from flowengine.paths import compile_getter, delete_path, set_path, with_key
@@ -60,8 +60,8 @@ _EXPORTS: dict[str, str] = {
     "PropertyPath": "flowengine.fields",
     "RuleTemplate": "flowengine.fields",
     "TemplateValue": "flowengine.fields",
-    "Comparison": "flowengine.lint",
-    "PayloadValues": "flowengine.lint",
+    "Comparison": "flowengine.hints",
+    "PayloadValues": "flowengine.hints",
     "Backoff": "flowengine.supervision",
     "ConnectionState": "flowengine.supervision",
     "PermanentError": "flowengine.supervision",

@@ -114,9 +114,13 @@ class ZigbeeReplay(Source[ZigbeeReplayConfig]):
             replay_pass += 1
             shift = span * replay_pass
 
+    def rewired(self) -> None:
+        """A reload re-bound ``out``: the next record goes to the new wiring."""
+        self._out = self.emitter()
+
     async def _one_pass(self, path: Any, shift: float, skip: int, replay_pass: int
                         ) -> tuple[float | None, float | None]:
-        out = self.emitter()
+        self._out = self.emitter()
         observe = self.context.clock.observe
         resume = self.config.resume
         state = self.context.state
@@ -159,7 +163,7 @@ class ZigbeeReplay(Source[ZigbeeReplayConfig]):
                     if delay > 0:
                         await asyncio.sleep(delay)
                 observe(ts)
-                out(report_message(record, source))
+                self._out(report_message(record, source))
                 if resume:
                     state.set("position", {"pass": replay_pass, "line": number})
                 pending += 1

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 from pydantic import Field, field_validator
 
-from flowengine import ERRORS_PORT, FlowError, Message, NodeConfig, NodeContext, Transform
+from flowengine import FlowError, Message, NodeConfig, NodeContext, Transform
 from flowengine_nodes.devices.decoder import DEFAULT_BASE_TOPIC, Decoder
 from flowengine_nodes.devices.definitions import default_registry
 from flowengine_nodes.devices.events import LockEvent
@@ -179,11 +180,7 @@ class Decode(Transform[DecodeConfig]):
 
     def _unparsed(self, msg: Message, reason: str, frame: str | None) -> None:
         """Count, log at debug and route to ``errors`` a report that cannot be decoded."""
-        self.counters["unparsed"] += 1
-        error = DecodeError(self.id, reason, frame)
-        self.logger.debug("%s", error)
-        details = {"node": self.id, "type": type(error).__name__, "message": str(error)}
-        self.emit(msg.evolve(meta={**msg.meta, "error": details}), ERRORS_PORT)
+        self.fail(msg, DecodeError(self.id, reason, frame), counter="unparsed", level=logging.DEBUG)
 
     @classmethod
     def payload_values(cls, config: Any, port: str, node_id: str) -> PayloadValues | None:

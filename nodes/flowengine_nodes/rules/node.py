@@ -45,7 +45,6 @@ from flowengine import (
     NodeConfig,
     NodeContext,
     RuleTemplate,
-    Schedule,
     Template,
     Timer,
     Transform,
@@ -221,7 +220,7 @@ class KeyedRule(Transform[Any]):
         super().__init__(config, context)
         self.spec = self.build_spec(config)
         self._durable = context.state.durable
-        self._schedule = Schedule(context.clock, self._timer_failed)
+        self._schedule = context.schedule()
         self._expiry = Expiry()
         self._order = 0
         self._now = float("-inf")
@@ -527,9 +526,6 @@ class KeyedRule(Transform[Any]):
             self.counters["expired"] += forgotten
         self._commit()
 
-    def _timer_failed(self, exc: BaseException) -> None:
-        self.counters["errors"] += 1
-        self.logger.error("node '%s': a timer failed: %s: %s", self.id, type(exc).__name__, exc)
 
 
 class Rule(KeyedRule):
