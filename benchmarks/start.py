@@ -5,7 +5,8 @@ times: a subscriber on ``alerts/front_door`` and a publisher that sends a lock r
 that must raise an alert every 20 ms are connected first; ``flowengine run
 benchmarks/mqtt/lock_alert.yaml`` is spawned; the time from the spawn to the first alert
 at the subscriber is the *start*; one second later the process's resident memory is the
-*idle RSS*. Prints the best and the median of each, and the modules the run imported
+*idle RSS*. The engine runs as an installed program does, with its bytecode cached (a
+warm-up run, not counted, writes the caches). Prints the best and the median of each, and the modules the run imported
 (``-X importtime`` in a last run) that cost the most.
 
 Run: ``.venv/bin/python benchmarks/start.py`` (``--runs 9``).
@@ -52,8 +53,14 @@ def _rss_mb(pid: int) -> float:
     return float("nan")
 
 
-def one_run(port: int, engine: list[str], env: dict[str, str]) -> tuple[float, float]:
-    """Spawn the engine once; return (seconds from spawn to the first alert, idle RSS in MB)."""
+def _cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds of a process so far (less sensitive to a busy machine than wall time)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def one_run(port: int, engine: list[str], env: dict[str, str], cwd: Path) -> tuple[float, float, float]:
+    """Spawn the engine once; return (seconds from spawn to the first alert, idle RSS in MB, CPU s)."""
     first = threading.Event()
     arrived: list[float] = []
 
@@ -82,7 +89,7 @@ def one_run(port: int, engine: list[str], env: dict[str, str]) -> tuple[float, f
     pump.start()
     began = time.perf_counter()
     process = subprocess.Popen([*engine, "run", str(FLOW)], env=env, stdout=subprocess.DEVNULL,
-                               stderr=subprocess.PIPE, start_new_session=True)
+                               stderr=subprocess.PIPE, start_new_session=True, cwd=cwd)
     try:
         if not first.wait(FIRST_ALERT_TIMEOUT):
             raise RuntimeError(f"no alert within {FIRST_ALERT_TIMEOUT:.0f} s")
@@ -90,6 +97,7 @@ def one_run(port: int, engine: list[str], env: dict[str, str]) -> tuple[float, f
         stop_publishing.set()
         time.sleep(IDLE_WAIT)  # idle: nothing arrives; the figure is the memory at rest
         rss = _rss_mb(process.pid)
+        cpu = _cpu_seconds(process.pid)
     finally:
         stop_publishing.set()
         pump.join()
@@ -100,7 +108,7 @@ def one_run(port: int, engine: list[str], env: dict[str, str]) -> tuple[float, f
             client.disconnect()
     if process.returncode != 0:
         raise RuntimeError(f"flowengine exited with {process.returncode}: {errors.decode()[-2000:]}")
-    return start, rss
+    return start, rss, cpu
 
 
 def import_costs(port: int, engine: list[str], env: dict[str, str], top: int) -> list[tuple[int, str]]:
@@ -133,29 +141,48 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=7)
     parser.add_argument("--imports", type=int, default=12, help="how many costly imports to list (0: none)")
+    parser.add_argument("--vs", metavar="CHECKOUT", type=Path,
+                        help="also run another checkout of the repository (e.g. main), in turn with this one")
     args = parser.parse_args()
     binary = mosquitto_binary()
     if binary is None:
         raise SystemExit("mosquitto is not installed")
-    engine = [str(Path(sys.executable).parent / "flowengine")]
+    targets = {"this checkout": ([str(Path(sys.executable).parent / "flowengine")], {}, ROOT)}
+    if args.vs is not None:
+        other = args.vs.resolve()
+        path = os.pathsep.join([str(other), str(other / "nodes")])
+        # Run from that checkout: ``-m`` puts the working folder first on the path.
+        targets[str(args.vs)] = ([sys.executable, "-m", "flowengine.cli"], {"PYTHONPATH": path}, other)
+    starts: dict[str, list[float]] = {name: [] for name in targets}
+    rss: dict[str, list[float]] = {name: [] for name in targets}
+    cpu: dict[str, list[float]] = {name: [] for name in targets}
     with tempfile.TemporaryDirectory() as workdir:
         broker = Mosquitto(Path(workdir), binary=binary)
         broker.start()
         try:
+            # As an installed program runs: with its bytecode cached (a session may forbid writing it).
             env = {**os.environ, "MQTT_URL": broker.url}
-            starts: list[float] = []
-            rss: list[float] = []
+            env.pop("PYTHONDONTWRITEBYTECODE", None)
+            for engine, extra, cwd in targets.values():  # a warm-up run writes the caches
+                one_run(broker.port, engine, {**env, **extra}, cwd)
             for _ in range(args.runs):
-                seconds, megabytes = one_run(broker.port, engine, env)
-                starts.append(seconds)
-                rss.append(megabytes)
+                for name, (engine, extra, cwd) in targets.items():  # in turn: drift of the machine hits both
+                    seconds, megabytes, cpu_seconds = one_run(broker.port, engine, {**env, **extra}, cwd)
+                    starts[name].append(seconds)
+                    rss[name].append(megabytes)
+                    cpu[name].append(cpu_seconds)
+            engine = targets["this checkout"][0]
             costs = import_costs(broker.port, engine, env, args.imports) if args.imports else []
         finally:
             broker.kill()
     print(f"lock-alert flow, {args.runs} runs: spawn -> first alert at a subscriber; RSS 1 s after")
-    print("| figure | best | median | worst |\n| --- | --- | --- | --- |")
-    print(f"| start -> first alert, s | {min(starts):.3f} | {statistics.median(starts):.3f} | {max(starts):.3f} |")
-    print(f"| idle RSS, MB | {min(rss):.1f} | {statistics.median(rss):.1f} | {max(rss):.1f} |")
+    print("| checkout | figure | best | median | worst |\n| --- | --- | --- | --- | --- |")
+    for name in targets:
+        for figure, values, digits in (("start -> first alert, s", starts[name], 3),
+                                       ("CPU until idle, s", cpu[name], 2),
+                                       ("idle RSS, MB", rss[name], 1)):
+            print(f"| {name} | {figure} | {min(values):.{digits}f} | {statistics.median(values):.{digits}f} "
+                  f"| {max(values):.{digits}f} |")
     if costs:
         print("\ncostliest packages the run imported (cumulative, ms):")
         for micros, name in costs:

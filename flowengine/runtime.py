@@ -39,6 +39,8 @@ from flowengine.state import StateStore
 logger = logging.getLogger("flowengine.runtime")
 
 Deliver = Callable[[Message], object]
+#: Seconds after which :func:`cancel_and_wait` asks a task that is still running to stop again.
+CANCEL_RETRY = 1.0
 __all__ = ["LOGGED_FAILURES", "FlowRun", "RunSummary", "cancel_and_wait", "changed_nodes", "fan_out"]
 
 
@@ -47,9 +49,19 @@ def _nothing(msg: Message) -> None:
 
 
 async def cancel_and_wait(*tasks: asyncio.Future[Any]) -> None:
-    """Cancel helper tasks and wait until they have finished (no task outlives its owner)."""
+    """Cancel helper tasks and wait until they have finished (no task outlives its owner).
+
+    A task still running after :data:`CANCEL_RETRY` seconds is cancelled again: on Python
+    3.11 ``asyncio.wait_for`` (which client libraries use) can swallow a cancellation that
+    arrives just as its future completes, and the task would then run on.
+    """
     for task in tasks:
         task.cancel()
+    pending = {task for task in tasks if not task.done()}
+    while pending:
+        _, pending = await asyncio.wait(pending, timeout=CANCEL_RETRY)
+        for task in pending:
+            task.cancel()
     for task in tasks:
         with contextlib.suppress(asyncio.CancelledError):
             await task
