@@ -17,7 +17,19 @@ if TYPE_CHECKING:
     from flowengine.fields import Duration, Expr, PropertyPath, RuleTemplate, TemplateValue
     from flowengine.hints import Comparison, PayloadValues
     from flowengine.message import Message
-    from flowengine.node import ERRORS_PORT, OUT_PORT, Counters, Node, NodeConfig, NodeContext, Sink, Source, Transform
+    from flowengine.node import (
+        ERRORS_PORT,
+        OUT_PORT,
+        Counters,
+        Node,
+        NodeConfig,
+        NodeContext,
+        Sink,
+        Source,
+        TaskStatus,
+        Transform,
+        error_message,
+    )
     from flowengine.paths import compile_getter, delete_path, set_path, with_key
     from flowengine.scheduling import (
         Expiry,
@@ -53,6 +65,8 @@ _EXPORTS: dict[str, str] = {
     "Sink": "flowengine.node",
     "Source": "flowengine.node",
     "Transform": "flowengine.node",
+    "TaskStatus": "flowengine.node",
+    "error_message": "flowengine.node",
     "NodeState": "flowengine.state",
     "StateStore": "flowengine.state",
     "Duration": "flowengine.fields",
@@ -113,6 +127,7 @@ __all__ = [
     "Sink",
     "Source",
     "StateStore",
+    "TaskStatus",
     "Template",
     "TemplateValue",
     "Timer",
@@ -121,6 +136,7 @@ __all__ = [
     "WallClock",
     "compile_getter",
     "delete_path",
+    "error_message",
     "event_time",
     "format_text",
     "json_safe",

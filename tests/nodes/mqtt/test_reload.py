@@ -104,7 +104,7 @@ def test_an_edit_restarts_only_the_changed_node(
                                stderr=subprocess.PIPE)
     lines = Lines(process)
     try:
-        assert lines.wait_for("mqtt-in 'lock'") and lines.wait_for(": connected"), lines.lines
+        assert lines.wait_for("mqtt-in 'lock'"), lines.lines
         assert lines.wait_for("mqtt-out 'alerts'"), lines.lines
         publish_messages(mosquitto, [("lock/front", json.dumps({"n": 1})), ("lock/front", json.dumps({"n": 2}))])
         assert subscriber.wait_until(lambda got: len([m for m in got if m.topic == "seen/front"]) == 2)
@@ -141,7 +141,7 @@ def test_an_edit_of_the_flow_itself_restarts_it_whole(
                                stderr=subprocess.PIPE)
     lines = Lines(process)
     try:
-        assert lines.wait_for("mqtt-out 'alerts'") and lines.wait_for(": connected"), lines.lines
+        assert lines.wait_for("mqtt-out 'alerts'"), lines.lines
         text = FLOW.format(url=mosquitto.url, tag="first")
         changed = text.replace("version: 1", "version: 1\nname: renamed") if edit == "name" else \
             text.replace("state: memory", f"state: {tmp_path / 'state.db'}")
