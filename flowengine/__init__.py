@@ -31,6 +31,7 @@ if TYPE_CHECKING:
         error_message,
     )
     from flowengine.paths import compile_getter, delete_path, set_path, with_key
+    from flowengine.raw import RawReport, record_in, report_message
     from flowengine.scheduling import (
         Expiry,
         Schedule,
@@ -89,6 +90,9 @@ _EXPORTS: dict[str, str] = {
     "message_from_state": "flowengine.scheduling",
     "message_to_state": "flowengine.scheduling",
     "compile_getter": "flowengine.paths",
+    "RawReport": "flowengine.raw",
+    "record_in": "flowengine.raw",
+    "report_message": "flowengine.raw",
     "delete_path": "flowengine.paths",
     "set_path": "flowengine.paths",
     "with_key": "flowengine.paths",
@@ -122,6 +126,7 @@ __all__ = [
     "PayloadValues",
     "PermanentError",
     "PropertyPath",
+    "RawReport",
     "RuleTemplate",
     "Schedule",
     "Sink",
@@ -143,6 +148,8 @@ __all__ = [
     "key_text",
     "message_from_state",
     "message_to_state",
+    "record_in",
+    "report_message",
     "set_path",
     "supervise",
     "with_key",

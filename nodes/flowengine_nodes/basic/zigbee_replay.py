@@ -9,7 +9,7 @@ from typing import Any, ClassVar
 import orjson
 from pydantic import Field
 
-from flowengine import Message, NodeConfig, Source
+from flowengine import NodeConfig, Source, record_in, report_message
 
 #: Records between two checks that the sinks keep up.
 BATCH = 256
@@ -28,27 +28,8 @@ class ZigbeeReplayConfig(NodeConfig):
 
 
 def record_of(line: bytes) -> dict[str, Any] | None:
-    """Return the raw report in one capture line, or None when the line holds none.
-
-    A line is either a record (it has a top-level ``frame``) or a line written by the
-    ``file`` sink, whose ``payload`` is a record.
-    """
-    value = orjson.loads(line)
-    if type(value) is not dict:
-        return None
-    if "frame" in value:
-        return value
-    payload = value.get("payload")
-    if type(payload) is dict and "frame" in payload:
-        return payload
-    return None
-
-
-def report_message(record: dict[str, Any], source: str) -> Message:
-    """Build the message for a raw report record (CONTRACT §3)."""
-    ieee = record.get("ieee")
-    topic = f"zigbee/{ieee}/{record.get('endpoint')}/{record.get('cluster')}"
-    return Message(topic, record, {"ts": record.get("ts"), "ieee": ieee, "source": source})
+    """Return the raw report in one capture line, or None when the line holds none (see :func:`record_in`)."""
+    return record_in(orjson.loads(line))
 
 
 class ZigbeeReplay(Source[ZigbeeReplayConfig]):
