@@ -15,10 +15,24 @@ if TYPE_CHECKING:
     from flowengine.errors import ConfigError, FlowError, Issue, NodeError
     from flowengine.expressions import Expression, format_text
     from flowengine.fields import Duration, Expr, PropertyPath, RuleTemplate, TemplateValue
-    from flowengine.lint import Comparison, FlowSetting, PayloadValues
+    from flowengine.hints import Comparison, PayloadValues
+    from flowengine.lint import FlowSetting
     from flowengine.message import Message
-    from flowengine.node import ERRORS_PORT, OUT_PORT, Counters, Node, NodeConfig, NodeContext, Sink, Source, Transform
+    from flowengine.node import (
+        ERRORS_PORT,
+        OUT_PORT,
+        Counters,
+        Node,
+        NodeConfig,
+        NodeContext,
+        Sink,
+        Source,
+        TaskStatus,
+        Transform,
+        error_message,
+    )
     from flowengine.paths import compile_getter, delete_path, set_path, with_key
+    from flowengine.raw import RawReport, record_in, report_message
     from flowengine.scheduling import (
         Expiry,
         Schedule,
@@ -53,6 +67,8 @@ _EXPORTS: dict[str, str] = {
     "Sink": "flowengine.node",
     "Source": "flowengine.node",
     "Transform": "flowengine.node",
+    "TaskStatus": "flowengine.node",
+    "error_message": "flowengine.node",
     "NodeState": "flowengine.state",
     "StateStore": "flowengine.state",
     "Duration": "flowengine.fields",
@@ -60,9 +76,9 @@ _EXPORTS: dict[str, str] = {
     "PropertyPath": "flowengine.fields",
     "RuleTemplate": "flowengine.fields",
     "TemplateValue": "flowengine.fields",
-    "Comparison": "flowengine.lint",
+    "Comparison": "flowengine.hints",
     "FlowSetting": "flowengine.lint",
-    "PayloadValues": "flowengine.lint",
+    "PayloadValues": "flowengine.hints",
     "Backoff": "flowengine.supervision",
     "ConnectionState": "flowengine.supervision",
     "PermanentError": "flowengine.supervision",
@@ -76,6 +92,9 @@ _EXPORTS: dict[str, str] = {
     "message_from_state": "flowengine.scheduling",
     "message_to_state": "flowengine.scheduling",
     "compile_getter": "flowengine.paths",
+    "RawReport": "flowengine.raw",
+    "record_in": "flowengine.raw",
+    "report_message": "flowengine.raw",
     "delete_path": "flowengine.paths",
     "set_path": "flowengine.paths",
     "with_key": "flowengine.paths",
@@ -110,11 +129,13 @@ __all__ = [
     "PayloadValues",
     "PermanentError",
     "PropertyPath",
+    "RawReport",
     "RuleTemplate",
     "Schedule",
     "Sink",
     "Source",
     "StateStore",
+    "TaskStatus",
     "Template",
     "TemplateValue",
     "Timer",
@@ -123,12 +144,15 @@ __all__ = [
     "WallClock",
     "compile_getter",
     "delete_path",
+    "error_message",
     "event_time",
     "format_text",
     "json_safe",
     "key_text",
     "message_from_state",
     "message_to_state",
+    "record_in",
+    "report_message",
     "set_path",
     "supervise",
     "with_key",

@@ -197,6 +197,12 @@ def _validate(registry: Registry, paths: list[Path], *, strict: bool) -> int:
     status = 0
     for path in paths:
         loaded = load_flow(path, registry)
+        if loaded.ok and loaded.graph is not None:
+            # The graph lints need networkx: validate runs them, run does not (its start stays light).
+            from flowengine.analysis import unused_output
+
+            loaded.warnings = sorted([*loaded.warnings, *unused_output(loaded.graph, loaded.file)],
+                                     key=lambda issue: (issue.line, issue.column))
         for issue in [*loaded.errors, *loaded.warnings]:
             _echo(str(issue))
         if not loaded.ok or (strict and loaded.warnings):

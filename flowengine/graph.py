@@ -1,7 +1,12 @@
-"""The validated, immutable graph of one flow, and its checks (networkx).
+"""The validated, immutable graph of one flow, and its checks.
 
 :class:`FlowGraph` is what the runtime runs: every node's type, validated config, and
 wires. It is built by :func:`flowengine.flow.load_flow` after every check passed.
+
+The start path needs only a topological order, found here in plain Python (Kahn's
+algorithm, in file order). networkx is imported only where its algorithms help: listing
+the cycles of a flow that has one (an error path) and the reachability lint of
+``flowengine validate`` (:mod:`flowengine.analysis`); a flow's ``run`` never loads it.
 """
 
 from __future__ import annotations
@@ -11,8 +16,6 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-
-import networkx as nx
 
 from flowengine.loader import Position
 from flowengine.node import Node, NodeConfig
@@ -46,7 +49,7 @@ class FlowGraph:
     name: str
     state_path: Path | None
     nodes: dict[str, NodeSpec]
-    graph: Any = field(repr=False)  # networkx.MultiDiGraph of enabled nodes; edges carry `port`
+    graph: Wiring = field(repr=False)
     secrets: frozenset[str] = frozenset()
     #: The flow file's ``http:`` key (where the runner serves its pages), None when absent.
     http: HttpSettings | None = None
@@ -58,34 +61,85 @@ class FlowGraph:
 
     def enabled(self) -> Iterator[NodeSpec]:
         """Yield the enabled nodes in a topological order (sources first) when the graph allows."""
-        try:
-            order = list(nx.topological_sort(self.graph))
-        except nx.NetworkXUnfeasible:
-            order = list(self.graph.nodes)
-        for node_id in order:
+        order = self.graph.topological_order()
+        for node_id in order if order is not None else self.graph.nodes:
             yield self.nodes[node_id]
 
 
-def build_graph(nodes: dict[str, NodeSpec]) -> Any:
-    """Return a MultiDiGraph of the enabled nodes, one edge per wire (``port`` attribute)."""
-    graph = nx.MultiDiGraph()
-    for spec in nodes.values():
-        if not spec.disabled:
-            graph.add_node(spec.id, type=spec.type, role=spec.role)
-    for spec in nodes.values():
-        if spec.disabled:
-            continue
-        for port, targets in spec.wires.items():
-            for target in targets:
-                if target in nodes and not nodes[target].disabled:
-                    graph.add_edge(spec.id, target, port=port)
-    return graph
+@dataclass(frozen=True, slots=True)
+class Edge:
+    """One wire: ``source``'s ``port`` feeds ``target``."""
+
+    source: str
+    target: str
+    port: str
 
 
-def find_cycles(graph: Any) -> list[list[str]]:
-    """Return the simple cycles of ``graph`` (each a list of node ids), at most 20."""
+@dataclass(frozen=True)
+class Wiring:
+    """The enabled nodes of a flow (in file order) and its wires: the graph the runtime walks."""
+
+    nodes: tuple[str, ...]
+    edges: tuple[Edge, ...]
+
+    def successors(self, node_id: str) -> list[str]:
+        """Return the nodes ``node_id`` feeds (each once, in wire order)."""
+        return list(dict.fromkeys(edge.target for edge in self.edges if edge.source == node_id))
+
+    def topological_order(self) -> list[str] | None:
+        """Return the nodes so that every wire points forward (Kahn, ties in file order); None on a cycle."""
+        fed = dict.fromkeys(self.nodes, 0)
+        feeds: dict[str, list[str]] = {node: [] for node in self.nodes}
+        for edge in self.edges:
+            fed[edge.target] += 1
+            feeds[edge.source].append(edge.target)
+        ready = [node for node in self.nodes if fed[node] == 0]
+        order: list[str] = []
+        while ready:
+            node = ready.pop(0)
+            order.append(node)
+            for target in feeds[node]:
+                fed[target] -= 1
+                if fed[target] == 0:
+                    ready.append(target)
+        return order if len(order) == len(self.nodes) else None
+
+    def to_networkx(self) -> Any:
+        """Return a ``networkx.MultiDiGraph`` of this wiring (imports networkx: not for the start path)."""
+        import networkx as nx
+
+        graph = nx.MultiDiGraph()
+        graph.add_nodes_from(self.nodes)
+        for edge in self.edges:
+            graph.add_edge(edge.source, edge.target, port=edge.port)
+        return graph
+
+
+def build_graph(nodes: dict[str, NodeSpec]) -> Wiring:
+    """Return the wiring of the enabled nodes, one edge per wire."""
+    enabled = tuple(spec.id for spec in nodes.values() if not spec.disabled)
+    edges = tuple(
+        Edge(spec.id, target, port)
+        for spec in nodes.values() if not spec.disabled
+        for port, targets in spec.wires.items()
+        for target in targets
+        if target in nodes and not nodes[target].disabled
+    )
+    return Wiring(enabled, edges)
+
+
+def find_cycles(graph: Wiring) -> list[list[str]]:
+    """Return the simple cycles of ``graph`` (each a list of node ids), at most 20.
+
+    A flow without a cycle (the usual case) is settled by the topological order alone;
+    networkx is loaded only to list the cycles of one that has some.
+    """
+    if graph.topological_order() is not None:
+        return []
+    import networkx as nx
+
     cycles: list[list[str]] = []
-    for cycle in nx.simple_cycles(nx.DiGraph(graph)):
+    for cycle in nx.simple_cycles(nx.DiGraph(graph.to_networkx())):
         cycles.append(list(cycle))
         if len(cycles) >= 20:
             break
@@ -106,10 +160,9 @@ def to_mermaid(flow: FlowGraph) -> str:
         left, right = shapes.get(spec.role, ("[", "]"))
         label = f"{spec.id}<br/><small>{spec.type}</small>"
         lines.append(f'    {_mermaid_id(spec.id)}{left}"{label}"{right}')
-    for source, target, data in flow.graph.edges(data=True):
-        port = data["port"]
-        arrow = "-->" if port == "out" else f"-- {port} -->"
-        lines.append(f"    {_mermaid_id(source)} {arrow} {_mermaid_id(target)}")
+    for edge in flow.graph.edges:
+        arrow = "-->" if edge.port == "out" else f"-- {edge.port} -->"
+        lines.append(f"    {_mermaid_id(edge.source)} {arrow} {_mermaid_id(edge.target)}")
     return "\n".join(lines) + "\n"
 
 
@@ -125,9 +178,8 @@ def to_dot(flow: FlowGraph) -> str:
         if spec.disabled:
             continue
         lines.append(f'    "{spec.id}" [label="{_label(spec)}", shape={shapes.get(spec.role, "box")}];')
-    for source, target, data in flow.graph.edges(data=True):
-        port = data["port"]
-        attributes = "" if port == "out" else f' [label="{port}"]'
-        lines.append(f'    "{source}" -> "{target}"{attributes};')
+    for edge in flow.graph.edges:
+        attributes = "" if edge.port == "out" else f' [label="{edge.port}"]'
+        lines.append(f'    "{edge.source}" -> "{edge.target}"{attributes};')
     lines.append("}")
     return "\n".join(lines) + "\n"

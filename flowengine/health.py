@@ -14,13 +14,14 @@ connection changed without the node saying so. With no :class:`FlowHealth` set (
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from contextvars import ContextVar
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any, Literal
 
-if TYPE_CHECKING:
-    from flowengine.supervision import ConnectionState
+#: The state of one supervised connection (also exported as ``flowengine.ConnectionState``; defined
+#: here, beside the readiness it feeds, so that this module needs nothing from ``supervision``).
+ConnectionState = Literal["connecting", "connected", "disconnected", "failed"]
 
 
 @dataclass(slots=True)
@@ -70,6 +71,16 @@ class FlowHealth:
         self.ended = True
         self.started = False
         self._changed()
+
+    def restarted(self, node_ids: Iterable[str]) -> None:
+        """Nodes were replaced or removed by a node-by-node reload: forget their old connections.
+
+        A replaced node reports its new connections while it starts (``current_node`` is set
+        for it as for any node), so readiness follows it from there.
+        """
+        forgotten = [node_id for node_id in node_ids if self.connections.pop(node_id, None) is not None]
+        if forgotten:
+            self._changed()
 
     def report(self, node_id: str, name: str, state: ConnectionState, detail: str) -> None:
         """Record a connection's state change (called by ``supervise``)."""

@@ -3,9 +3,9 @@
 Capability lint (docs/decoder.md, "Capability lint"):
 
 A producer (the ``decode`` node) declares, per output port, the closed set of values some
-payload keys can take (:class:`PayloadValues`). A consumer (``filter``, ``switch``,
+payload keys can take (:class:`~flowengine.hints.PayloadValues`). A consumer (``filter``, ``switch``,
 ``rule``) declares the constants it compares payload properties with
-(:class:`Comparison`). For every consumer downstream of a producer — directly, or through
+(:class:`~flowengine.hints.Comparison`). For every consumer downstream of a producer — directly, or through
 nodes that pass the payload on unchanged — a comparison with a value the producer never
 puts in that key is a warning, with a hint where the value really is.
 
@@ -15,32 +15,12 @@ such as Zigbee2MQTT's base topic, has one value per flow.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from flowengine.graph import FlowGraph, NodeSpec
-
-YamlPath = tuple[str | int, ...]
-
-
-@dataclass(frozen=True)
-class PayloadValues:
-    """The closed sets of values some payload keys of one output port can take."""
-
-    producer: str
-    values: Mapping[str, frozenset[Any]]
-    where_else: Callable[[str, Any], str | None] = field(default=lambda key, value: None)
-
-
-@dataclass(frozen=True)
-class Comparison:
-    """A consumer compares ``path`` (``("payload", "action")``) with ``value`` using ``op``."""
-
-    path: tuple[str, ...]
-    op: str
-    value: Any
-    config_path: YamlPath
+from flowengine.hints import Comparison, PayloadValues, YamlPath
 
 
 @dataclass(frozen=True)
@@ -69,7 +49,7 @@ def _downstream(flow: FlowGraph, node_id: str, port: str) -> Iterator[NodeSpec]:
         seen.add(target)
         spec = flow.nodes[target]
         found.append(spec)
-        if getattr(spec.node_class, "passes_payload", False):
+        if spec.node_class.passes_payload:
             for out_port, targets in spec.wires.items():
                 passing.add((spec.id, out_port))
                 frontier.extend(t for t in targets if t in flow.nodes)
@@ -84,18 +64,14 @@ def check(flow: FlowGraph) -> list[Finding]:
     """Return every comparison downstream of a producer that can never be true."""
     findings: list[Finding] = []
     for spec in flow.nodes.values():
-        describe = getattr(spec.node_class, "payload_values", None)
-        if describe is None or spec.disabled:
+        if spec.disabled:
             continue
         for port in spec.node_class.output_ports(spec.config):
-            produced: PayloadValues | None = describe(spec.config, port, spec.id)
+            produced = spec.node_class.payload_values(spec.config, port, spec.id)
             if produced is None:
                 continue
             for consumer in _downstream(flow, spec.id, port):
-                compare = getattr(consumer.node_class, "comparisons", None)
-                if compare is None:
-                    continue
-                for comparison in compare(consumer.config):
+                for comparison in consumer.node_class.comparisons(consumer.config):
                     finding = _judge(produced, consumer.id, comparison)
                     if finding is not None:
                         findings.append(finding)

@@ -6,8 +6,11 @@ whose docstring contains a complete, runnable YAML example in a ``yaml`` code fe
 The engine builds the node with its validated config and a :class:`NodeContext`,
 wires its output ports, and drives it:
 
-* ``await start()`` on every node, sinks first, then transforms, then sources
-  (a source is ready to produce once ``start`` has returned);
+* ``await start()`` on every node, sinks first, then transforms, then sources, inside
+  the flow's task group: a node's long-lived tasks are spawned with
+  :meth:`NodeContext.spawn` (or :meth:`NodeContext.start_task`, which waits until the
+  task says it is ready) and belong to the flow, not to the node's whims;
+  a source is ready to produce once ``start`` has returned;
 * sources ``await run()``, pushing messages with :meth:`Node.emit` until their input is
   exhausted (finite sources return) or they are cancelled (stop);
 * transforms have :meth:`Transform.process` called directly, synchronously, for each
@@ -15,30 +18,54 @@ wires its output ports, and drives it:
 * sinks receive batches through :meth:`Sink.write` from a bounded channel the engine
   owns, or, for an ``inline`` sink, each message through :meth:`Sink.write_now`;
 * when the input has ended, :meth:`Transform.flush` (emit what is pending), then the
-  sinks drain; finally ``await aclose()`` on every node, each with a deadline.
+  sinks drain what is in flight (each within its ``drain_timeout``); finally
+  ``await aclose()`` on every node, each with its ``close_timeout``, and the engine
+  cancels the node's timers (:meth:`NodeContext.schedule`) and spawned tasks.
+
+What a node type declares about itself is a class attribute on the base classes below
+(``live``, ``allows_cycles``, ``passes_payload``, ``start_timeout``, ``close_timeout``,
+``inline``, ``capacity``, ``drain_timeout``); the engine reads them, it never probes.
 
 Nodes import only this public API (``flowengine``), never the runtime's insides.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Coroutine, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Generic, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict
 
+from flowengine.errors import NodeError
 from flowengine.message import Message
 
 if TYPE_CHECKING:
     from flowengine.clock import Clock
-    from flowengine.lint import Comparison, PayloadValues
+    from flowengine.hints import Comparison, PayloadValues
+    from flowengine.scheduling import Schedule
     from flowengine.state import NodeState
 
 Role = Literal["source", "transform", "sink"]
 ERRORS_PORT = "errors"
 OUT_PORT = "out"
+#: How many failures of one node are logged in full; the rest are counted (see the summary).
+LOGGED_FAILURES = 20
+#: The default deadline of one node's ``start``, ``aclose`` and a sink's drain, in seconds.
+LIFECYCLE_TIMEOUT = 30.0
+
+T = TypeVar("T")
+
+
+def error_message(msg: Message, node_id: str, exc: BaseException) -> Message:
+    """Return ``msg`` for the ``errors`` port: ``meta.error`` = ``{node, type, message}`` (CONTRACT §1).
+
+    The one place the error record is built; nodes call :meth:`Node.fail`, which uses it.
+    """
+    error = {"node": node_id, "type": type(exc).__name__, "message": str(exc)}
+    return msg.evolve(meta={**msg.meta, "error": error})
 
 
 class NodeConfig(BaseModel):
@@ -79,10 +106,11 @@ Emitter = Callable[[Message], object]
 
 
 class NodeContext:
-    """What the engine gives a node: identity, paths, clock, durable state, logging.
+    """What the engine gives a node: identity, paths, clock, durable state, logging, timers, tasks.
 
     Created by the runtime; nodes read it, they do not build it (tests may, through
-    :mod:`flowengine.testing`).
+    :mod:`flowengine.testing`). Timers (:meth:`schedule`) and tasks (:meth:`spawn`,
+    :meth:`start_task`) made through it are owned by the engine: they end when the node does.
     """
 
     def __init__(
@@ -102,11 +130,121 @@ class NodeContext:
         self.state = state
         self.logger = logger or logging.getLogger(f"flowengine.node.{node_id}")
         self.counters = Counters()
+        self._group: asyncio.TaskGroup | None = None
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._readiness: dict[asyncio.Task[Any], asyncio.Future[Any]] = {}
+        self._schedules: list[Schedule] = []
 
     def resolve_path(self, path: str | Path) -> Path:
         """Resolve a path from the flow's config against the folder of the flow file."""
         candidate = Path(path).expanduser()
         return candidate if candidate.is_absolute() else self.flow_dir / candidate
+
+    # Engine-owned timers and tasks --------------------------------------------------------
+
+    def schedule(self, clock: Clock | None = None) -> Schedule:
+        """Return a new :class:`~flowengine.scheduling.Schedule` on the flow's clock, owned by the engine.
+
+        ``clock``: another clock to schedule on (one derived from the flow's, like the rules'
+        data clock for repeating timers); the flow's by default. A timer callback that raises
+        is counted in ``counters["errors"]`` and logged; the flow goes on. When the node stops
+        (end of the flow, or a reload that replaces it) the engine cancels every timer still
+        pending, so a replaced node never fires late.
+        """
+        from flowengine.scheduling import Schedule
+
+        schedule = Schedule(clock or self.clock, self._timer_failed)
+        self._schedules.append(schedule)
+        return schedule
+
+    def _timer_failed(self, exc: BaseException) -> None:
+        self.counters["errors"] += 1
+        self.logger.error("node '%s': a timer failed: %s: %s", self.node_id, type(exc).__name__, exc)
+
+    def spawn(self, coroutine: Coroutine[Any, Any, Any], *, name: str | None = None) -> asyncio.Task[Any]:
+        """Run ``coroutine`` as a long-lived task of this node, in the flow's task group.
+
+        Call it from :meth:`Node.start` (or later). The task is cancelled and awaited when
+        the node stops, after its ``aclose``; an exception it raises is logged and counted
+        (``errors``), never fatal to the flow.
+        """
+        wrapped = self._guard(coroutine)
+        task_name = name or f"{self.node_id}:task"
+        task = self._group.create_task(wrapped, name=task_name) if self._group is not None else \
+            asyncio.get_running_loop().create_task(wrapped, name=task_name)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        # A task cancelled before its first step never ran ``coroutine``: close it (no warning).
+        task.add_done_callback(lambda _: coroutine.close())
+        return task
+
+    async def start_task(self, func: Callable[[TaskStatus], Coroutine[Any, Any, Any]], *,
+                         name: str | None = None) -> Any:
+        """Spawn ``func(task_status)`` like :meth:`spawn` and wait until it calls ``task_status.started()``.
+
+        The readiness handshake (AnyIO's ``task_status`` idea): a node's ``start`` returns
+        only once its task is ready (a subscription made, a port open). Returns the value
+        given to ``started``; raises what the task raised before it was ready, or
+        :class:`NodeError` when it ended without saying so.
+        """
+        ready: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        status = TaskStatus(ready)
+        task = self.spawn(func(status), name=name)
+        self._readiness[task] = ready
+        await asyncio.wait({ready, task}, return_when=asyncio.FIRST_COMPLETED)
+        self._readiness.pop(task, None)
+        if ready.done():
+            return ready.result()
+        ready.cancel()
+        raise NodeError(self.node_id, f"task {task.get_name()!r} ended before it was ready")
+
+    async def _guard(self, coroutine: Coroutine[Any, Any, Any]) -> None:
+        try:
+            await coroutine
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            task = asyncio.current_task()
+            pending = self._readiness.get(task) if task is not None else None
+            if pending is not None and not pending.done():
+                pending.set_exception(exc)
+                return
+            self.counters["errors"] += 1
+            self.logger.exception("node '%s': a task failed", self.node_id)
+
+    def attach(self, group: asyncio.TaskGroup | None) -> None:
+        """Engine side: spawn this node's tasks into ``group`` (the flow's task group)."""
+        self._group = group
+
+    async def release(self) -> None:
+        """Engine side: the node has stopped; cancel its timers and its tasks and wait for them."""
+        for schedule in self._schedules:
+            schedule.clear()
+        self._schedules.clear()
+        tasks = list(self._tasks)
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
+            try:
+                await task
+            except asyncio.CancelledError:
+                current = asyncio.current_task()
+                if current is not None and current.cancelling():
+                    raise
+
+
+class TaskStatus:
+    """Handed to a task started with :meth:`NodeContext.start_task`: call :meth:`started` once ready."""
+
+    __slots__ = ("_ready",)
+
+    def __init__(self, ready: asyncio.Future[Any]) -> None:
+        self._ready = ready
+
+    def started(self, value: Any = None) -> None:
+        """Say the task is ready; ``value`` is what ``start_task`` returns (later calls are ignored)."""
+        if not self._ready.done():
+            self._ready.set_result(value)
 
 
 C = TypeVar("C", bound=NodeConfig)
@@ -132,6 +270,13 @@ class Node(Generic[C]):
     #: Messages leave this node with their payload unchanged (``filter``, ``switch``): the
     #: capability lint (:mod:`flowengine.lint`) looks through it to the nodes behind.
     passes_payload: ClassVar[bool] = False
+    #: A live source (radio, broker) runs the flow on the wall clock; only sources set it.
+    live: ClassVar[bool] = False
+    #: Deadline of :meth:`start`, in seconds. A class sets the default; an instance may
+    #: assign its own in ``__init__`` (from its config).
+    start_timeout: float = LIFECYCLE_TIMEOUT
+    #: Deadline of :meth:`aclose`, in seconds (class default, or per instance like ``start_timeout``).
+    close_timeout: float = LIFECYCLE_TIMEOUT
 
     def __init__(self, config: C, context: NodeContext) -> None:
         self.config = config
@@ -190,6 +335,31 @@ class Node(Generic[C]):
     def emit(self, msg: Message, port: str = OUT_PORT) -> None:
         """Deliver ``msg`` on ``port`` now, synchronously, to everything wired to it."""
         self._emitters.get(port, _unwired)(msg)
+
+    def rewired(self) -> None:
+        """The engine re-bound this node's ports (a reload changed a node downstream).
+
+        A node that keeps emitters fetched with :meth:`emitter` fetches them again here;
+        the default does nothing, which is right for nodes that call :meth:`emit`.
+        """
+
+    def fail(self, msg: Message, exc: BaseException, *, counter: str = "errors",
+             level: int = logging.WARNING) -> None:
+        """This node failed on ``msg``: count it, log it (the first few), send it to ``errors``.
+
+        The message leaves on the ``errors`` port with ``meta.error`` set by
+        :func:`error_message`. ``counter`` names the counter to raise (``errors`` unless
+        the failure has a more telling name, like ``unparsed``); ``level`` the log level.
+        """
+        counters = self.counters
+        counters[counter] += 1
+        seen = counters[counter]
+        if seen <= LOGGED_FAILURES:
+            self.logger.log(level, "node '%s' failed on a message (topic %r): %s: %s", self.id,
+                            msg.topic, type(exc).__name__, exc)
+            if seen == LOGGED_FAILURES:
+                self.logger.log(level, "node '%s': further failures are counted, not logged", self.id)
+        self._emitters.get(ERRORS_PORT, _unwired)(error_message(msg, self.id, exc))
 
     async def start(self) -> None:
         """Open resources (files, connections). Import heavy libraries here, not at module level."""
@@ -276,8 +446,12 @@ class Sink(Node[C]):
     #: Skip the channel: the engine calls :meth:`write_now` on the hot path. A class sets the
     #: default; an instance may choose per config by assigning ``self.inline`` in ``__init__``.
     inline: bool = False
-    #: Capacity of the channel in front of the sink, in messages.
-    capacity: ClassVar[int] = 10_000
+    #: Capacity of the channel in front of the sink, in messages (class default, or per
+    #: instance from the config, like ``inline``).
+    capacity: int = 10_000
+    #: At the end of a run, how long the engine waits for this sink to write what is still
+    #: in its channel, in seconds; what is left then is counted as ``dropped``.
+    drain_timeout: float = LIFECYCLE_TIMEOUT
 
     async def write(self, batch: Sequence[Message]) -> None:
         """Write a batch of messages; raising fails the batch (counted, sent to ``errors``)."""

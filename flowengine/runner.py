@@ -60,6 +60,7 @@ class FlowRunner:
         self.on_secrets = on_secrets
         self.failed = False
         self._pending: FlowGraph | None = None
+        self._seen = 0.0
 
     def _mtime(self) -> float:
         try:
@@ -68,19 +69,36 @@ class FlowRunner:
             return 0.0
 
     async def run(self, stop: asyncio.Event) -> None:
-        """Run until ``stop`` (or, without ``--watch``, until the flow ends by itself)."""
+        """Run until ``stop`` (or, without ``--watch``, until the flow ends by itself).
+
+        With ``--watch`` a valid change is applied node by node (:meth:`FlowRun.apply`):
+        only the nodes whose config changed restart. A change the running flow cannot take
+        that way (its name, state file or kind of clock) restarts the whole flow.
+        """
         graph = self.graph
         previous: FlowRun | None = None
+        self._seen = self._mtime()
         while True:
-            mtime = self._mtime()
-            reload = asyncio.Event()
             flow_stop = asyncio.Event()
-            watcher = asyncio.ensure_future(self._watch(mtime, reload)) if self.watch else None
-            relay = asyncio.ensure_future(self._relay(stop, reload, flow_stop))
             try:
-                previous = FlowRun(graph, health=self.health, tap=self.tap, previous=previous)
-                async with shown(previous, self.progress):
-                    summary = await previous.run(flow_stop)
+                run = FlowRun(graph, health=self.health, tap=self.tap, previous=previous)
+            except NodeError as exc:  # a node refused its config while being built
+                logger.error("flow '%s' did not start: %s", graph.name, exc)
+                self.failed = True
+                if stop.is_set() or not self.watch:
+                    return
+                await self._wait_change(stop)
+                if stop.is_set():
+                    return
+                graph = self._take_pending(graph)
+                continue
+            previous = run
+            restart: list[FlowGraph] = []
+            watcher = asyncio.ensure_future(self._follow(run, flow_stop, restart)) if self.watch else None
+            relay = asyncio.ensure_future(self._relay(stop, flow_stop))
+            try:
+                async with shown(run, self.progress):
+                    summary = await run.run(flow_stop)
             except NodeError as exc:
                 logger.error("flow '%s' did not start: %s", graph.name, exc)
                 self.failed = True
@@ -91,30 +109,46 @@ class FlowRunner:
                 log_summary(summary)
             if stop.is_set() or not self.watch:
                 return
-            if not reload.is_set():
-                # The flow ended by itself: wait for a change of the file (or stop).
-                await self._wait_change(mtime, stop)
-                if stop.is_set():
-                    return
-            graph = await self._reload(graph)
+            if restart:
+                graph = restart[0]
+                continue
+            # The flow ended by itself: wait for a change of the file (or stop).
+            await self._wait_change(stop)
+            if stop.is_set():
+                return
+            graph = self._take_pending(run.flow)
+            logger.info("%s changed: reloaded flow '%s'", self.path, graph.name)
 
-    async def _relay(self, stop: asyncio.Event, reload: asyncio.Event, flow_stop: asyncio.Event) -> None:
-        stopper = asyncio.ensure_future(stop.wait())
-        reloader = asyncio.ensure_future(reload.wait())
-        try:
-            await asyncio.wait({stopper, reloader}, return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            await cancel_and_wait(stopper, reloader)
+    async def _relay(self, stop: asyncio.Event, flow_stop: asyncio.Event) -> None:
+        await stop.wait()
         flow_stop.set()
 
-    async def _watch(self, mtime: float, reload: asyncio.Event) -> None:
-        """Set ``reload`` when the file changed and the new version validates."""
+    async def _follow(self, run: FlowRun, flow_stop: asyncio.Event, restart: list[FlowGraph]) -> None:
+        """Apply each valid change to the running flow; ask for a restart when it cannot be applied."""
+        while True:
+            await self._watch()
+            if flow_stop.is_set():
+                return
+            pending = self._take_pending(run.flow)
+            if run.can_apply(pending):
+                await run.apply(pending)
+                logger.info("%s changed: reloaded flow '%s' (only the changed nodes restarted)",
+                            self.path, pending.name)
+                continue
+            logger.info("%s changed: reloaded flow '%s' (restarted as a whole: its name, state file or "
+                        "kind of clock changed)", self.path, pending.name)
+            restart.append(pending)
+            flow_stop.set()
+            return
+
+    async def _watch(self) -> None:
+        """Return once the file changed and the new version validates (kept in ``_pending``)."""
         while True:
             await asyncio.sleep(WATCH_INTERVAL)
             current = self._mtime()
-            if current == mtime:
+            if current == self._seen:
                 continue
-            mtime = current
+            self._seen = current
             loaded = load_flow(self.path, self.registry)
             if not loaded.ok:
                 logger.error("%s changed but does not validate; the running flow is kept:", self.path)
@@ -122,25 +156,22 @@ class FlowRunner:
                     logger.error("%s", issue)
                 continue
             self._pending = loaded.graph
-            reload.set()
             return
 
-    async def _wait_change(self, mtime: float, stop: asyncio.Event) -> None:
-        reload = asyncio.Event()
-        watcher = asyncio.ensure_future(self._watch(mtime, reload))
+    async def _wait_change(self, stop: asyncio.Event) -> None:
+        watcher = asyncio.ensure_future(self._watch())
         stopper = asyncio.ensure_future(stop.wait())
         try:
             await asyncio.wait({watcher, stopper}, return_when=asyncio.FIRST_COMPLETED)
         finally:
             await cancel_and_wait(watcher, stopper)
 
-    async def _reload(self, graph: FlowGraph) -> FlowGraph:
+    def _take_pending(self, current: FlowGraph) -> FlowGraph:
         pending = self._pending
-        if pending is None:
-            return graph
         self._pending = None
+        if pending is None:
+            return current
         self.on_secrets(pending.secrets)
-        logger.info("%s changed: reloaded flow '%s'", self.path, pending.name)
         return pending
 
 

@@ -5,10 +5,23 @@ hot path: wiring compiles every port into a plain function that calls the next n
 a message crosses a chain of transforms without a queue hop. Sinks sit behind bounded
 :class:`~flowengine.channel.Channel` s and are fed in batches by one task each.
 
-Lifecycle: start sinks → transforms → sources; run sources until they are all done (a
-finite input is exhausted) or a stop is requested; at the end of input fire pending
-timers and flush transforms; close the channels so sinks drain; close every node with
-a deadline.
+Lifecycle, all inside the task group: start sinks → transforms → sources (a node's own
+tasks are spawned into the group through its context); run sources until they are all
+done (a finite input is exhausted) or a stop is requested; at the end of input fire
+pending timers and flush transforms; close the channels and wait, each sink within its
+``drain_timeout``, for what is in flight to be written; close every node with its
+``close_timeout``; cancel what the nodes left (timers, tasks).
+
+:meth:`FlowRun.apply` is Node-RED's "modified nodes" deploy: while the flow runs it
+replaces only the nodes whose type or config changed (and those added or removed) and
+re-binds the wires; every other node keeps its instance, state, connections, timers and
+counters.
+
+Counting is folded into the wiring (:mod:`flowengine.inputs`, one :class:`Traffic` per
+node): a reload node by node builds a fresh :class:`Traffic` for each new or changed node
+and re-derives the counting of the kept ones, which keep what they counted; readiness
+(:mod:`flowengine.health`) forgets the replaced nodes' connections and learns the new ones'
+as they start.
 """
 
 from __future__ import annotations
@@ -18,7 +31,7 @@ import contextlib
 import logging
 import time
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -29,26 +42,51 @@ from flowengine.graph import FlowGraph, NodeSpec
 from flowengine.health import FlowHealth, current_node
 from flowengine.inputs import Upstream, channel_input, fan_out, inline_sink_input, nothing, transform_input
 from flowengine.message import Message
-from flowengine.node import ERRORS_PORT, OUT_PORT, Node, NodeContext, Sink, Source, Transform
+from flowengine.node import ERRORS_PORT, LOGGED_FAILURES, OUT_PORT, Node, NodeContext, Sink, Source, Transform
 from flowengine.state import StateStore
 from flowengine.traffic import Traffic
 
 logger = logging.getLogger("flowengine.runtime")
 
 Deliver = Callable[[Message], object]
-#: How many failures of one node are logged in full; the rest are counted (see the summary).
-LOGGED_FAILURES = 20
-#: Deadline for one node's ``start`` and ``aclose`` unless the node asks for more.
-LIFECYCLE_TIMEOUT = 30.0
+#: Seconds after which :func:`cancel_and_wait` asks a task that is still running to stop again.
+CANCEL_RETRY = 1.0
+__all__ = ["LOGGED_FAILURES", "FlowRun", "RunSummary", "cancel_and_wait", "changed_nodes", "fan_out"]
 
 
 async def cancel_and_wait(*tasks: asyncio.Future[Any]) -> None:
-    """Cancel helper tasks and wait until they have finished (no task outlives its owner)."""
+    """Cancel helper tasks and wait until they have finished (no task outlives its owner).
+
+    A task still running after :data:`CANCEL_RETRY` seconds is cancelled again: on Python
+    3.11 ``asyncio.wait_for`` (which client libraries use) can swallow a cancellation that
+    arrives just as its future completes, and the task would then run on.
+    """
     for task in tasks:
         task.cancel()
+    pending = {task for task in tasks if not task.done()}
+    while pending:
+        _, pending = await asyncio.wait(pending, timeout=CANCEL_RETRY)
+        for task in pending:
+            task.cancel()
     for task in tasks:
         with contextlib.suppress(asyncio.CancelledError):
             await task
+
+
+def changed_nodes(old: FlowGraph, new: FlowGraph) -> set[str]:
+    """Return the ids of nodes to (re)start when ``old`` becomes ``new``: changed, added or removed.
+
+    A node changed when its type, config or ``disabled`` flag did; a change of its wires
+    alone does not restart it (the engine re-binds its ports).
+    """
+    ids = set(old.nodes) | set(new.nodes)
+    changed = set()
+    for node_id in ids:
+        before, after = old.nodes.get(node_id), new.nodes.get(node_id)
+        if before is None or after is None or before.type != after.type or before.config != after.config \
+                or before.disabled != after.disabled:
+            changed.add(node_id)
+    return changed
 
 
 @dataclass
@@ -72,32 +110,49 @@ class FlowRun:
         ``clock`` defaults to the wall clock when any source is live, else to event time;
         ``store`` defaults to the flow's ``state`` file. ``health`` receives readiness and
         the connection states of the nodes; ``tap`` keeps each node's latest messages (the
-        HTTP debug tap); ``previous`` is the run this one replaces (a hot reload): its
+        HTTP debug tap); ``previous`` is the run this one replaces (a whole-flow reload): its
         unchanged nodes keep their counters.
         """
         self.flow = flow
         specs = list(flow.enabled())
         self.specs = {spec.id: spec for spec in specs}
-        live = any(spec.role == "source" and getattr(spec.node_class, "live", True) for spec in specs)
-        self.clock: Clock = clock or (WallClock() if live else EventClock())
+        self.clock: Clock = clock or (WallClock() if _is_live(flow) else EventClock())
         self.store = store or StateStore(flow.state_path)
         self.nodes: dict[str, Node[Any]] = {}
         self.channels: dict[str, Channel[Message]] = {}
         self.health = health
         self.traffic: dict[str, Traffic] = {}
+        self._tap = tap
         self._channel_drops_counted = False
+        self._group: asyncio.TaskGroup | None = None
+        self._started: list[Node[Any]] = []
+        self._source_tasks: dict[str, asyncio.Task[None]] = {}
+        self._sink_tasks: dict[str, asyncio.Task[None]] = {}
+        self._sources_changed = asyncio.Event()
+        #: Held by :meth:`apply` and, from the end of the input on, by :meth:`run`: a reload never
+        #: overlaps the shutdown.
+        self._changing = asyncio.Lock()
+        self._closing = False
+        #: Counters of nodes a reload replaced, added to the summary's (``<id>`` until the end).
+        self._retired: dict[str, dict[str, int]] = {}
         for spec in specs:
-            context = NodeContext(node_id=spec.id, flow_name=flow.name, flow_dir=flow.flow_dir,
-                                  clock=self.clock, state=self.store.node(spec.id),
-                                  logger=logging.getLogger(f"flowengine.{flow.name}.{spec.id}"))
-            ports = (*spec.node_class.output_ports(spec.config), ERRORS_PORT)
-            traffic = self.traffic[spec.id] = Traffic(ports, tap=tap)
-            kept = previous.nodes.get(spec.id) if previous is not None else None
-            if previous is not None and kept is not None and _unchanged(previous.specs[spec.id], spec):
-                context.counters = kept.counters
-                traffic.carry(previous.traffic[spec.id])
-            self.nodes[spec.id] = spec.node_class(spec.config, context)
+            self.nodes[spec.id] = self._build(spec, previous)
         self._wire(specs)
+
+    def _build(self, spec: NodeSpec, previous: FlowRun | None = None) -> Node[Any]:
+        """Instantiate one node with a fresh :class:`Traffic` (carried over from ``previous`` when unchanged)."""
+        context = NodeContext(node_id=spec.id, flow_name=self.flow.name, flow_dir=self.flow.flow_dir,
+                              clock=self.clock, state=self.store.node(spec.id),
+                              logger=logging.getLogger(f"flowengine.{self.flow.name}.{spec.id}"))
+        ports = (*spec.node_class.output_ports(spec.config), ERRORS_PORT)
+        traffic = Traffic(ports, tap=self._tap)
+        kept = previous.nodes.get(spec.id) if previous is not None else None
+        if previous is not None and kept is not None and _unchanged(previous.specs[spec.id], spec):
+            context.counters = kept.counters
+            traffic.carry(previous.traffic[spec.id])
+        node = spec.node_class(spec.config, context)
+        self.traffic[spec.id] = traffic
+        return node
 
     # Wiring -----------------------------------------------------------------------------
 
@@ -107,6 +162,8 @@ class FlowRun:
         plain: dict[str, Deliver] = {}
         inputs = Counter(target for spec in specs for targets in spec.wires.values() for target in targets
                          if target in self.specs)
+        for spec in specs:
+            self.traffic[spec.id].settle()  # a rewiring (reload) re-derives the counting below
 
         def targets_of(spec: NodeSpec, traffic: Traffic, port: str) -> Deliver:
             wired = [t for t in spec.wires.get(port, ()) if t in self.specs]
@@ -148,36 +205,19 @@ class FlowRun:
     def _input_factory(self, spec: NodeSpec, node: Node[Any], traffic: Traffic, out: Deliver
                        ) -> Callable[[Upstream], Deliver]:
         """Return what builds the node's input function for one incoming edge."""
-        fail = self._failure_handler(spec.id, node)
+        fail = node.fail
         if isinstance(node, Transform):
             return lambda upstream: transform_input(node, traffic, out, fail, upstream)
         if isinstance(node, Sink):
             if node.inline:
                 return lambda upstream: inline_sink_input(node, traffic, fail, upstream)
-            capacity = int(getattr(node.config, "capacity", None) or node.capacity)
-            channel: Channel[Message] = Channel(capacity, "drop_newest")
-            self.channels[spec.id] = channel
+            channel = self.channels.get(spec.id)
+            if channel is None:  # a rewiring keeps the channel of a sink it does not replace
+                channel = self.channels[spec.id] = Channel(node.capacity, "drop_newest")
             traffic.channel = channel  # the channel counts what the sink is offered; the feeder taps it
             return lambda upstream: channel_input(channel, upstream)
         # A source fed by a wire (allowed by no built-in) ignores its input.
         return lambda upstream: upstream[0].counting(upstream[1], nothing) if upstream is not None else nothing
-
-    def _failure_handler(self, node_id: str, node: Node[Any]) -> Callable[[Message, Exception], None]:
-        counters = node.counters
-        node_logger = node.logger
-
-        def fail(msg: Message, exc: Exception) -> None:
-            counters["errors"] += 1
-            seen = counters["errors"]
-            if seen <= LOGGED_FAILURES:
-                node_logger.warning("node '%s' failed on a message (topic %r): %s: %s", node_id,
-                                    msg.topic, type(exc).__name__, exc)
-                if seen == LOGGED_FAILURES:
-                    node_logger.warning("node '%s': further failures are counted, not logged", node_id)
-            error = {"node": node_id, "type": type(exc).__name__, "message": str(exc)}
-            node.emitter(ERRORS_PORT)(msg.evolve(meta={**msg.meta, "error": error}))
-
-        return fail
 
     # Running ----------------------------------------------------------------------------
 
@@ -202,46 +242,48 @@ class FlowRun:
         stop = stop or asyncio.Event()
         began = time.monotonic()
         summary = RunSummary(self.flow.name)
-        started: list[Node[Any]] = []
+        failure: NodeError | None = None
         health = self.health
         if health is not None:
             health.begin(self)
         try:
-            for role in ("sink", "transform", "source"):
-                for node in self._by_role(role):
-                    await self._start(node)
-                    started.append(node)
             async with asyncio.TaskGroup() as group:
-                sink_tasks = [group.create_task(self._feed_sink(node, self.channels[node.id]),
-                                                name=f"sink:{node.id}")
-                              for node in self._by_role("sink")
-                              if isinstance(node, Sink) and node.id in self.channels]
-                sources = [n for n in self._by_role("source") if isinstance(n, Source)]
-                for source in sources:
-                    source._backpressure = self.backpressure  # noqa: SLF001 - the engine wires a source's backpressure
-                source_tasks = [group.create_task(self._run_source(s), name=f"source:{s.id}")
-                                for s in sources]
-                if health is not None:
-                    await asyncio.sleep(0)  # each source reaches its first await: its connections are known
-                    health.mark_started()
-                summary.end_of_input = await self._wait_sources(source_tasks, stop)
-                if summary.end_of_input:
-                    self._end_of_input()
-                for channel in self.channels.values():
-                    channel.close()
-                await self._drain(sink_tasks)
+                self._group = group
+                try:
+                    await self._start_all(list(self.nodes.values()))
+                except NodeError as exc:
+                    failure = exc  # raised once the group is closed (not wrapped in a group error)
+                else:
+                    if health is not None:
+                        await asyncio.sleep(0)  # each source reaches its first await: its connections are known
+                        health.mark_started()
+                    summary.end_of_input = await self._wait_sources(stop)
+                    async with self._changing:
+                        self._closing = True
+                        if summary.end_of_input:
+                            self._end_of_input()
+                        await self._drain(list(self._sink_tasks))
+                finally:
+                    self._closing = True
+                    if health is not None:
+                        health.mark_ended()
+                    await self._close(self._started)
+                    self._group = None
         finally:
-            if health is not None:
-                health.mark_ended()
-            await self._close_all(started)
             for node_id, node in self.nodes.items():
                 feed = self.channels.get(node_id)
                 if feed is not None and feed.dropped:
                     node.counters.drop(feed.dropped, "queue_full")
                 summary.counters[node_id] = dict(node.counters)
             self._channel_drops_counted = True
+            for node_id, counters in self._retired.items():
+                merged = summary.counters.setdefault(node_id, {})
+                for name, value in counters.items():
+                    merged[name] = merged.get(name, 0) + value
             self.store.close()
             summary.seconds = time.monotonic() - began
+        if failure is not None:
+            raise failure
         return summary
 
     def channel_drops_pending(self, node_id: str) -> int:
@@ -251,7 +293,27 @@ class FlowRun:
             return 0
         return channel.dropped
 
+    async def _start_all(self, nodes: list[Node[Any]]) -> None:
+        """Start ``nodes`` (sinks, then transforms, then sources) and the tasks that feed and run them."""
+        for role in ("sink", "transform", "source"):
+            for node in nodes:
+                if node.role == role:
+                    await self._start(node)
+        for node in nodes:
+            if isinstance(node, Sink) and node.id in self.channels:
+                self._sink_tasks[node.id] = self._spawn(self._feed_sink(node, self.channels[node.id]),
+                                                        f"sink:{node.id}")
+            elif isinstance(node, Source):
+                node._backpressure = self.backpressure  # noqa: SLF001 - the engine wires a source's backpressure
+                self._source_tasks[node.id] = self._spawn(self._run_source(node), f"source:{node.id}")
+                self._sources_changed.set()
+
+    def _spawn(self, coroutine: Coroutine[Any, Any, None], name: str) -> asyncio.Task[None]:
+        assert self._group is not None, "the flow is not running"
+        return self._group.create_task(coroutine, name=name)
+
     async def _start(self, node: Node[Any]) -> None:
+        """Start ``node`` with :data:`current_node` set, so that its connections report to the flow's health."""
         token = current_node.set((self.health, node.id) if self.health is not None else None)
         try:
             await self._start_node(node)
@@ -259,8 +321,10 @@ class FlowRun:
             current_node.reset(token)
 
     async def _start_node(self, node: Node[Any]) -> None:
+        node.context.attach(self._group)
+        self._started.append(node)
         try:
-            async with asyncio.timeout(float(getattr(node, "start_timeout", LIFECYCLE_TIMEOUT))):
+            async with asyncio.timeout(node.start_timeout):
                 await node.start()
         except TimeoutError as exc:
             raise NodeError(node.id, "did not start in time") from exc
@@ -280,23 +344,26 @@ class FlowRun:
             source.counters["errors"] += 1
             source.logger.exception("source '%s' stopped after an error", source.id)
 
-    async def _wait_sources(self, tasks: list[asyncio.Task[None]], stop: asyncio.Event) -> bool:
-        """Wait for every source or for ``stop``; True when the input ended by itself."""
-        if not tasks:
-            return True
+    async def _wait_sources(self, stop: asyncio.Event) -> bool:
+        """Wait for every source (those a reload adds too) or for ``stop``; True when the input ended."""
         stopper = asyncio.ensure_future(stop.wait())
         try:
-            pending: set[asyncio.Future[Any]] = set(tasks)
-            while pending:
-                done, _ = await asyncio.wait({*pending, stopper}, return_when=asyncio.FIRST_COMPLETED)
-                pending -= done
-                if stopper in done:
+            while not stop.is_set():
+                running = {task for task in self._source_tasks.values() if not task.done()}
+                if not running and not self._changing.locked():
                     break
+                self._sources_changed.clear()
+                changed = asyncio.ensure_future(self._sources_changed.wait())
+                try:
+                    await asyncio.wait({*running, stopper, changed}, return_when=asyncio.FIRST_COMPLETED)
+                finally:
+                    await cancel_and_wait(changed)
         finally:
             await cancel_and_wait(stopper)
-        if not pending:
+        running = {task for task in self._source_tasks.values() if not task.done()}
+        if not running:
             return True
-        await cancel_and_wait(*pending)
+        await cancel_and_wait(*running)
         return False
 
     def _end_of_input(self) -> None:
@@ -315,7 +382,7 @@ class FlowRun:
                 break
 
     async def _feed_sink(self, sink: Sink[Any], channel: Channel[Message]) -> None:
-        fail = self._failure_handler(sink.id, sink)
+        fail = sink.fail
         traffic = self.traffic[sink.id]
         while (batch := await channel.get_batch()) is not None:
             if traffic.recording is not None:  # tapped per batch, off the hot path
@@ -329,20 +396,38 @@ class FlowRun:
                 for msg in batch:
                     fail(msg, exc)
 
-    async def _drain(self, sink_tasks: Iterable[asyncio.Task[None]]) -> None:
-        tasks = list(sink_tasks)
-        if not tasks:
-            return
-        _, late = await asyncio.wait(tasks, timeout=LIFECYCLE_TIMEOUT)
-        for task in late:
-            logger.error("flow '%s': a sink did not drain within %.0f s; cancelling it",
-                         self.flow.name, LIFECYCLE_TIMEOUT)
-            task.cancel()
+    async def _drain(self, sink_ids: list[str]) -> None:
+        """Close the channels of ``sink_ids`` and wait until each sink wrote what was in flight.
 
-    async def _close_all(self, started: list[Node[Any]]) -> None:
-        # Sources first, sinks last: the reverse of the start order.
-        for node in reversed(started):
-            timeout = float(getattr(node, "close_timeout", LIFECYCLE_TIMEOUT))
+        Each sink has its own deadline (its ``drain_timeout``); the wait ends as soon as
+        every sink is done. What a late sink still holds is counted as ``dropped``.
+        """
+        waits = []
+        for sink_id in sink_ids:
+            channel = self.channels.get(sink_id)
+            task = self._sink_tasks.get(sink_id)
+            if channel is not None:
+                channel.close()
+            if task is not None:
+                waits.append(self._drain_one(self.nodes[sink_id], channel, task))
+        await asyncio.gather(*waits)
+
+    async def _drain_one(self, sink: Node[Any], channel: Channel[Message] | None, task: asyncio.Task[None]
+                         ) -> None:
+        timeout = sink.drain_timeout if isinstance(sink, Sink) else 0.0
+        done, _ = await asyncio.wait({task}, timeout=timeout)
+        if done:
+            return
+        left = len(channel) if channel is not None else 0
+        logger.error("flow '%s': sink '%s' did not write what it held within %.1f s; %d message(s) dropped",
+                     self.flow.name, sink.id, timeout, left)
+        sink.counters.drop(left, "drain_timeout")
+        await cancel_and_wait(task)
+
+    async def _close(self, nodes: list[Node[Any]]) -> None:
+        """Close ``nodes`` in the reverse of their start order, then cancel their timers and tasks."""
+        for node in list(reversed(nodes)):
+            timeout = node.close_timeout
             try:
                 async with asyncio.timeout(timeout):
                     await node.aclose()
@@ -350,6 +435,101 @@ class FlowRun:
                 node.logger.error("node '%s' did not close within %.0f s", node.id, timeout)
             except Exception:
                 node.logger.exception("node '%s' failed to close", node.id)
+            await node.context.release()
+            if node in self._started:
+                self._started.remove(node)
+
+    # Modified-nodes deploy ------------------------------------------------------------------
+
+    def can_apply(self, new: FlowGraph) -> bool:
+        """Return True when ``new`` can replace the running flow node by node (else restart it all).
+
+        The flow's name, state file and kind of clock (wall or event time) must stay.
+        """
+        return (self._group is not None and not self._closing and new.name == self.flow.name
+                and new.state_path == self.flow.state_path
+                and _is_live(new) == isinstance(self.clock, WallClock))
+
+    async def apply(self, new: FlowGraph) -> set[str]:
+        """Replace only the nodes that changed (type, config, added, removed) and re-bind the wires.
+
+        Unchanged nodes keep their instance: state, connections, timers and counters. The
+        replaced nodes stop as at the end of a run (sources cancelled, sinks drained, every
+        one closed), then the new ones start. Returns the ids restarted. Call it only while
+        :meth:`run` runs and :meth:`can_apply` is true.
+        """
+        async with self._changing:
+            if self._closing:
+                return set()
+            try:
+                return await self._apply(new)
+            finally:
+                self._sources_changed.set()
+
+    async def _apply(self, new: FlowGraph) -> set[str]:
+        old = self.flow
+        changed = changed_nodes(old, new)
+        specs = list(new.enabled())
+        stopping = [self.nodes[node_id] for node_id in changed if node_id in self.nodes]
+        # 1. The replaced sources stop producing.
+        for node in stopping:
+            task = self._source_tasks.pop(node.id, None)
+            if task is not None:
+                await cancel_and_wait(task)
+        # 2. New instances, and every port bound to the new wiring (no message reaches a replaced node now).
+        self.flow = new
+        self.specs = {spec.id: spec for spec in specs}
+        fresh: list[Node[Any]] = []
+        for spec in specs:
+            if spec.id in changed:
+                fresh.append(self._build(spec))
+        old_channels = {node.id: self.channels.pop(node.id) for node in stopping if node.id in self.channels}
+        for node in stopping:
+            del self.nodes[node.id]
+            if node.id not in self.specs:
+                del self.traffic[node.id]  # removed (a replaced node got its fresh Traffic in _build)
+        for node in fresh:
+            self.nodes[node.id] = node
+        order = {spec.id: index for index, spec in enumerate(specs)}
+        self.nodes = dict(sorted(self.nodes.items(), key=lambda item: order.get(item[0], len(order))))
+        self._wire(specs)
+        for node_id, node in self.nodes.items():
+            if node_id not in changed:
+                node.rewired()
+        # 3. The replaced transforms and sinks finish what they hold, and close.
+        old_feeds = {}
+        for node in stopping:
+            task = self._sink_tasks.pop(node.id, None)
+            if task is not None:
+                old_feeds[node.id] = (node, task)
+        for node_id, (node, task) in old_feeds.items():
+            channel = old_channels.get(node_id)
+            if channel is not None:
+                channel.close()
+            await self._drain_one(node, channel, task)
+        await self._close([node for node in self._started if node in stopping])
+        if self.health is not None:  # after the close: what the old nodes reported while closing goes too
+            self.health.restarted(node.id for node in stopping)
+        for node in stopping:
+            feed = old_channels.get(node.id)
+            if feed is not None and feed.dropped:
+                node.counters.drop(feed.dropped, "queue_full")
+            retired = self._retired.setdefault(node.id, {})
+            for name, value in node.counters.items():
+                retired[name] = retired.get(name, 0) + value
+        # 4. The new nodes start, sinks first. One that cannot start stays out; the flow goes on.
+        try:
+            await self._start_all(fresh)
+        except NodeError as exc:
+            logger.error("flow '%s': %s; the rest of the flow keeps running", new.name, exc)
+        logger.info("flow '%s': restarted %s; %d node(s) kept running", new.name,
+                    ", ".join(sorted(changed)) or "no node", len(self.nodes) - len(fresh))
+        return changed
+
+
+def _is_live(flow: FlowGraph) -> bool:
+    """True when a live source (radio, broker) is enabled: the flow runs on the wall clock."""
+    return any(spec.role == "source" and spec.node_class.live for spec in flow.enabled())
 
 
 def _unchanged(before: NodeSpec, after: NodeSpec) -> bool:

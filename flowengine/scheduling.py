@@ -128,6 +128,12 @@ class Schedule:
             if timer.handle is not None:
                 timer.handle.cancel()
 
+    def clear(self) -> None:
+        """Cancel every pending timer (the node stops; the engine calls this)."""
+        for timer in self._heap:
+            self.cancel(timer)
+        self._heap.clear()
+
     def next_deadline(self) -> float | None:
         """Return the earliest deadline still to run, or None."""
         heap = self._heap

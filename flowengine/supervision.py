@@ -14,11 +14,9 @@ import logging
 import random
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Literal
 
+from flowengine.health import ConnectionState as ConnectionState  # re-exported: nodes name it from here
 from flowengine.health import report_connection
-
-ConnectionState = Literal["connecting", "connected", "disconnected", "failed"]
 
 
 @dataclass(frozen=True, slots=True)

@@ -53,6 +53,17 @@ class Traffic:
         """Read ``received`` from the upstream port's count (the node's only input is that edge)."""
         self.derived = (upstream, port, upstream.sent[port])
 
+    def settle(self) -> None:
+        """Fold the count read from the upstream port into ``received`` and stop deriving it.
+
+        Called before the ports are bound again (a node-by-node reload): the new wiring may
+        give the node other inputs, or another upstream whose count starts elsewhere.
+        """
+        if self.derived is not None:
+            upstream, port, base = self.derived
+            self.received += upstream.sent[port] - base
+            self.derived = None
+
     def counting(self, port: str, deliver: Deliver) -> Deliver:
         """Return ``deliver`` wrapped so that every message on ``port`` is counted (and tapped when watched)."""
         sent = self.sent

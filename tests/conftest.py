@@ -8,8 +8,16 @@ import pytest
 
 from flowengine.registry import Registry
 from flowengine.testing import registry_with_capture
+from tests.leaks import no_leaks  # noqa: F401 - the autouse guard against leaked tasks, threads, files
+
+pytest_plugins = ["pytester"]
 
 REPO = Path(__file__).resolve().parent.parent
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Declare the suite's markers."""
+    config.addinivalue_line("markers", "allow_leaks(*kinds): the test keeps 'tasks', 'threads' or 'fds' on purpose")
 
 
 @pytest.fixture(scope="session")

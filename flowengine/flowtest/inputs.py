@@ -11,6 +11,7 @@ import asyncio
 from collections.abc import Sequence
 from typing import Any, ClassVar
 
+from flowengine import raw
 from flowengine.flowtest.cases import Step
 from flowengine.message import Message
 from flowengine.node import OUT_PORT, NodeConfig, Source
@@ -22,10 +23,8 @@ BATCH = 256
 
 
 def report_message(record: dict[str, Any]) -> Message:
-    """Return the message a Zigbee source sends for a raw report record (CONTRACT §3)."""
-    ieee = record.get("ieee")
-    topic = f"zigbee/{ieee}/{record.get('endpoint')}/{record.get('cluster')}"
-    return Message(topic, record, {"ts": record.get("ts"), "ieee": ieee, "source": INPUT_ID})
+    """Return the message a Zigbee source sends for a raw report record (CONTRACT §3), from the test's input."""
+    return raw.report_message(record, INPUT_ID)
 
 
 class InjectConfig(NodeConfig):

@@ -26,7 +26,7 @@ def layout(flow: FlowGraph) -> dict[str, tuple[int, int]]:
     """
     import networkx as nx
 
-    condensed = nx.condensation(nx.DiGraph(flow.graph))
+    condensed = nx.condensation(nx.DiGraph(flow.graph.to_networkx()))
     depth: dict[int, int] = {}
     for component in nx.topological_sort(condensed):
         preds = list(condensed.predecessors(component))
@@ -50,8 +50,7 @@ def flow_json(flow: FlowGraph) -> dict[str, Any]:
             "id": spec.id, "type": spec.type, "role": spec.role, "name": spec.name,
             "ports": [*spec.node_class.output_ports(spec.config), ERRORS_PORT], "column": column, "row": row,
         })
-    wires = [{"from": source, "port": data["port"], "to": target}
-             for source, target, data in flow.graph.edges(data=True)]
+    wires = [{"from": edge.source, "port": edge.port, "to": edge.target} for edge in flow.graph.edges]
     return {"name": flow.name, "nodes": nodes, "wires": wires}
 
 

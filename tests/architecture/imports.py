@@ -34,9 +34,9 @@ def _is_type_checking(test: ast.expr) -> bool:
     )
 
 
-def _imports(tree: ast.AST, module: str, is_package: bool) -> Iterator[str]:
+def _imports(tree: ast.AST, module: str, is_package: bool, type_checking: bool = False) -> Iterator[str]:
     for node in ast.walk(tree):
-        if isinstance(node, ast.If) and _is_type_checking(node.test):
+        if isinstance(node, ast.If) and _is_type_checking(node.test) and not type_checking:
             node.body = []  # never runs
     for node in ast.walk(tree):
         if isinstance(node, ast.Import):
@@ -52,13 +52,16 @@ def _imports(tree: ast.AST, module: str, is_package: bool) -> Iterator[str]:
             yield from (f"{prefix}.{alias.name}" for alias in node.names)
 
 
-def import_graph() -> dict[str, set[str]]:
-    """Module -> the project's modules it imports (names resolved to real modules)."""
+def import_graph(type_checking: bool = False) -> dict[str, set[str]]:
+    """Module -> the project's modules it imports (names resolved to real modules).
+
+    With ``type_checking`` the imports under ``if TYPE_CHECKING:`` count too.
+    """
     known = modules()
     graph: dict[str, set[str]] = {name: set() for name in known}
     for name, path in known.items():
         tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
-        for target in _imports(tree, name, path.name == "__init__.py"):
+        for target in _imports(tree, name, path.name == "__init__.py", type_checking):
             while target and target not in known:
                 target = target.rpartition(".")[0]
             # A module's own packages are already loading when it runs: not an arrow.

@@ -145,6 +145,10 @@ class Switch(Transform[SwitchConfig]):
         """Compile the rules against the wired ports."""
         self._compile()
 
+    def rewired(self) -> None:
+        """A reload re-bound the ports: compile the routes against the new wiring."""
+        self._compile()
+
     def _compile(self) -> None:
         getter = compile_getter(self.config.property)
         routes = [(rule.test(), self.emitter(rule.port)) for rule in self.config.rules]

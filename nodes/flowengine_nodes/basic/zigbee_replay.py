@@ -10,7 +10,7 @@ from typing import Any, ClassVar
 import orjson
 from pydantic import Field, ValidationInfo, field_validator
 
-from flowengine import Message, NodeConfig, Source
+from flowengine import NodeConfig, Source, record_in, report_message
 
 #: Records between two checks that the sinks keep up.
 BATCH = 256
@@ -43,20 +43,8 @@ class ZigbeeReplayConfig(NodeConfig):
 
 
 def record_of(line: bytes) -> dict[str, Any] | None:
-    """Return the raw report in one capture line, or None when the line holds none.
-
-    A line is either a record (it has a top-level ``frame``) or a line written by the
-    ``file`` sink, whose ``payload`` is a record.
-    """
-    value = orjson.loads(line)
-    if type(value) is not dict:
-        return None
-    if "frame" in value:
-        return value
-    payload = value.get("payload")
-    if type(payload) is dict and "frame" in payload:
-        return payload
-    return None
+    """Return the raw report in one capture line, or None when the line holds none (see :func:`record_in`)."""
+    return record_in(orjson.loads(line))
 
 
 def count_lines(path: Path) -> int:
@@ -68,13 +56,6 @@ def count_lines(path: Path) -> int:
             lines += chunk.count(b"\n")
             last = chunk[-1:]
     return lines + (last != b"\n")
-
-
-def report_message(record: dict[str, Any], source: str) -> Message:
-    """Build the message for a raw report record (CONTRACT §3)."""
-    ieee = record.get("ieee")
-    topic = f"zigbee/{ieee}/{record.get('endpoint')}/{record.get('cluster')}"
-    return Message(topic, record, {"ts": record.get("ts"), "ieee": ieee, "source": source})
 
 
 class ZigbeeReplay(Source[ZigbeeReplayConfig]):
@@ -160,9 +141,13 @@ class ZigbeeReplay(Source[ZigbeeReplayConfig]):
             replay_pass += 1
             shift = span * replay_pass
 
+    def rewired(self) -> None:
+        """A reload re-bound ``out``: the next record goes to the new wiring."""
+        self._out = self.emitter()
+
     async def _one_pass(self, path: Any, shift: float, skip: int, replay_pass: int
                         ) -> tuple[float | None, float | None]:
-        out = self.emitter()
+        self._out = self.emitter()
         observe = self.context.clock.observe
         resume = self.config.resume
         state = self.context.state
@@ -207,7 +192,7 @@ class ZigbeeReplay(Source[ZigbeeReplayConfig]):
                     if delay > 0:
                         await asyncio.sleep(delay)
                 observe(ts)
-                out(report_message(record, source))
+                self._out(report_message(record, source))
                 if resume:
                     state.set("position", {"pass": replay_pass, "line": number})
                 pending += 1

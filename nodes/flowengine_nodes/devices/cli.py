@@ -20,6 +20,7 @@ import sys
 from collections.abc import Sequence
 from typing import Any, TextIO
 
+from flowengine import record_in
 from flowengine_nodes.devices.decoder import DEFAULT_BASE_TOPIC, Decoder
 from flowengine_nodes.devices.definitions import Definition, Expose, default_registry
 
@@ -49,9 +50,10 @@ def _record_of(line: str) -> tuple[dict[str, Any] | None, str | None]:
         return None, f"not JSON ({exc})"
     if not isinstance(value, dict):
         return None, "not a JSON object"
-    if "frame" not in value and isinstance(value.get("payload"), dict):
-        value = value["payload"]
-    return value, None
+    record = record_in(value)
+    if record is None and isinstance(value.get("payload"), dict):
+        record = value["payload"]  # a file-sink line without a frame: the decoder says what is missing
+    return record if record is not None else value, None
 
 
 def decode_stream(decoder: Decoder, source: TextIO, out: TextIO, err: TextIO, *, events: bool) -> int:

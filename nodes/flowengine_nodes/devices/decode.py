@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 from pydantic import Field, field_validator
 
-from flowengine import ERRORS_PORT, FlowError, Message, NodeConfig, NodeContext, Transform, event_time
+from flowengine import FlowError, Message, NodeConfig, NodeContext, Transform, event_time
 from flowengine_nodes.devices.decoder import DEFAULT_BASE_TOPIC, Decoder, normalize_ieee
 from flowengine_nodes.devices.definitions import default_registry
 from flowengine_nodes.devices.events import DeviceEvent, MotionEvent
@@ -151,7 +152,7 @@ class Decode(Transform[DecodeConfig]):
             # Zigbee2MQTT does (the plain decoder reproduces the reference harness by default).
             live_timers=True,
         )
-        self._occupancy = OccupancyTimers(context.clock, context.state, self._clear_occupancy, self._timer_failed)
+        self._occupancy = OccupancyTimers(context.schedule(), context.state, self._clear_occupancy)
         self._occupancy_pending = self._occupancy.timers  # its truth is tested per report
         # Bound once: the hot path calls it for every report (the ``decode`` method looked up on
         # each call, and ``emit`` looking the port up, cost more than the call itself).
@@ -224,18 +225,9 @@ class Decode(Transform[DecodeConfig]):
         self._emit_event(Message(topic + "/event", MotionEvent("motion_cleared", timeout).to_payload(), cleared))
         self.emit(Message(topic, payload, cleared))
 
-    def _timer_failed(self, exc: BaseException) -> None:
-        """A clearing raised from a clock callback: count and log it (the flow goes on)."""
-        self.counters["errors"] += 1
-        self.logger.error("decode '%s': occupancy timer failed: %s", self.id, exc)
-
     def _unparsed(self, msg: Message, reason: str, frame: str | None) -> None:
         """Count, log at debug and route to ``errors`` a report that cannot be decoded."""
-        self.counters["unparsed"] += 1
-        error = DecodeError(self.id, reason, frame)
-        self.logger.debug("%s", error)
-        details = {"node": self.id, "type": type(error).__name__, "message": str(error)}
-        self.emit(msg.evolve(meta={**msg.meta, "error": details}), ERRORS_PORT)
+        self.fail(msg, DecodeError(self.id, reason, frame), counter="unparsed", level=logging.DEBUG)
 
     @classmethod
     def flow_settings(cls, config: DecodeConfig) -> list[FlowSetting]:

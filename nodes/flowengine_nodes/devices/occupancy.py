@@ -19,7 +19,7 @@ from collections.abc import Callable
 from functools import partial
 from typing import Any
 
-from flowengine import Clock, NodeState, Schedule, Timer, json_safe
+from flowengine import NodeState, Schedule, Timer, json_safe
 
 #: Durable state key prefix of a pending timer (followed by the device's normalized address).
 STATE_PREFIX = "occupancy:"
@@ -32,15 +32,16 @@ class OccupancyTimers:
     """One ``decode`` node's occupancy timers, one per device, durable, on the flow's clock.
 
     ``clear`` is called (synchronously, on the flow's loop) for each timer that runs out; it
-    publishes. Exceptions raised by ``clear`` from a clock callback go to ``on_error``.
+    publishes. ``schedule`` is the node's engine-owned schedule (``context.schedule()``): an
+    exception raised by ``clear`` from a clock callback is counted and logged there, and the
+    engine cancels what is pending when the node stops.
     """
 
-    def __init__(self, clock: Clock, state: NodeState, clear: Clear,
-                 on_error: Callable[[BaseException], None] | None = None) -> None:
+    def __init__(self, schedule: Schedule, state: NodeState, clear: Clear) -> None:
         self._state = state
         self._durable = state.durable
         self._clear = clear
-        self._schedule = Schedule(clock, on_error)
+        self._schedule = schedule
         #: Pending timers by device; the node tests this dict's truth on its hot path (no call).
         self.timers: dict[str, Timer] = {}
 

@@ -24,7 +24,6 @@ from flowengine import (
     Expiry,
     Message,
     NodeContext,
-    Schedule,
     Transform,
     event_time,
     format_text,
@@ -70,11 +69,11 @@ class KeyedRule(Transform[Any]):
         #: Whether state is kept (``state: memory`` keeps none).
         self.durable = context.state.durable
         #: The node's timers, on the flow's clock.
-        self.schedule = Schedule(context.clock, self._timer_failed)
+        self.schedule = context.schedule()
         #: Repeating timers (absence ``repeat``): on the wall clock live, run only by data on an
         #: event clock, so the end of a finite replay (which runs every timer) stays finite.
         repeat_clock = DataClock(context.clock) if isinstance(context.clock, EventClock) else context.clock
-        self.repeats = Schedule(repeat_clock, self._timer_failed)
+        self.repeats = context.schedule(repeat_clock)
         #: When a key's entries may be forgotten (kinds and cooldowns push to it).
         self.expiry = Expiry()
         #: Latest event time seen.
@@ -254,7 +253,3 @@ class KeyedRule(Transform[Any]):
         if forgotten:
             self.counters["expired"] += forgotten
         self.commit()
-
-    def _timer_failed(self, exc: BaseException) -> None:
-        self.counters["errors"] += 1
-        self.logger.error("node '%s': a timer failed: %s: %s", self.id, type(exc).__name__, exc)

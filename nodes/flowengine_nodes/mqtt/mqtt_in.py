@@ -13,7 +13,6 @@ import orjson
 from pydantic import Field, field_validator, model_validator
 
 from flowengine import (
-    ERRORS_PORT,
     Backoff,
     Message,
     NodeConfig,
@@ -254,7 +253,7 @@ class MqttIn(Source[MqttInConfig]):
         """Emit queued messages in batches, checking the flow's backpressure between batches."""
         inbox = self._inbox
         arrived = self._arrived
-        emit = self.emitter()
+        self._out = self.emitter()
         now = self.context.clock.now
         source = self.id
         decode = self._decoder()
@@ -265,6 +264,7 @@ class MqttIn(Source[MqttInConfig]):
         def emit_batch(count: int) -> None:
             counters["received"] += count
             ts = now()
+            emit = self._out
             popleft = inbox.popleft
             for _ in range(count):
                 topic, raw, retain = popleft()
@@ -293,6 +293,10 @@ class MqttIn(Source[MqttInConfig]):
         finally:
             self._emit_batch = None
 
+    def rewired(self) -> None:
+        """A reload re-bound ``out``: the next batch goes to the new wiring."""
+        self._out = self.emitter()
+
     def _decoder(self) -> Callable[[bytes], Any]:
         fmt = self.config.format
         if fmt == "bytes":
@@ -307,9 +311,4 @@ class MqttIn(Source[MqttInConfig]):
         return json_or_null
 
     def _bad_payload(self, topic: str, raw: bytes, ts: float, exc: ValueError) -> None:
-        self.counters["errors"] += 1
-        if self.counters["errors"] <= 20:
-            self.logger.warning("%s: a payload on %r is not %s: %s", self._name, topic, self.config.format, exc)
-        error = {"node": self.id, "type": type(exc).__name__, "message": str(exc)}
-        meta = {"ts": ts, "source": self.id, "error": error}
-        self.emit(Message(topic, raw.decode(errors="replace"), meta), ERRORS_PORT)
+        self.fail(Message(topic, raw.decode(errors="replace"), {"ts": ts, "source": self.id}), exc)

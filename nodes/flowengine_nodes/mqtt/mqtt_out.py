@@ -13,7 +13,6 @@ import orjson
 from pydantic import Field, field_validator
 
 from flowengine import (
-    ERRORS_PORT,
     Backoff,
     Duration,
     Message,
@@ -295,7 +294,7 @@ class MqttOut(Sink[MqttOutConfig]):
                 self.logger.info("%s: %d messages left by an earlier run go out first", self._name, left)
             else:
                 self._drained.set()
-        self._task = asyncio.create_task(self._run(), name=f"mqtt-out:{self.id}")
+        self._task = self.context.spawn(self._run(), name=f"mqtt-out:{self.id}")
         z2m = self._z2m
         if z2m is not None and z2m.availability is not None and isinstance(self.context.clock, WallClock):
             # Only on the wall clock: a replay must not mark every device offline at its end.
@@ -505,11 +504,7 @@ class MqttOut(Sink[MqttOutConfig]):
             self._dropped(lost, "the connection was lost (QoS 0)", "connection_lost")
 
     def _reject(self, msg: Message, exc: Exception) -> None:
-        self.counters["errors"] += 1
-        if self.counters["errors"] <= 20:
-            self.logger.warning("%s: cannot publish a message (topic %r): %s", self._name, msg.topic, exc)
-        error = {"node": self.id, "type": type(exc).__name__, "message": str(exc)}
-        self.emit(msg.evolve(meta={**msg.meta, "error": error}), ERRORS_PORT)
+        self.fail(msg, exc)
 
     def _dropped(self, count: int, reason: str, code: str) -> None:
         self.counters.drop(count, code)

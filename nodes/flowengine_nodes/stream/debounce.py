@@ -12,7 +12,6 @@ from flowengine import (
     Message,
     NodeConfig,
     NodeContext,
-    Schedule,
     Timer,
     Transform,
     event_time,
@@ -60,7 +59,7 @@ class Debounce(Transform[DebounceConfig]):
 
     def __init__(self, config: DebounceConfig, context: NodeContext) -> None:
         super().__init__(config, context)
-        self._schedule = Schedule(context.clock, self._timer_failed)
+        self._schedule = context.schedule()
         self._key = config.key.function
         self._pending: dict[str, tuple[Message, Timer]] = {}
 
@@ -92,6 +91,3 @@ class Debounce(Transform[DebounceConfig]):
         """Return how many keys have a message waiting."""
         return len(self._pending)
 
-    def _timer_failed(self, exc: BaseException) -> None:
-        self.counters["errors"] += 1
-        self.logger.error("node '%s': releasing a message failed: %s: %s", self.id, type(exc).__name__, exc)

@@ -6,7 +6,7 @@ from typing import ClassVar
 
 from pydantic import Field
 
-from flowengine import Duration, Message, NodeConfig, NodeContext, Schedule, Transform, event_time
+from flowengine import Duration, Message, NodeConfig, NodeContext, Transform, event_time
 
 
 class DelayConfig(NodeConfig):
@@ -45,7 +45,7 @@ class Delay(Transform[DelayConfig]):
 
     def __init__(self, config: DelayConfig, context: NodeContext) -> None:
         super().__init__(config, context)
-        self._schedule = Schedule(context.clock, self._timer_failed)
+        self._schedule = context.schedule()
 
     def process(self, msg: Message) -> Message | None:
         """Hold ``msg`` until ``meta.ts + for``; nothing leaves now (unless ``for`` is 0)."""
@@ -65,6 +65,3 @@ class Delay(Transform[DelayConfig]):
         """Return how many messages are held."""
         return len(self._schedule)
 
-    def _timer_failed(self, exc: BaseException) -> None:
-        self.counters["errors"] += 1
-        self.logger.error("node '%s': releasing a message failed: %s: %s", self.id, type(exc).__name__, exc)

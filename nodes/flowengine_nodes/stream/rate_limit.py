@@ -14,7 +14,6 @@ from flowengine import (
     Message,
     NodeConfig,
     NodeContext,
-    Schedule,
     Transform,
     event_time,
     key_text,
@@ -82,7 +81,7 @@ class RateLimit(Transform[RateLimitConfig]):
 
     def __init__(self, config: RateLimitConfig, context: NodeContext) -> None:
         super().__init__(config, context)
-        self._schedule = Schedule(context.clock, self._timer_failed)
+        self._schedule = context.schedule()
         self._key = config.key.function if config.key is not None else None
         self._buckets: dict[str, _Bucket] = {}
         self._expiry = Expiry()
@@ -156,6 +155,3 @@ class RateLimit(Transform[RateLimitConfig]):
         """Return how many keys are remembered."""
         return len(self._buckets)
 
-    def _timer_failed(self, exc: BaseException) -> None:
-        self.counters["errors"] += 1
-        self.logger.error("node '%s': releasing a message failed: %s: %s", self.id, type(exc).__name__, exc)

@@ -44,6 +44,7 @@ from flowengine import (
     NodeContext,
     NodeError,
     PermanentError,
+    RawReport,
     Source,
     supervise,
 )
@@ -361,17 +362,12 @@ class Zigbee(Source[ZigbeeConfig]):
             self.counters["short_frames"] += 1
         self.counters["frames"] += 1
         self.counters["received"] += 1  # taken from outside (flowengine_messages_received_total)
-        ts = self.context.clock.now()
-        record: dict[str, Any] = {
-            "ts": ts,
-            "ieee": ieee,
-            "nwk": f"0x{int(device.nwk):04x}",
-        }
-        if device.model is not None:
-            record["model"] = str(device.model)
-        if device.manufacturer is not None:
-            record["manufacturer"] = str(device.manufacturer)
-        record.update(
+        report = RawReport(
+            ts=self.context.clock.now(),
+            ieee=ieee,
+            nwk=f"0x{int(device.nwk):04x}",
+            model=None if device.model is None else str(device.model),
+            manufacturer=None if device.manufacturer is None else str(device.manufacturer),
             endpoint=int(src_ep),
             profile=int(packet.profile_id),
             cluster=int(packet.cluster_id),
@@ -379,8 +375,7 @@ class Zigbee(Source[ZigbeeConfig]):
             rssi=None if packet.rssi is None else int(packet.rssi),
             frame=frame.hex(),
         )
-        topic = f"zigbee/{ieee}/{int(src_ep)}/{int(packet.cluster_id)}"
-        self._deliver(Message(topic, record, {"ts": ts, "ieee": ieee, "source": self._source}), "out")
+        self._deliver(report.message(self._source), "out")
 
     def _on_zigpy_error(self, packet: Any, exc: Exception) -> None:
         self.counters["zigpy_errors"] += 1

@@ -1,0 +1,266 @@
+"""The node lifecycle the engine owns: tasks in the flow's group, readiness, timers, drain, reload (issue 14)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, ClassVar
+
+import pytest
+
+from flowengine import Message, NodeConfig, NodeContext, NodeError, Sink, Source, TaskStatus, Transform
+from flowengine.clock import EventClock
+from flowengine.registry import Registry
+from flowengine.runtime import FlowRun
+from flowengine.testing import Capture, load_text, run_sync
+
+
+class FeedConfig(NodeConfig):
+    """Nothing to configure."""
+
+
+class Feed(Source[FeedConfig]):
+    """A live source the test drives: what it puts in ``queue`` goes out."""
+
+    config_model: ClassVar[type[NodeConfig]] = FeedConfig
+
+    def __init__(self, config: FeedConfig, context: NodeContext) -> None:
+        super().__init__(config, context)
+        self.queue: asyncio.Queue[Message] = asyncio.Queue()
+        self.running = asyncio.Event()
+
+    async def run(self) -> None:
+        self.running.set()
+        while True:
+            self.emit(await self.queue.get())
+            self.queue.task_done()
+
+
+class HoldConfig(NodeConfig):
+    """How long to hold each message."""
+
+    after: float = 10.0
+
+
+class Hold(Transform[HoldConfig]):
+    """Emits each message ``after`` seconds later, on an engine-owned timer."""
+
+    config_model: ClassVar[type[NodeConfig]] = HoldConfig
+
+    def __init__(self, config: HoldConfig, context: NodeContext) -> None:
+        super().__init__(config, context)
+        self.schedule = context.schedule()
+
+    def process(self, msg: Message) -> None:
+        self.schedule.add(self.context.clock.now() + self.config.after, lambda: self.emit(msg))
+
+
+class Count(Transform[FeedConfig]):
+    """Counts what passes, in memory (state a restart would lose)."""
+
+    config_model: ClassVar[type[NodeConfig]] = FeedConfig
+
+    def __init__(self, config: FeedConfig, context: NodeContext) -> None:
+        super().__init__(config, context)
+        self.seen = 0
+
+    def process(self, msg: Message) -> Message:
+        self.seen += 1
+        return msg
+
+
+class ReadyConfig(NodeConfig):
+    """How the background task behaves before it is ready."""
+
+    mode: str = "ready"
+
+
+class Ready(Sink[ReadyConfig]):
+    """A sink whose ``start`` waits for its background task (the readiness handshake)."""
+
+    config_model: ClassVar[type[NodeConfig]] = ReadyConfig
+    inline = True
+
+    def __init__(self, config: ReadyConfig, context: NodeContext) -> None:
+        super().__init__(config, context)
+        self.failing = asyncio.Event()
+
+    async def start(self) -> None:
+        self.port = await self.context.start_task(self._serve, name=f"{self.id}:serve")
+
+    async def _serve(self, task_status: TaskStatus) -> None:
+        if self.config.mode == "raise":
+            raise OSError("port in use")
+        if self.config.mode == "ready":
+            task_status.started(1883)
+            await asyncio.Event().wait()
+        if self.config.mode == "fail-later":
+            task_status.started(1883)
+            self.failing.set()
+            raise RuntimeError("lost it")
+
+    def write_now(self, msg: Message) -> None:
+        pass
+
+
+class Stuck(Sink[FeedConfig]):
+    """A sink that never finishes a write: the drain deadline ends it."""
+
+    config_model: ClassVar[type[NodeConfig]] = FeedConfig
+    drain_timeout = 0.05
+
+    def __init__(self, config: FeedConfig, context: NodeContext) -> None:
+        super().__init__(config, context)
+        self.writing = asyncio.Event()
+
+    async def write(self, batch: Sequence[Message]) -> None:
+        self.writing.set()
+        await asyncio.Event().wait()
+
+
+@pytest.fixture
+def registry() -> Registry:
+    registry = Registry()
+    for name, node_class in (("feed", Feed), ("hold", Hold), ("count", Count), ("capture", Capture),
+                             ("ready", Ready), ("stuck", Stuck)):
+        registry.register(name, node_class)
+    return registry
+
+
+FLOW = """
+version: 1
+state: memory
+nodes:
+  - id: src
+    type: feed
+    wires: [hold, count]
+  - id: hold
+    type: hold
+    after: {after}
+    wires: [late]
+  - id: count
+    type: count
+    wires: [seen]
+  - id: late
+    type: capture
+  - id: seen
+    type: capture
+"""
+
+
+def _node(run: FlowRun, node_id: str) -> Any:
+    return run.nodes[node_id]
+
+
+def test_apply_replaces_only_the_changed_node_and_cancels_its_timers(tmp_path: Path, registry: Registry) -> None:
+    first = load_text(tmp_path, FLOW.format(after=10), registry=registry).graph
+    second = load_text(tmp_path, FLOW.format(after=20), registry=registry, name="second.yaml").graph
+    assert first is not None
+    assert second is not None
+    second = type(second)(first.file, second.name, second.state_path, second.nodes, second.graph, second.secrets)
+    clock = EventClock(0.0)
+
+    async def scenario() -> tuple[list[Message], int, set[str], dict[str, dict[str, int]]]:
+        run = FlowRun(first, clock=clock)
+        stop = asyncio.Event()
+        running = asyncio.ensure_future(run.run(stop))
+        source, count, seen = _node(run, "src"), _node(run, "count"), _node(run, "seen")
+        await source.running.wait()
+        source.queue.put_nowait(Message("a", 1, {}))
+        await source.queue.join()
+        old_hold = _node(run, "hold")
+        changed = await run.apply(second)
+        assert _node(run, "hold") is not old_hold
+        assert _node(run, "count") is count
+        assert _node(run, "seen") is seen
+        assert _node(run, "src") is source
+        clock.advance(15.0)  # the old hold's timer (due at 10) was cancelled with it
+        early = list(_node(run, "late").messages)
+        source.queue.put_nowait(Message("b", 2, {}))
+        await source.queue.join()
+        clock.advance(35.0)  # the new hold's timer: 15 + 20
+        stop.set()
+        summary = await running
+        assert early == []
+        return _node(run, "late").messages, count.seen, changed, summary.counters
+
+    late, counted, changed, counters = run_sync(scenario())
+    assert changed == {"hold"}
+    assert [m.topic for m in late] == ["b"]
+    assert counted == 2
+    assert set(counters) == {"src", "hold", "count", "late", "seen"}
+
+
+def test_start_task_returns_what_the_task_says_once_ready(tmp_path: Path, registry: Registry) -> None:
+    loaded = load_text(tmp_path, "version: 1\nstate: memory\nnodes:\n  - id: src\n    type: feed\n"
+                                 "    wires: [sink]\n  - id: sink\n    type: ready\n", registry=registry)
+    assert loaded.graph is not None
+
+    async def scenario() -> int:
+        run = FlowRun(loaded.graph, clock=EventClock(0.0))
+        stop = asyncio.Event()
+        running = asyncio.ensure_future(run.run(stop))
+        await _node(run, "src").running.wait()
+        port = int(_node(run, "sink").port)
+        stop.set()
+        await running  # the waiting task is cancelled with its node: run_sync checks none is left
+        return port
+
+    assert run_sync(scenario()) == 1883
+
+
+@pytest.mark.parametrize(("mode", "reason"), [("raise", "port in use"), ("end", "ended before it was ready")])
+def test_a_task_that_fails_before_ready_fails_the_start(tmp_path: Path, registry: Registry, mode: str,
+                                                        reason: str) -> None:
+    loaded = load_text(tmp_path, f"version: 1\nstate: memory\nnodes:\n  - id: src\n    type: feed\n"
+                                 f"    wires: [sink]\n  - id: sink\n    type: ready\n    mode: {mode}\n",
+                       registry=registry)
+    assert loaded.graph is not None
+    with pytest.raises(NodeError, match=reason):
+        run_sync(FlowRun(loaded.graph, clock=EventClock(0.0)).run())
+
+
+def test_a_task_failing_after_ready_is_counted_not_fatal(tmp_path: Path, registry: Registry) -> None:
+    loaded = load_text(tmp_path, "version: 1\nstate: memory\nnodes:\n  - id: src\n    type: feed\n"
+                                 "    wires: [sink]\n  - id: sink\n    type: ready\n    mode: fail-later\n",
+                       registry=registry)
+    assert loaded.graph is not None
+
+    async def scenario() -> dict[str, int]:
+        run = FlowRun(loaded.graph, clock=EventClock(0.0))
+        stop = asyncio.Event()
+        running = asyncio.ensure_future(run.run(stop))
+        sink = _node(run, "sink")
+        await _node(run, "src").running.wait()
+        await sink.failing.wait()  # the task raised right after: counted in the same step
+        stop.set()
+        return (await running).counters["sink"]
+
+    assert run_sync(scenario()) == {"errors": 1}
+
+
+def test_a_sink_that_cannot_drain_is_cut_at_its_deadline_and_counts_what_it_held(
+    tmp_path: Path, registry: Registry
+) -> None:
+    loaded = load_text(tmp_path, "version: 1\nstate: memory\nnodes:\n  - id: src\n    type: feed\n"
+                                 "    wires: [sink]\n  - id: sink\n    type: stuck\n", registry=registry)
+    assert loaded.graph is not None
+
+    async def scenario() -> dict[str, int]:
+        run = FlowRun(loaded.graph, clock=EventClock(0.0))
+        stop = asyncio.Event()
+        running = asyncio.ensure_future(run.run(stop))
+        source = _node(run, "src")
+        await source.running.wait()
+        for number in range(5):
+            source.queue.put_nowait(Message("t", number, {}))
+        await source.queue.join()
+        await _node(run, "sink").writing.wait()  # the first batch is taken; its write never ends
+        source.queue.put_nowait(Message("t", 5, {}))
+        await source.queue.join()
+        stop.set()
+        return (await running).counters["sink"]
+
+    counters = run_sync(scenario())
+    assert counters == {"dropped": 1}

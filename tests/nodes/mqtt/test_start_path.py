@@ -1,0 +1,42 @@
+"""An MQTT-only flow's ``run`` loads only what it uses: no networkx, no zigpy, no decoder (issue 14)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from tests.mosquitto import Mosquitto
+
+REPO = Path(__file__).resolve().parents[3]
+LOCK_ALERT = REPO / "benchmarks" / "mqtt" / "lock_alert.yaml"
+
+#: Runs ``flowengine run`` in this process; once both connections are up it stops the run with
+#: SIGTERM (an event: the supervision's "connected" log lines) and prints what was imported.
+CHILD = """
+import logging, os, signal, sys
+connected = set()
+
+class StopWhenConnected(logging.Handler):
+    def emit(self, record):
+        if record.getMessage().endswith(": connected"):
+            connected.add(record.name)
+            if len(connected) == 2:
+                os.kill(os.getpid(), signal.SIGTERM)
+
+logging.getLogger("flowengine").addHandler(StopWhenConnected())
+from flowengine.cli import main
+rc = main(["run", sys.argv[1]])
+heavy = sorted({m.split(".")[0] for m in sys.modules if m.split(".")[0] in ("networkx", "zigpy", "zigpy_deconz")}
+               | {m for m in sys.modules if m.startswith("flowengine_nodes.devices")})
+print("CONNECTED", len(connected), "HEAVY", heavy)
+raise SystemExit(rc)
+"""
+
+
+def test_an_mqtt_only_run_imports_neither_networkx_nor_zigbee(mosquitto: Mosquitto) -> None:
+    completed = subprocess.run([sys.executable, "-c", CHILD, str(LOCK_ALERT)], capture_output=True, timeout=60,
+                               check=False, env={**os.environ, "MQTT_URL": mosquitto.url})
+    assert completed.returncode == 0, completed.stderr.decode()
+    assert "CONNECTED 2 HEAVY []" in completed.stdout.decode(), completed.stdout.decode()
