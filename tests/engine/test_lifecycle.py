@@ -11,8 +11,10 @@ import pytest
 
 from flowengine import Message, NodeConfig, NodeContext, NodeError, Sink, Source, TaskStatus, Transform
 from flowengine.clock import EventClock
+from flowengine.health import Health, report_connection
 from flowengine.registry import Registry
 from flowengine.runtime import FlowRun
+from flowengine.stats import node_stats
 from flowengine.testing import Capture, load_text, run_sync
 
 
@@ -70,6 +72,27 @@ class Count(Transform[FeedConfig]):
         return msg
 
 
+class LinkConfig(NodeConfig):
+    """Whether the link comes up when the node starts."""
+
+    up: bool = False
+
+
+class Link(Transform[LinkConfig]):
+    """Passes messages on; reports one connection while it starts: ``old`` still connecting, or ``new`` up."""
+
+    config_model: ClassVar[type[NodeConfig]] = LinkConfig
+
+    async def start(self) -> None:
+        if self.config.up:
+            report_connection("new", "connected", "")
+        else:
+            report_connection("old", "connecting", "")
+
+    def process(self, msg: Message) -> Message:
+        return msg
+
+
 class ReadyConfig(NodeConfig):
     """How the background task behaves before it is ready."""
 
@@ -123,7 +146,7 @@ class Stuck(Sink[FeedConfig]):
 def registry() -> Registry:
     registry = Registry()
     for name, node_class in (("feed", Feed), ("hold", Hold), ("count", Count), ("capture", Capture),
-                             ("ready", Ready), ("stuck", Stuck)):
+                             ("ready", Ready), ("stuck", Stuck), ("link", Link)):
         registry.register(name, node_class)
     return registry
 
@@ -190,6 +213,69 @@ def test_apply_replaces_only_the_changed_node_and_cancels_its_timers(tmp_path: P
     assert [m.topic for m in late] == ["b"]
     assert counted == 2
     assert set(counters) == {"src", "hold", "count", "late", "seen"}
+
+
+LINKED = """
+version: 1
+state: memory
+nodes:
+  - id: src
+    type: feed
+    wires: [count]
+  - id: count
+    type: count
+    wires: [link]
+  - id: link
+    type: link
+    up: {up}
+    wires: [seen]
+  - id: seen
+    type: capture
+"""
+
+
+def test_apply_counts_on_the_new_wiring_keeps_the_kept_nodes_counts_and_tells_health(
+        tmp_path: Path, registry: Registry) -> None:
+    first = load_text(tmp_path, LINKED.format(up="false"), registry=registry).graph
+    second = load_text(tmp_path, LINKED.format(up="true"), registry=registry, name="second.yaml").graph
+    assert first is not None
+    assert second is not None
+    second = type(second)(first.file, second.name, second.state_path, second.nodes, second.graph, second.secrets)
+    health = Health().flow(first.name)
+
+    async def send(run: FlowRun, topic: str) -> None:
+        source = _node(run, "src")
+        source.queue.put_nowait(Message(topic, 1, {}))
+        await source.queue.join()
+
+    async def scenario() -> None:
+        run = FlowRun(first, clock=EventClock(0.0), health=health)
+        stop = asyncio.Event()
+        running = asyncio.ensure_future(run.run(stop))
+        await _node(run, "src").running.wait()
+        await send(run, "a")
+        await send(run, "b")
+        assert health.reasons() == ["node 'link': old connecting"]
+        kept = {node_id: run.traffic[node_id] for node_id in ("src", "count", "seen")}
+        old_link = run.traffic["link"]
+        assert old_link.received_now() == 2
+        assert await run.apply(second) == {"link"}
+        assert health.ready  # the new link reported while it started; the old one's connection is gone
+        assert set(health.connections["link"]) == {"new"}
+        await send(run, "c")
+        stats = {s.node: s for s in node_stats(health)}
+        assert all(run.traffic[node_id] is traffic for node_id, traffic in kept.items())
+        assert run.traffic["link"] is not old_link
+        assert stats["src"].sent["out"] == 3
+        assert stats["count"].received == 3
+        assert stats["count"].sent["out"] == 3
+        assert stats["link"].received == 1  # the new instance counts from its start
+        assert stats["link"].sent["out"] == 1
+        assert stats["seen"].received == 3  # fed by the old link, then by the new one
+        stop.set()
+        await running
+
+    run_sync(scenario())
 
 
 def test_start_task_returns_what_the_task_says_once_ready(tmp_path: Path, registry: Registry) -> None:
