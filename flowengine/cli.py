@@ -10,14 +10,17 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import logging
 import sys
 from pathlib import Path
 from typing import Any
 
 from flowengine import logs
+from flowengine.errors import EXIT_INTERNAL_ERROR
 from flowengine.flow import load_flow
 from flowengine.graph import FlowGraph, to_dot, to_mermaid
 from flowengine.introspect import flow_schema, node_example, node_summary, static_ports
+from flowengine.redaction import redact
 from flowengine.registry import Registry, RegistryError, commands
 
 
@@ -50,7 +53,23 @@ def _parser(extra: list[str]) -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Run the command line; return the exit code."""
+    """Run the command line; return the exit code.
+
+    0: success; 1: a bad flow, test file or input (``file:line:col`` lines say why); 2: a
+    usage error; :data:`~flowengine.errors.EXIT_INTERNAL_ERROR` (70): flowengine itself
+    failed — one line on stderr, the traceback only with ``--log-level debug``.
+    """
+    try:
+        return _main(argv)
+    except Exception as exc:  # the one place that turns a crash into one line and an exit code
+        logging.getLogger("flowengine.cli").debug("internal error", exc_info=True)
+        text = logs.redact_text(f"{type(exc).__name__}: {exc}".splitlines()[0] if str(exc) else type(exc).__name__)
+        sys.stderr.write(f"flowengine: internal error: {text} (a bug: please report it; "
+                         "--log-level debug shows the traceback)\n")
+        return EXIT_INTERNAL_ERROR
+
+
+def _main(argv: list[str] | None) -> int:
     args_list = list(sys.argv[1:] if argv is None else argv)
     contributed = commands()
     builtin = {"run", "validate", "graph", "nodes", "schema"}
@@ -148,7 +167,8 @@ def _graph(registry: Registry, path: Path, fmt: str) -> int:
         for issue in loaded.errors:
             _echo(str(issue))
         return 1
-    sys.stdout.write(to_mermaid(loaded.graph) if fmt == "mermaid" else to_dot(loaded.graph))
+    text = to_mermaid(loaded.graph) if fmt == "mermaid" else to_dot(loaded.graph)
+    sys.stdout.write(redact(text, loaded.graph.secrets))
     return 0
 
 

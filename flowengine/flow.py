@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +20,7 @@ from flowengine.errors import ConfigError, Issue
 from flowengine.graph import FlowGraph, NodeSpec, build_graph, find_cycles
 from flowengine.loader import Document, YamlPath, load_yaml
 from flowengine.node import ERRORS_PORT, Node, NodeConfig
+from flowengine.redaction import expand, redact
 from flowengine.registry import Registry, RegistryError, suggest
 
 TOP_LEVEL_KEYS = ("version", "name", "state", "nodes")
@@ -50,6 +52,10 @@ def load_flow(path: Path | str, registry: Registry, *, text: str | None = None,
     checker = _FlowChecker(file, document, registry)
     graph = checker.check()
     issues = sorted(document.issues + checker.issues, key=lambda i: (i.line, i.column))
+    if document.secrets:
+        # A secret may land in any message (a bad model, duration, topic, version...).
+        forms = expand(document.secrets)
+        issues = [replace(issue, message=redact(issue.message, forms)) for issue in issues]
     has_errors = any(issue.severity == "error" for issue in issues)
     return LoadedFlow(document.file, None if has_errors else graph, issues)
 
@@ -105,7 +111,7 @@ class _FlowChecker:
         graph = build_graph(specs)
         self._check_cycles(specs, graph)
         flow = FlowGraph(self.file.resolve(), name, state_path, specs, graph,
-                         frozenset(self.document.secrets))
+                         expand(self.document.secrets))
         if not any(issue.severity == "error" for issue in self.issues + self.document.issues):
             for finding in lint.check(flow):
                 path: YamlPath = ("nodes", self.index_of[finding.node_id], *finding.config_path)
@@ -121,7 +127,12 @@ class _FlowChecker:
         if not isinstance(value, str):
             self.error(("state",), "'state' must be a path or 'memory'", "bad-state")
             return None
-        candidate = Path(value).expanduser()
+        try:
+            candidate = Path(value).expanduser()
+        except RuntimeError:  # '~someone' who is not a user of this machine
+            self.error(("state",), f"'state': cannot expand '{value.split('/')[0]}' (no such user's home)",
+                       "bad-state")
+            return None
         return candidate if candidate.is_absolute() else self.file.parent / candidate
 
     def _nodes(self, raw_nodes: list[Any]) -> dict[str, NodeSpec]:
@@ -197,6 +208,11 @@ class _FlowChecker:
             for error in exc.errors():
                 self._config_error(node_id, error, data, path, known)
             return None
+        except (ArithmeticError, TypeError, ValueError, RecursionError) as exc:
+            # A validator that failed other than by ValueError (an overflow, a type it did not
+            # expect): still a bad value in this node's config, not a crash of the loader.
+            self.error(path, f"node '{node_id}': invalid config ({type(exc).__name__}: {exc})", "bad-config")
+            return None
 
     def _config_error(self, node_id: str, error: Any, data: dict[str, Any], path: YamlPath,
                       known: list[str]) -> None:
@@ -255,7 +271,8 @@ class _FlowChecker:
             else:
                 continue
             for port, targets in ports.items():
-                for position, target in enumerate([targets] if isinstance(targets, str) else targets or []):
+                listed = [targets] if isinstance(targets, str) else targets if isinstance(targets, list) else []
+                for position, target in enumerate(listed):
                     if not isinstance(target, str):
                         continue
                     if target in self.all_ids:

@@ -40,12 +40,14 @@ from typing import Any, ClassVar, Literal, TypeGuard
 
 import orjson
 
+from flowengine import logs
 from flowengine.clock import EventClock
 from flowengine.flow import load_flow
 from flowengine.graph import FlowGraph, NodeSpec, build_graph
 from flowengine.loader import Document, Position, YamlPath, load_yaml
 from flowengine.message import Message
 from flowengine.node import ERRORS_PORT, OUT_PORT, NodeConfig, Source
+from flowengine.redaction import expand, redact
 from flowengine.registry import Registry, RegistryError
 from flowengine.runtime import FlowRun
 from flowengine.state import StateStore
@@ -299,7 +301,8 @@ def read_test_file(path: Path) -> list[TestCase]:
     """
     document = load_yaml(path)
     if document.issues:
-        raise TestFileError([str(issue) for issue in document.issues])
+        forms = expand(document.secrets)
+        raise TestFileError([redact(str(issue), forms) for issue in document.issues])
     reader = _Reader(document)
     cases = reader.read(path)
     if reader.issues:
@@ -426,8 +429,14 @@ def run_case(case: TestCase, registry: Registry) -> Outcome:
     loaded = load_flow(case.flow_path, registry)
     if not loaded.ok or loaded.graph is None:
         return Outcome(case, False, ["the flow does not load:", *(str(issue) for issue in loaded.errors)])
+    logs.add_secrets(loaded.graph.secrets)
+    outcome = _run_case(case, loaded.graph)
+    return dataclasses.replace(outcome, details=[redact(line, loaded.graph.secrets) for line in outcome.details])
+
+
+def _run_case(case: TestCase, flow: FlowGraph) -> Outcome:
     try:
-        graph, observers = build_graph_for(case, loaded.graph)
+        graph, observers = build_graph_for(case, flow)
     except ValueError as exc:
         return _problem(case, str(exc))
     run = FlowRun(graph, clock=EventClock(), store=StateStore(None))
