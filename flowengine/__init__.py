@@ -14,6 +14,7 @@ if TYPE_CHECKING:
     from flowengine.clock import Clock, EventClock, TimerHandle, WallClock
     from flowengine.errors import ConfigError, FlowError, Issue, NodeError
     from flowengine.expressions import Expression, format_text
+    from flowengine.expressions.regex import compile_regex
     from flowengine.fields import Duration, Expr, PropertyPath, RuleTemplate, TemplateValue
     from flowengine.lint import Comparison, PayloadValues
     from flowengine.message import Message
@@ -80,6 +81,7 @@ _EXPORTS: dict[str, str] = {
     "with_key": "flowengine.paths",
     "Expression": "flowengine.expressions",
     "format_text": "flowengine.expressions",
+    "compile_regex": "flowengine.expressions.regex",
     "Template": "flowengine.templates",
 }
 
@@ -120,6 +122,7 @@ __all__ = [
     "Transform",
     "WallClock",
     "compile_getter",
+    "compile_regex",
     "delete_path",
     "event_time",
     "format_text",

@@ -25,6 +25,7 @@ from flowengine.expressions.base import (
     MAX_REPEAT,
     MAX_ROUND_DIGITS,
     MAX_SOURCE_LENGTH,
+    MAX_VALUE_SIZE,
     MESSAGE_NAMES,
     RULE_NAMES,
     Comparison,
@@ -35,7 +36,9 @@ from flowengine.expressions.evaluators import property_getter
 from flowengine.expressions.expression import Expression, compile_expression
 from flowengine.expressions.functions import FUNCTIONS, FunctionSpec
 from flowengine.expressions.parser import validate_names
+from flowengine.expressions.regex import RegexError, compile_regex
 from flowengine.expressions.rendering import format_json, format_text
+from flowengine.expressions.sizes import ValueTooLargeError
 
 __all__ = [
     "CONSTANT_NAMES",
@@ -45,6 +48,7 @@ __all__ = [
     "MAX_REPEAT",
     "MAX_ROUND_DIGITS",
     "MAX_SOURCE_LENGTH",
+    "MAX_VALUE_SIZE",
     "MESSAGE_NAMES",
     "RULE_NAMES",
     "Comparison",
@@ -52,7 +56,10 @@ __all__ = [
     "Expression",
     "ExpressionError",
     "FunctionSpec",
+    "RegexError",
+    "ValueTooLargeError",
     "compile_expression",
+    "compile_regex",
     "format_json",
     "format_text",
     "property_getter",

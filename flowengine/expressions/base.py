@@ -22,6 +22,9 @@ MAX_SOURCE_LENGTH: Final = 10_000
 MAX_DEPTH: Final = 100
 #: Longest string or list that ``*`` may build by repetition; longer gives ``None``.
 MAX_REPEAT: Final = 100_000
+#: Largest value an expression or template may build, as the approximate length of its
+#: JSON text (see :mod:`flowengine.expressions.sizes`); larger is refused before it is built.
+MAX_VALUE_SIZE: Final = 1_000_000
 #: Largest integer result of ``**``, in bits; larger gives ``None``.
 MAX_POWER_BITS: Final = 10_000
 #: Largest ``ndigits`` accepted by ``round``.

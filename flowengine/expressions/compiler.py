@@ -5,7 +5,6 @@ from __future__ import annotations
 import ast
 import difflib
 import operator
-import re
 from collections.abc import Callable, Hashable, Iterable, Mapping
 from functools import lru_cache
 from typing import Any, Final
@@ -39,7 +38,9 @@ from flowengine.expressions.functions import (
     _zone,
     _zone_of,
 )
+from flowengine.expressions.regex import RegexError, compile_regex
 from flowengine.expressions.semantics import _BINARY, _COMPARE, _FLIPPED, _REFUSED_OPERATORS, _item, _negate, _plus
+from flowengine.expressions.sizes import ValueTooLargeError, check_size
 from flowengine.message import Message
 
 _REFUSED_NODES: Final[dict[type[ast.AST], str]] = {
@@ -116,7 +117,10 @@ class _Compiler:
             raise self.error(node, f"the expression is nested too deeply (more than {MAX_DEPTH} levels)")
         handler = getattr(self, f"_compile_{type(node).__name__}", None)
         if handler is not None:
-            return handler(node, depth + 1)  # type: ignore[no-any-return]
+            try:
+                return handler(node, depth + 1)  # type: ignore[no-any-return]
+            except ValueTooLargeError as exc:  # a constant part is folded now: refuse it at load time
+                raise self.error(node, str(exc)) from exc
         message = _REFUSED_NODES.get(type(node))
         if message is None:
             message = f"{type(node).__name__} is not supported in expressions"
@@ -377,22 +381,22 @@ class _Compiler:
     def _compile_List(self, node: ast.List, depth: int) -> _Code:
         codes = self._elements(node.elts, depth)
         if all(code.constant for code in codes):
-            return _constant([code.value for code in codes])
+            return _constant(check_size([code.value for code in codes], "this list"))
         readers = tuple(code.fn for code in codes)
 
         def build_list(x: Mapping[str, Any], m: Message) -> Any:
-            return [read(x, m) for read in readers]
+            return check_size([read(x, m) for read in readers], "a list")
 
         return _Code(build_list)
 
     def _compile_Tuple(self, node: ast.Tuple, depth: int) -> _Code:
         codes = self._elements(node.elts, depth)
         if all(code.constant for code in codes):
-            return _constant(tuple(code.value for code in codes))
+            return _constant(check_size(tuple(code.value for code in codes), "this tuple"))
         readers = tuple(code.fn for code in codes)
 
         def build_tuple(x: Mapping[str, Any], m: Message) -> Any:
-            return tuple([read(x, m) for read in readers])
+            return check_size(tuple([read(x, m) for read in readers]), "a tuple")
 
         return _Code(build_tuple)
 
@@ -400,14 +404,14 @@ class _Compiler:
         codes = self._elements(node.elts, depth)
         if all(code.constant for code in codes):
             try:
-                return _constant(frozenset(code.value for code in codes))
+                return _constant(check_size(frozenset(code.value for code in codes), "this set"))
             except TypeError:
                 return _constant(None)
         readers = tuple(code.fn for code in codes)
 
         def build_set(x: Mapping[str, Any], m: Message) -> Any:
             try:
-                return frozenset([read(x, m) for read in readers])
+                return check_size(frozenset([read(x, m) for read in readers]), "a set")
             except TypeError:
                 return None
 
@@ -422,15 +426,17 @@ class _Compiler:
         pairs = tuple((key.fn, value.fn) for key, value in zip(keys, values, strict=True))
         if all(code.constant for code in (*keys, *values)):
             try:
-                return _constant({key.value: value.value for key, value in zip(keys, values, strict=True)})
+                built = {key.value: value.value for key, value in zip(keys, values, strict=True)}
+                return _constant(check_size(built, "this mapping"))
             except TypeError:
                 return _constant(None)
 
         def build_dict(x: Mapping[str, Any], m: Message) -> Any:
             try:
-                return {read_key(x, m): read_value(x, m) for read_key, read_value in pairs}
+                built = {read_key(x, m): read_value(x, m) for read_key, read_value in pairs}
             except TypeError:  # an unhashable key
                 return None
+            return check_size(built, "a mapping")
 
         return _Code(build_dict)
 
@@ -509,14 +515,14 @@ class _Compiler:
         if not (isinstance(pattern_node, ast.Constant) and isinstance(pattern_node.value, str)):
             raise self.error(pattern_node, "the pattern of matches() must be a string literal")
         try:
-            regex = re.compile(pattern_node.value)
-        except re.error as exc:
-            raise self.error(pattern_node, f"invalid regular expression: {exc}") from exc
+            search = compile_regex(pattern_node.value)
+        except RegexError as exc:
+            raise self.error(pattern_node, str(exc)) from exc
         assert nodes[0] is not None
         value = self.compile(nodes[0], depth)
 
         def match(candidate: Any) -> bool:
-            return _search(regex, candidate)
+            return _search(search, candidate)
 
         if value.constant:
             return _constant(match(value.value))

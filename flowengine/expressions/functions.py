@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import operator
-import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -13,8 +12,10 @@ from typing import Any, Final
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from flowengine.expressions.base import MAX_ROUND_DIGITS
+from flowengine.expressions.regex import RegexError, compile_regex
 from flowengine.expressions.rendering import format_json, format_text
 from flowengine.expressions.semantics import _in
+from flowengine.expressions.sizes import check_size
 from flowengine.message import Message
 
 
@@ -27,7 +28,11 @@ def _fn_len(value: Any) -> int | None:
 
 
 def _fn_str(value: Any) -> str | None:
-    return None if value is None else format_text(value)
+    if value is None:
+        return None
+    if isinstance(value, Mapping | list | tuple | set | frozenset):
+        check_size(value, "str()")
+    return format_text(value)
 
 
 def _fn_int(value: Any) -> int | None:
@@ -143,27 +148,26 @@ def _fn_endswith(value: Any, suffix: Any) -> bool:
     return isinstance(value, str) and affix is not None and value.endswith(affix)
 
 
-@lru_cache(maxsize=64)
-def _regex(pattern: str) -> re.Pattern[str] | None:
+def _regex(pattern: str) -> Callable[[str], bool] | None:
     try:
-        return re.compile(pattern)
-    except re.error:
+        return compile_regex(pattern)
+    except RegexError:
         return None
 
 
-def _search(regex: re.Pattern[str], value: Any) -> bool:
+def _search(search: Callable[[str], bool], value: Any) -> bool:
     if value is None or isinstance(value, dict | list | tuple | set | frozenset):
         return False
-    return regex.search(value if isinstance(value, str) else format_text(value)) is not None
+    return search(value if isinstance(value, str) else format_text(value))
 
 
 def _fn_matches(value: Any, pattern: Any) -> bool:
-    regex = _regex(pattern) if isinstance(pattern, str) else None
-    return regex is not None and _search(regex, value)
+    search = _regex(pattern) if isinstance(pattern, str) else None
+    return search is not None and _search(search, value)
 
 
 def _fn_json(value: Any) -> str:
-    return format_json(value)
+    return format_json(check_size(value, "json()"))
 
 
 @lru_cache(maxsize=256)

@@ -7,7 +7,8 @@ import operator
 from collections.abc import Callable, Mapping
 from typing import Any, Final
 
-from flowengine.expressions.base import _MESSAGE_FIELDS, MAX_POWER_BITS, MAX_REPEAT
+from flowengine.expressions.base import _MESSAGE_FIELDS, MAX_POWER_BITS, MAX_REPEAT, MAX_VALUE_SIZE
+from flowengine.expressions.sizes import ValueTooLargeError, size_of
 from flowengine.message import Message
 
 
@@ -141,19 +142,30 @@ def _arith(op: Callable[[Any, Any], Any]) -> Callable[[Any, Any], Any]:
     return apply
 
 
-def _repeat_size(a: Any, b: Any) -> int | None:
-    if isinstance(a, str | list | tuple) and isinstance(b, int):
-        return len(a) * b
-    if isinstance(b, str | list | tuple) and isinstance(a, int):
-        return len(b) * a
-    return None
-
-
 def _mul(a: Any, b: Any) -> Any:
-    size = _repeat_size(a, b)
-    if size is not None and size > MAX_REPEAT:
-        return None
+    """``a * b``; a repetition is measured first (items and size) and refused when too large."""
+    if isinstance(a, int) and isinstance(b, str | list | tuple):
+        a, b = b, a
+    if isinstance(a, str | list | tuple) and isinstance(b, int) and not isinstance(b, bool) and b > 1:
+        if len(a) * b > MAX_REPEAT:
+            unit = "characters" if isinstance(a, str) else "items"
+            raise ValueTooLargeError(f"repeating {b:,} times", len(a) * b, limit=MAX_REPEAT, unit=unit)
+        size = (len(a) if isinstance(a, str) else size_of(a)) * b
+        if size > MAX_VALUE_SIZE:
+            raise ValueTooLargeError(f"repeating a value {b:,} times", size)
     return a * b
+
+
+def _add(a: Any, b: Any) -> Any:
+    """``a + b``; a concatenation of texts or lists is measured first."""
+    if isinstance(a, str) and isinstance(b, str):
+        if len(a) + len(b) > MAX_VALUE_SIZE:
+            raise ValueTooLargeError("joining two texts", len(a) + len(b))
+    elif isinstance(a, list | tuple) and isinstance(b, list | tuple):
+        size = size_of(a) + size_of(b)
+        if size > MAX_VALUE_SIZE:
+            raise ValueTooLargeError("joining two lists", size)
+    return a + b
 
 
 def _mod(a: Any, b: Any) -> Any:
@@ -172,7 +184,7 @@ def _pow(a: Any, b: Any) -> Any:
 
 
 _BINARY: Final[dict[type[ast.operator], tuple[str, Callable[[Any, Any], Any]]]] = {
-    ast.Add: ("+", _arith(operator.add)),
+    ast.Add: ("+", _arith(_add)),
     ast.Sub: ("-", _arith(operator.sub)),
     ast.Mult: ("*", _arith(_mul)),
     ast.Div: ("/", _arith(operator.truediv)),
