@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import collections
+import re
 import resource
 import sys
 import tempfile
@@ -19,6 +20,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the mutator lives with the fuzz tests
 from tests.fuzz.mutator import cases, check_case, error_message
+
+POSITIONED = re.compile(r"^.+:\d+:\d+: ")
 
 
 def main() -> None:
@@ -41,7 +44,7 @@ def main() -> None:
                 statuses[outcome.status] += 1
                 slowest = max(slowest, outcome.seconds)
                 for line in outcome.lines:
-                    if not line.endswith(": ok") and ": warning: " not in line:
+                    if POSITIONED.match(line) and ": warning: " not in line:
                         messages[error_message(line)] += 1
                 problems.extend(f"seed {seed} case {index}: {problem}" for problem in outcome.problems)
     total = sum(statuses.values())

@@ -33,6 +33,9 @@ _ENV_PATTERN = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 _MERGE_TAG = "tag:yaml.org,2002:merge"
 _STR_TAG = "tag:yaml.org,2002:str"
 _COLLECTION_TAGS = ("tag:yaml.org,2002:map", "tag:yaml.org,2002:seq")
+#: What PyYAML's constructors raise on a value they cannot build (``!!timestamp x`` fails
+#: inside the constructor with an AttributeError, ``2001-13-45`` with a ValueError, ...).
+_CONSTRUCT_ERRORS = (yaml.YAMLError, ValueError, TypeError, OverflowError, AttributeError, IndexError, KeyError)
 #: Deepest accepted nesting of mappings and lists in a flow or secrets file.
 MAX_NESTING = 64
 #: Most YAML nodes that aliases (``*name``) may add to a file by repeating anchored parts.
@@ -236,7 +239,7 @@ class _Builder:
                 continue
             try:
                 key = str(self.constructor.construct_object(key_node))
-            except (yaml.YAMLError, ValueError, TypeError, OverflowError) as exc:
+            except _CONSTRUCT_ERRORS as exc:
                 self._issue(key_node, f"cannot read this key: {_problem(exc)}", "bad-key")
                 continue
             key_path = (*path, key)
@@ -256,7 +259,7 @@ class _Builder:
             return None
         try:
             value = self.constructor.construct_object(node)
-        except (yaml.YAMLError, ValueError, TypeError, OverflowError) as exc:
+        except _CONSTRUCT_ERRORS as exc:
             self._issue(node, f"cannot read this value: {_problem(exc)}{_quote_hint(node)}", "bad-value")
             return None
         if isinstance(value, str) and "${" in value:
@@ -286,7 +289,7 @@ class _Builder:
             return substituted
         try:
             return self.constructor.construct_object(yaml.ScalarNode(tag, substituted))
-        except (yaml.YAMLError, ValueError, TypeError, OverflowError) as exc:
+        except _CONSTRUCT_ERRORS as exc:
             self._issue(node, f"cannot read the substituted value: {_problem(exc)}", "bad-value")
             return None
 
@@ -328,8 +331,12 @@ class _Builder:
 
 def _problem(exc: BaseException) -> str:
     """The first line of what went wrong, without YAML's quoted snippet of the text."""
-    text = getattr(exc, "problem", None) or str(exc) or type(exc).__name__
-    return str(text).splitlines()[0]
+    if isinstance(exc, AttributeError | IndexError | KeyError):
+        return "not a valid value of its type"
+    text = str(getattr(exc, "problem", None) or str(exc) or type(exc).__name__)
+    if "integer string conversion" in text:
+        return "a number with more digits than Python reads (4,300)"
+    return text.splitlines()[0]
 
 
 def _quote_hint(node: yaml.ScalarNode) -> str:
@@ -352,7 +359,7 @@ def _read_secrets(path: Path) -> Any:
         mark = exc.problem_mark or exc.context_mark
         line, column = (mark.line + 1, mark.column + 1) if mark is not None else (1, 1)
         raise YamlLimitError("a value cannot be read", line, column) from exc
-    except (yaml.YAMLError, ValueError, TypeError, OverflowError, RecursionError) as exc:
+    except (*_CONSTRUCT_ERRORS, RecursionError) as exc:
         raise YamlLimitError("a value cannot be read", 1, 1) from exc
 
 

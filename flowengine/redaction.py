@@ -15,12 +15,15 @@ from collections.abc import Collection, Iterable
 from typing import Any, Final
 from urllib.parse import quote, unquote, urlsplit
 
-__all__ = ["REDACTED", "expand", "is_secret_variable", "redact", "secret_forms", "secret_leaves"]
+__all__ = ["MIN_SECRET_LENGTH", "REDACTED", "expand", "is_secret_variable", "redact", "secret_forms", "secret_leaves"]
 
 #: What a secret is replaced with.
 REDACTED: Final = "***"
 #: Environment variables whose name ends with one of these words are secrets.
 SECRET_VARIABLE: Final = re.compile(r"(?:^|_)(PASSWORD|PASSWD|PASS|SECRET|TOKEN|KEY|CREDENTIALS?|PSK)$", re.IGNORECASE)
+#: Shorter spellings are not hidden: a one- or two-character "secret" protects nothing, and
+#: hiding every ``b`` or ``1`` of every message would make the messages unreadable.
+MIN_SECRET_LENGTH: Final = 3
 #: Most leaves taken from one secret value (a ``!secret`` may be a mapping or a list).
 _MAX_LEAVES: Final = 10_000
 
@@ -66,7 +69,7 @@ def secret_forms(secret: str) -> set[str]:
             parsed = None
         if parsed:
             forms |= {parsed, unquote(parsed)}
-    return {form for form in forms if form}
+    return {form for form in forms if len(form) >= MIN_SECRET_LENGTH}
 
 
 def expand(secrets: Iterable[str]) -> frozenset[str]:

@@ -58,6 +58,7 @@ def bomb(levels: int) -> str:
     (GOOD.replace("cap.jsonl", "2001-13-45"), r":6:11: cannot read this value: month must be in 1..12 \(quote it"),
     (GOOD.replace("cap.jsonl", "!!int 0x"), r":6:11: cannot read this value: invalid literal"),
     (GOOD.replace("cap.jsonl", "!!float x"), r":6:11: cannot read this value: could not convert"),
+    (GOOD.replace("cap.jsonl", "!!timestamp x"), r":6:11: cannot read this value: not a valid value of its type"),
     (GOOD.replace("wires: [d]", "wires: {out: 5}"), r":7:18: node 'src': wires of port 'out' must be a list"),
     (GOOD.replace("for: 5s", "for: 1" + "0" * 400), r":10:10: node 'd': for: the number is too large"),
     (GOOD.replace("    type: delay", "    !foo type: delay"), r":9:5: a mapping key cannot carry a tag"),

@@ -34,7 +34,7 @@ SEEDS = sorted(p for p in [*REPO.glob("flows/*.yaml"), *REPO.glob("examples/*/fl
 SECRETS = (
     f"model: lumi.{MARKER}.lock\nduration: 5{MARKER}\ntopic: alerts/#/{MARKER}\nversion: v{MARKER}\n"
     f"url: mqtt://flow:{MARKER}/a@b:c@broker.invalid:99999\nname: door {MARKER}\nnumber: 12{MARKER}\n"
-    f"list: [a{MARKER}, b]\nmapping: {{k: {MARKER}}}\n"
+    f"list: [a{MARKER}, b{MARKER}]\nmapping: {{k: {MARKER}}}\n"
 )
 SECRET_KEYS = ("model", "duration", "topic", "version", "url", "name", "number", "list", "mapping")
 
