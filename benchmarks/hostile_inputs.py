@@ -80,12 +80,14 @@ def main_bench() -> None:
     hostile = "a" * 40 + "!"
     matcher = compile_expression("matches(payload.model, '(a+)+$')")
     calls = [Message("t", {"model": hostile}, {}), Message("t", {"model": "lumi.lock.aq1"}, {})] * 5_000
-    worst = 0.0
+    costs = []
     for message in calls:
-        began = time.perf_counter()
+        began = time.thread_time()  # CPU time: other programs on a shared machine do not count
         matcher(message)
-        worst = max(worst, time.perf_counter() - began)
-    print(f"{'(a+)+$ on 40 chars + !, RE2, worst of 10,000':55} {worst * 1e6:8.1f} µs")
+        costs.append(time.thread_time() - began)
+    costs.sort()
+    print(f"{'(a+)+$ on 40 chars + !, RE2, 10,000 calls (CPU)':55} median {costs[len(costs) // 2] * 1e6:.1f} µs, "
+          f"worst {costs[-1] * 1e6:.1f} µs")
     for length in (18, 20, 22):
         began = time.perf_counter()
         re.compile("(a+)+$").search("a" * length + "!")

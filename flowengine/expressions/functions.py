@@ -30,8 +30,9 @@ def _fn_len(value: Any) -> int | None:
 def _fn_str(value: Any) -> str | None:
     if value is None:
         return None
-    if isinstance(value, Mapping | list | tuple | set | frozenset):
-        check_size(value, "str()")
+    kind = type(value)
+    if kind is not str and kind is not int and kind is not float and kind is not bool:
+        check_size(value, "str()")  # a container: measured before it is rendered
     return format_text(value)
 
 

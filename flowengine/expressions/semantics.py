@@ -158,6 +158,9 @@ def _mul(a: Any, b: Any) -> Any:
 
 def _add(a: Any, b: Any) -> Any:
     """``a + b``; a concatenation of texts or lists is measured first."""
+    kind = type(a)
+    if kind is int or kind is float:  # numbers first: the common case, nothing to measure
+        return a + b
     if isinstance(a, str) and isinstance(b, str):
         if len(a) + len(b) > MAX_VALUE_SIZE:
             raise ValueTooLargeError("joining two texts", len(a) + len(b))

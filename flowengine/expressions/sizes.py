@@ -39,6 +39,21 @@ class ValueTooLargeError(FlowError):
 
 def size_of(value: Any, limit: int = MAX_VALUE_SIZE) -> int:
     """Return the approximate JSON size of ``value``; counting stops once past ``limit``."""
+    kind = type(value)
+    if kind is list or kind is tuple:  # the usual display: a few texts and numbers, no walk needed
+        total = 2
+        for item in value:
+            item_kind = type(item)
+            if item_kind is str:  # the same counts as walk() below, plus one separator each
+                total += len(item) + 3
+            elif item_kind is int:
+                total += 3 + item.bit_length() // 3
+            elif item is None or item_kind is float or item_kind is bool:
+                total += 6
+            else:
+                break
+        else:
+            return total
     memo: dict[int, int] = {}
 
     def walk(item: Any) -> int:
