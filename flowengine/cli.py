@@ -73,9 +73,9 @@ def _main(argv: list[str] | None) -> int:
     args_list = list(sys.argv[1:] if argv is None else argv)
     contributed = commands()
     builtin = {"run", "validate", "graph", "nodes", "schema"}
-    first = next((a for a in args_list if not a.startswith("-")), None)
-    if first in contributed and first not in builtin:
-        index = args_list.index(first)
+    index = _command_index(args_list)
+    first = args_list[index] if index is not None else None
+    if index is not None and first in contributed and first not in builtin:
         logs.configure(_level_of(args_list[:index]))
         return contributed[first](args_list[index + 1:])
     args = _parser([name for name in contributed if name not in builtin]).parse_args(args_list)
@@ -94,6 +94,19 @@ def _main(argv: list[str] | None) -> int:
     if args.command == "nodes":
         return _nodes(registry, args.type, as_json=args.json)
     return _schema(registry, args.output)
+
+
+def _command_index(args: list[str]) -> int | None:
+    """Where the command is: the first word that is neither an option nor ``--log-level``'s value."""
+    skip = False
+    for index, arg in enumerate(args):
+        if skip:
+            skip = False
+        elif arg == "--log-level":
+            skip = True
+        elif not arg.startswith("-"):
+            return index
+    return None
 
 
 def _level_of(options: list[str]) -> str:

@@ -126,3 +126,10 @@ def test_an_internal_error_has_its_own_exit_code_and_one_line(
     assert captured.err.splitlines() == [
         "flowengine: internal error: KeyError: 'a bug' (a bug: please report it; --log-level debug shows the traceback)"
     ]
+
+
+def test_a_contributed_command_after_log_level_is_found(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # 'error' is the value of --log-level, not the command (it used to end in a usage error).
+    status = main(["--log-level", "error", "test", str(tmp_path)])
+    assert status == 1
+    assert "no test files found" in capsys.readouterr().out
