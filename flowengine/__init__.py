@@ -16,7 +16,7 @@ if TYPE_CHECKING:
     from flowengine.expressions import Expression, format_text
     from flowengine.expressions.regex import compile_regex
     from flowengine.fields import Duration, Expr, PropertyPath, RuleTemplate, TemplateValue
-    from flowengine.lint import Comparison, PayloadValues
+    from flowengine.lint import Comparison, FlowSetting, PayloadValues
     from flowengine.message import Message
     from flowengine.node import ERRORS_PORT, OUT_PORT, Counters, Node, NodeConfig, NodeContext, Sink, Source, Transform
     from flowengine.paths import compile_getter, delete_path, set_path, with_key
@@ -62,6 +62,7 @@ _EXPORTS: dict[str, str] = {
     "RuleTemplate": "flowengine.fields",
     "TemplateValue": "flowengine.fields",
     "Comparison": "flowengine.lint",
+    "FlowSetting": "flowengine.lint",
     "PayloadValues": "flowengine.lint",
     "Backoff": "flowengine.supervision",
     "ConnectionState": "flowengine.supervision",
@@ -100,6 +101,7 @@ __all__ = [
     "Expr",
     "Expression",
     "FlowError",
+    "FlowSetting",
     "Issue",
     "Message",
     "Node",

@@ -70,7 +70,7 @@ class WallClock(Clock):
 
         delay = max(0.0, when - time.time())
         loop_handle = loop.call_at(loop.time() + delay, fire)
-        handle._cancel = loop_handle.cancel
+        handle._cancel = loop_handle.cancel  # noqa: SLF001 - the wall clock fills its own handle
         return handle
 
 

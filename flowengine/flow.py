@@ -22,8 +22,9 @@ from flowengine.loader import Document, YamlPath, load_yaml
 from flowengine.node import ERRORS_PORT, Node, NodeConfig
 from flowengine.redaction import expand, redact
 from flowengine.registry import Registry, RegistryError, suggest
+from flowengine.web.settings import HttpSettings, parse_listen
 
-TOP_LEVEL_KEYS = ("version", "name", "state", "nodes")
+TOP_LEVEL_KEYS = ("version", "name", "state", "nodes", "http")
 RESERVED_NODE_KEYS = ("id", "type", "wires", "name", "comment", "disabled")
 NODE_ID = re.compile(r"^[a-z0-9_-]+$")
 MEMORY_STATE = "memory"
@@ -45,11 +46,16 @@ class LoadedFlow:
 
 
 def load_flow(path: Path | str, registry: Registry, *, text: str | None = None,
-              environ: Mapping[str, str] | None = None) -> LoadedFlow:
-    """Load, validate and check the flow at ``path``; never raises for problems in the flow."""
+              environ: Mapping[str, str] | None = None, check_files: bool = True) -> LoadedFlow:
+    """Load, validate and check the flow at ``path``; never raises for problems in the flow.
+
+    ``check_files=False`` skips the checks of files the flow reads or writes (a capture that must
+    exist, a sink's folder): for flow tests, which replace the sources and sinks. Node configs see
+    it as ``check_files`` in their validation context, beside ``flow_dir``.
+    """
     file = Path(path)
     document = load_yaml(file, text=text, environ=environ)
-    checker = _FlowChecker(file, document, registry)
+    checker = _FlowChecker(file, document, registry, check_files=check_files)
     graph = checker.check()
     issues = sorted(document.issues + checker.issues, key=lambda i: (i.line, i.column))
     if document.secrets:
@@ -71,14 +77,17 @@ def load_flow_or_raise(path: Path | str, registry: Registry, **kwargs: Any) -> F
 class _FlowChecker:
     """Checks one loaded document; collects issues instead of raising."""
 
-    def __init__(self, file: Path, document: Document, registry: Registry) -> None:
+    def __init__(self, file: Path, document: Document, registry: Registry, *, check_files: bool = True) -> None:
         self.file = file
+        self.check_files = check_files
         self.document = document
         self.registry = registry
         self.issues: list[Issue] = []
         #: Every well-formed id, including nodes that failed their own checks (no dangling-wire noise).
         self.all_ids: set[str] = set()
         self.index_of: dict[str, int] = {}
+        #: Node types whose entry point is broken -> the line where that was first reported.
+        self.broken_types: dict[str, int] = {}
 
     def error(self, path: YamlPath, message: str, code: str, *, key: bool = False,
               offset: tuple[int, int] | None = None) -> None:
@@ -102,22 +111,64 @@ class _FlowChecker:
             self.error(("name",), "'name' must be a non-empty string", "bad-name")
             name = self.file.stem
         state_path = self._state_path(data.get("state"), name)
+        http = self._http(data.get("http")) if "http" in data else None
         raw_nodes = data.get("nodes")
         if not isinstance(raw_nodes, list):
             self.error(("nodes",), "'nodes' must be a list of nodes", "no-nodes")
             return None
-        specs = self._nodes(raw_nodes)
+        specs = self._agree(self._nodes(raw_nodes))
         self._check_wiring(specs)
         graph = build_graph(specs)
         self._check_cycles(specs, graph)
         flow = FlowGraph(self.file.resolve(), name, state_path, specs, graph,
-                         expand(self.document.secrets))
+                         expand(self.document.secrets), http)
         if not any(issue.severity == "error" for issue in self.issues + self.document.issues):
             for finding in lint.check(flow):
                 path: YamlPath = ("nodes", self.index_of[finding.node_id], *finding.config_path)
                 self.issues.append(self.document.issue(path, finding.message, code="capability",
                                                        severity="warning"))
         return flow
+
+    def _http(self, value: Any) -> HttpSettings | None:
+        """The ``http:`` key: ``HOST:PORT``, or ``{listen: HOST:PORT, token: …}``."""
+        listen, token = value, None
+        path: YamlPath = ("http",)
+        if isinstance(value, dict):
+            if "listen" not in value:
+                self.error(("http",), "http: missing 'listen' (HOST:PORT, for example 127.0.0.1:8080)", "bad-http")
+                return None
+            for key in value:
+                if key not in ("listen", "token"):
+                    self.error(("http", key), f"http: unknown key '{key}'{suggest(str(key), ('listen', 'token'))}",
+                               "unknown-key", key=True)
+            listen, token, path = value.get("listen"), value.get("token"), ("http", "listen")
+            if token is not None and (not isinstance(token, str) or not token):
+                self.error(("http", "token"), "http: 'token' must be a non-empty string", "bad-http")
+                return None
+        if isinstance(listen, int) and not isinstance(listen, bool):
+            listen = str(listen)
+        if not isinstance(listen, str):
+            self.error(path, "http: expected HOST:PORT (for example 127.0.0.1:8080) or {listen, token}", "bad-http")
+            return None
+        try:
+            host, port = parse_listen(listen)
+        except ValueError as exc:
+            self.error(path, f"http: {exc}", "bad-http")
+            return None
+        return HttpSettings(host, port, token)
+
+    def _agree(self, specs: dict[str, NodeSpec]) -> dict[str, NodeSpec]:
+        """One value per flow-wide setting (lint.FlowSetting): report disagreements, pass the value on."""
+        disagreements, configs = lint.agree(specs)
+        for found in disagreements:
+            (first_id, first_path, first_value), (second_id, second_path, second_value) = found.first, found.second
+            where = self.document.position(("nodes", self.index_of[first_id], *first_path))
+            self.error(("nodes", self.index_of[second_id], *second_path),
+                       f"node '{second_id}': {found.name} {second_value!r} differs from {first_value!r} set on "
+                       f"node '{first_id}' at {self.document.file}:{where.line}:{where.column}; a flow has one "
+                       f"{found.name} (set it once, or the same on both)", "setting-disagrees")
+        return {node_id: replace(spec, config=configs[node_id]) if node_id in configs else spec
+                for node_id, spec in specs.items()}
 
     def _state_path(self, value: Any, name: str) -> Path | None:
         if value is None:
@@ -175,7 +226,11 @@ class _FlowChecker:
         try:
             node_class = self.registry.load(type_name)
         except RegistryError as exc:
-            self.error((*path, "type"), f"node '{node_id}': {exc}", "unloadable-type")
+            line = self.document.position((*path, "type")).line
+            first = self.broken_types.setdefault(type_name, line)
+            # The reason is said once, at the first node of that type; the others point at it.
+            reason = str(exc) if first == line else f"node type '{type_name}' cannot be loaded (see line {first})"
+            self.error((*path, "type"), f"node '{node_id}': {reason}", "unloadable-type")
             return None
         disabled = raw.get("disabled", False)
         if not isinstance(disabled, bool):
@@ -190,6 +245,11 @@ class _FlowChecker:
         for port in wires:
             if port not in ports:
                 where = (*path, "wires", port) if isinstance(raw.get("wires"), dict) else (*path, "wires")
+                written = self.document.boolean_keys.get(where)
+                if written is not None:
+                    self.error(where, f"node '{node_id}': YAML reads the port name {written} as the boolean "
+                                      f"{port.lower()}; quote it: \"{written}\": [...]", "boolean-key", key=True)
+                    continue
                 have = ", ".join(sorted(ports))
                 self.error(where, f"node '{node_id}' ({type_name}) has no output port '{port}'"
                                   f"{suggest(port, ports)}; its ports: {have}", "unknown-port", key=True)
@@ -201,7 +261,8 @@ class _FlowChecker:
                 path: YamlPath) -> NodeConfig | None:
         model = node_class.config_model
         try:
-            return model.model_validate(data, context={"flow_dir": self.file.parent})
+            return model.model_validate(data, context={"flow_dir": self.file.parent,
+                                                       "check_files": self.check_files})
         except ValidationError as exc:
             known = [name for name, info in model.model_fields.items()] + [
                 info.alias for info in model.model_fields.values() if info.alias]
@@ -217,11 +278,16 @@ class _FlowChecker:
     def _config_error(self, node_id: str, error: Any, data: dict[str, Any], path: YamlPath,
                       known: list[str]) -> None:
         loc = _data_path(data, tuple(error["loc"]))
+        if self.document.was_reported((*path, *loc)):
+            return  # the value's own problem (an unset ${VAR}, a missing secret) is already said
         kind = error["type"]
         context = error.get("ctx") or {}
         if kind == "extra_forbidden":
             key = str(loc[-1]) if loc else "?"
             hint = suggest(key, known) if len(loc) == 1 else ""
+            written = self.document.boolean_keys.get((*path, *loc))
+            if written is not None:
+                key, hint = written, f" (YAML reads {written} as a boolean; quote it: \"{written}\")"
             self.error((*path, *loc), f"node '{node_id}': unknown config key '{key}'{hint}",
                        "unknown-key", key=True)
             return

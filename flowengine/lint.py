@@ -1,4 +1,6 @@
-"""Capability lint: comparisons with values a producer never emits (LOCK.md, "Capability lint").
+"""Flow lints: comparisons with values a producer never emits, and settings a flow must agree on.
+
+Capability lint (docs/decoder.md, "Capability lint"):
 
 A producer (the ``decode`` node) declares, per output port, the closed set of values some
 payload keys can take (:class:`PayloadValues`). A consumer (``filter``, ``switch``,
@@ -6,6 +8,9 @@ payload keys can take (:class:`PayloadValues`). A consumer (``filter``, ``switch
 (:class:`Comparison`). For every consumer downstream of a producer — directly, or through
 nodes that pass the payload on unchanged — a comparison with a value the producer never
 puts in that key is a warning, with a hint where the value really is.
+
+Flow-wide settings (:class:`FlowSetting`, :func:`agree`): a setting that several nodes carry,
+such as Zigbee2MQTT's base topic, has one value per flow.
 """
 
 from __future__ import annotations
@@ -103,3 +108,72 @@ def _judge(produced: PayloadValues, consumer: str, comparison: Comparison) -> Fi
                    + (f"; {hint}" if hint else ""))
         return Finding(consumer, comparison.config_path, message)
     return None
+
+
+# Flow-wide settings --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class FlowSetting:
+    """A setting that several nodes of a flow carry and that must have one value per flow.
+
+    Zigbee2MQTT's base topic is one: ``decode`` publishes under it and ``mqtt-out`` in
+    Zigbee2MQTT mode announces the bridge under it; two values would split one installation
+    in two, silently. A node type reports its settings with a ``flow_settings(config)``
+    classmethod and takes a value from the flow with ``with_flow_setting(config, name, value)``.
+
+    Attributes:
+        name: what the setting is called, the same on every node type that carries it
+            (``"Zigbee2MQTT base topic"``); it appears in messages.
+        value: the node's value.
+        config_path: where it sits in the node's config (``("zigbee2mqtt", "base_topic")``).
+        explicit: True when the flow file sets it; False for the node type's default, which
+            yields to a value set on another node of the flow.
+    """
+
+    name: str
+    value: Any
+    config_path: YamlPath
+    explicit: bool
+
+
+@dataclass(frozen=True)
+class Disagreement:
+    """Two nodes set one flow-wide setting to different values."""
+
+    name: str
+    first: tuple[str, YamlPath, Any]
+    second: tuple[str, YamlPath, Any]
+
+
+def agree(nodes: Mapping[str, NodeSpec]) -> tuple[list[Disagreement], dict[str, Any]]:
+    """Check the flow-wide settings of ``nodes`` (in file order); return disagreements and inherited configs.
+
+    A setting written on one node (or on several, alike) is the flow's value: every node that
+    leaves it at its default gets it (the returned mapping: node id -> its new config). Two
+    written values that differ are a disagreement, reported at the later node with the
+    earlier one's position.
+    """
+    carriers: dict[str, list[tuple[NodeSpec, FlowSetting]]] = {}
+    for spec in nodes.values():
+        describe = getattr(spec.node_class, "flow_settings", None)
+        if describe is None or spec.disabled:
+            continue
+        for setting in describe(spec.config):
+            carriers.setdefault(setting.name, []).append((spec, setting))
+    disagreements: list[Disagreement] = []
+    configs: dict[str, Any] = {}
+    for name, found in carriers.items():
+        written = [(spec, setting) for spec, setting in found if setting.explicit]
+        if not written:
+            continue
+        first_spec, first = written[0]
+        for spec, setting in written[1:]:
+            if setting.value != first.value:
+                disagreements.append(Disagreement(name, (first_spec.id, first.config_path, first.value),
+                                                  (spec.id, setting.config_path, setting.value)))
+        for spec, setting in found:
+            if not setting.explicit and setting.value != first.value:
+                config = configs.get(spec.id, spec.config)
+                configs[spec.id] = spec.node_class.with_flow_setting(config, name, first.value)  # type: ignore[attr-defined]
+    return disagreements, configs

@@ -159,6 +159,15 @@ class Document:
     key_positions: dict[YamlPath, Position] = field(default_factory=dict)
     secrets: set[str] = field(default_factory=set)
     issues: list[Issue] = field(default_factory=list)
+    #: Values already reported while loading (an unset ``${VAR}``, a missing ``!secret``): later
+    #: checks say nothing more about them, so one mistake gives one message.
+    reported: set[YamlPath] = field(default_factory=set)
+    #: Mapping keys that YAML 1.1 read as booleans (``yes``, ``no``, ``on``, ``off``…) -> the text written.
+    boolean_keys: dict[YamlPath, str] = field(default_factory=dict)
+
+    def was_reported(self, path: YamlPath) -> bool:
+        """True when loading already reported a problem with ``path``, a value inside it or one containing it."""
+        return any(path[:len(done)] == done or done[:len(path)] == path for done in self.reported)
 
     def position(self, path: YamlPath, *, key: bool = False) -> Position:
         """Return the position of ``path`` or of its nearest known ancestor.
@@ -238,11 +247,14 @@ class _Builder:
                 self._issue(key_node, f"a mapping key cannot carry a tag ('{key_node.tag}')", "bad-tag")
                 continue
             try:
-                key = str(self.constructor.construct_object(key_node))
+                constructed = self.constructor.construct_object(key_node)
             except _CONSTRUCT_ERRORS as exc:
                 self._issue(key_node, f"cannot read this key: {_problem(exc)}", "bad-key")
                 continue
+            key = str(constructed)
             key_path = (*path, key)
+            if isinstance(constructed, bool):
+                self.document.boolean_keys[key_path] = str(key_node.value)
             if key in result and key not in from_merge:
                 self._issue(key_node, f"duplicate key '{key}'", "duplicate-key")
             from_merge.discard(key)
@@ -253,7 +265,7 @@ class _Builder:
 
     def _scalar(self, node: yaml.ScalarNode, path: YamlPath) -> Any:
         if node.tag == "!secret":
-            return self._secret(node)
+            return self._secret(node, path)
         if node.tag.startswith("!"):
             self._issue(node, f"unknown tag '{node.tag}' (only !secret is supported)", "bad-tag")
             return None
@@ -263,10 +275,10 @@ class _Builder:
             self._issue(node, f"cannot read this value: {_problem(exc)}{_quote_hint(node)}", "bad-value")
             return None
         if isinstance(value, str) and "${" in value:
-            return self._substitute(node, value)
+            return self._substitute(node, value, path)
         return value
 
-    def _substitute(self, node: yaml.ScalarNode, text: str) -> Any:
+    def _substitute(self, node: yaml.ScalarNode, text: str, path: YamlPath) -> Any:
         def replace(match: re.Match[str]) -> str:
             name, default = match.group(1), match.group(2)
             if name in self.environ:
@@ -277,6 +289,7 @@ class _Builder:
                 return default
             self._issue(node, f"environment variable '{name}' is not set "
                               f"(set it, or give a default: ${{{name}:-value}})", "missing-env")
+            self.document.reported.add(path)
             return ""
 
         substituted = _ENV_PATTERN.sub(replace, text)
@@ -293,13 +306,15 @@ class _Builder:
             self._issue(node, f"cannot read the substituted value: {_problem(exc)}", "bad-value")
             return None
 
-    def _secret(self, node: yaml.ScalarNode) -> Any:
+    def _secret(self, node: yaml.ScalarNode, path: YamlPath) -> Any:
         name = str(node.value)
         secrets = self._load_secrets(node)
         if secrets is None:
+            self.document.reported.add(path)
             return None
         if name not in secrets:
             self._issue(node, f"secret '{name}' is not defined in {self.secrets_file}", "missing-secret")
+            self.document.reported.add(path)
             return None
         value = secrets[name]
         self.document.secrets.update(secret_leaves(value))

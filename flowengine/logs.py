@@ -1,17 +1,34 @@
-"""Logging setup for the command line: one line per record, secrets redacted."""
+"""Logging setup for the command line: one line per record, secrets redacted.
+
+Two formats: ``text`` (the default: an ISO 8601 timestamp with date, time and zone, the
+level, the logger and the message) and ``json`` (one JSON object per line, for log
+shippers). Both see the same redacted text: the redacting filter renders the message
+before any formatter does.
+"""
 
 from __future__ import annotations
 
+import json
 import logging
 import sys
 from collections.abc import Iterable
+from datetime import datetime
+from typing import TextIO
 
 from flowengine.redaction import REDACTED, redact
 
-__all__ = ["REDACTED", "RedactingFilter", "add_secrets", "configure", "redact_text"]
+__all__ = ["FORMATS", "LEVELS", "REDACTED", "RedactingFilter", "add_secrets", "configure", "redact_text"]
+
+LEVELS = ("debug", "info", "warning", "error")
+FORMATS = ("text", "json")
 
 #: The filter of the handler :func:`configure` installed (secrets are added to it as flows load).
 _ACTIVE: list[RedactingFilter] = []
+
+
+def timestamp(created: float) -> str:
+    """Return ``created`` as ISO 8601 in the local zone, to the millisecond (``2026-01-31T08:15:02.123+01:00``)."""
+    return datetime.fromtimestamp(created).astimezone().isoformat(timespec="milliseconds")
 
 
 class RedactingFilter(logging.Filter):
@@ -52,11 +69,46 @@ def redact_text(text: str) -> str:
     return text
 
 
-def configure(level: str = "info") -> RedactingFilter:
-    """Send logs to stderr at ``level``; return the filter that redacts secrets."""
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)-7s %(name)s: %(message)s",
-                                           "%H:%M:%S"))
+class TextFormatter(logging.Formatter):
+    """``2026-01-31T08:15:02.123+01:00 INFO    flowengine.runner: message``: a date and zone on every line.
+
+    A log file that spans months is useless with ``HH:MM:SS`` alone.
+    """
+
+    def __init__(self) -> None:
+        super().__init__("%(asctime)s %(levelname)-7s %(name)s: %(message)s")
+
+    def formatTime(self, record: logging.LogRecord, datefmt: str | None = None) -> str:
+        """Return the record's time as ISO 8601 with the local zone."""
+        return timestamp(record.created)
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object per record and line: ``ts``, ``level``, ``logger``, ``message`` (and ``exception``).
+
+    For log shippers (Loki, Vector, Filebeat): no parsing rules needed, and a multi-line
+    traceback stays inside one line.
+    """
+
+    def format(self, record: logging.LogRecord) -> str:
+        """Return the record as one line of JSON."""
+        entry: dict[str, object] = {
+            "ts": timestamp(record.created),
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        if record.exc_info and not record.exc_text:
+            record.exc_text = self.formatException(record.exc_info)
+        if record.exc_text:
+            entry["exception"] = record.exc_text
+        return json.dumps(entry, ensure_ascii=False, default=str)
+
+
+def configure(level: str = "info", fmt: str = "text", *, stream: TextIO | None = None) -> RedactingFilter:
+    """Send logs to ``stream`` (default stderr) at ``level`` in ``fmt``; return the filter that redacts secrets."""
+    handler = logging.StreamHandler(stream or sys.stderr)
+    handler.setFormatter(JsonFormatter() if fmt == "json" else TextFormatter())
     redactor = RedactingFilter()
     handler.addFilter(redactor)
     _ACTIVE[:] = [redactor]

@@ -55,11 +55,24 @@ class Counters(dict[str, int]):
     """Named counters of one node (``errors``, ``dropped``, ``unmatched``, …).
 
     A plain ``dict`` so that ``counters["x"] += 1`` is as cheap as it can be; missing
-    names read as 0.
+    names read as 0. ``errors`` and ``dropped`` are exported as metrics
+    (``flowengine_errors_total``, ``flowengine_dropped_total``); count drops with
+    :meth:`drop` so that the metric can say why. A source counts ``received`` (messages
+    taken from outside) when that differs from what it emits.
     """
+
+    def __init__(self) -> None:
+        super().__init__()
+        #: Drops by reason (a short snake_case word); their sum is at most ``self["dropped"]``.
+        self.dropped_by: dict[str, int] = {}
 
     def __missing__(self, key: str) -> int:
         return 0
+
+    def drop(self, count: int, reason: str) -> None:
+        """Count ``count`` messages lost for ``reason`` (``queue_full``, ``not_connected``, …)."""
+        self["dropped"] += count
+        self.dropped_by[reason] = self.dropped_by.get(reason, 0) + count
 
 
 Emitter = Callable[[Message], object]
@@ -154,6 +167,26 @@ class Node(Generic[C]):
         """
         return self._emitters.get(port, _unwired)
 
+    def gauges(self) -> dict[str, int]:
+        """Return the node's own levels for the metrics, read when scraped (never on the hot path).
+
+        Known names: ``queue_depth`` (messages waiting inside the node, e.g. a receive
+        buffer), ``outbox_depth`` (messages stored, not yet acknowledged) and
+        ``timers_pending``. The default counts the timers of every
+        :class:`~flowengine.scheduling.Schedule` and pending :class:`~flowengine.clock.TimerHandle`
+        the node holds as an attribute; override to report more.
+        """
+        from flowengine.clock import TimerHandle
+        from flowengine.scheduling import Schedule
+
+        timers = 0
+        for value in vars(self).values():
+            if isinstance(value, Schedule):
+                timers += len(value)
+            elif isinstance(value, TimerHandle) and not value.cancelled:
+                timers += 1
+        return {"timers_pending": timers}
+
     def emit(self, msg: Message, port: str = OUT_PORT) -> None:
         """Deliver ``msg`` on ``port`` now, synchronously, to everything wired to it."""
         self._emitters.get(port, _unwired)(msg)
@@ -186,6 +219,24 @@ class Source(Node[C]):
     def is_finite(self) -> bool:
         """Return True when :meth:`run` returns by itself once its input is exhausted."""
         return not self.live
+
+    @classmethod
+    def replay_config(cls, config: Any, capture: Path | None) -> NodeConfig | None:
+        """Capability used by ``flowengine test``: this source's config for replaying a capture.
+
+        Return the config that reads ``capture`` (None: the source's own input) once, from the
+        top, as fast as possible; or None, the default, when this type cannot replay one (a live
+        source such as a radio or a broker, which a test replaces by its own input).
+        """
+        return None
+
+    def progress(self) -> tuple[int, int] | None:
+        """Return ``(records done, records in all)`` for a finite input of known size, else None.
+
+        The command line polls it a few times a second to draw a progress bar on a terminal,
+        so it must be cheap; None (the default) draws nothing for this source.
+        """
+        return None
 
     async def backpressure(self) -> None:
         """Wait until every channel downstream has room again; returns at once when it has."""

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from importlib.metadata import entry_points
 
 from flowengine.errors import FlowError
-from flowengine.node import Node
+from flowengine.node import Node, NodeConfig
 
 NODE_GROUP = "flowengine.nodes"
 COMMAND_GROUP = "flowengine.commands"
@@ -36,6 +36,10 @@ class Provider:
     def __str__(self) -> str:
         return f"{self.value} (from {self.distribution})"
 
+    def entry_point(self, name: str) -> str:
+        """Return how the entry point is declared: ``name = module:Class`` (from distribution)."""
+        return f"entry point '{name} = {self.value}' of {self.distribution}"
+
 
 class Registry:
     """Node types by name, loaded lazily."""
@@ -43,6 +47,8 @@ class Registry:
     def __init__(self, providers: dict[str, Provider] | None = None) -> None:
         self._providers: dict[str, Provider] = dict(providers or {})
         self._loaded: dict[str, NodeClass] = {}
+        #: Types whose entry point could not be loaded, with the reason (reported, never retried).
+        self._broken: dict[str, RegistryError] = {}
 
     @classmethod
     def from_entry_points(cls, group: str = NODE_GROUP) -> Registry:
@@ -71,21 +77,62 @@ class Registry:
         return name in self._providers or name in self._loaded
 
     def load(self, name: str) -> NodeClass:
-        """Import and return the node class of ``name`` (cached)."""
+        """Import and return the node class of ``name`` (cached).
+
+        Raises:
+            RegistryError: the name is unknown, or its entry point is broken (the module does not
+                import, the attribute is missing, or it is not a usable node class). The message
+                names the entry point in one line; a broken type never affects the others.
+        """
         if name in self._loaded:
             return self._loaded[name]
+        if name in self._broken:
+            raise self._broken[name]
         provider = self._providers.get(name)
         if provider is None:
             raise RegistryError(f"unknown node type '{name}'")
-        node_class = _import(provider.value)
-        if not (isinstance(node_class, type) and issubclass(node_class, Node)):
-            raise RegistryError(f"node type '{name}': {provider} is not a Node subclass")
+        try:
+            node_class = _import(provider.value)
+            problem = _unusable(node_class)
+        except RegistryError as exc:
+            problem = f"cannot be loaded: {exc}"
+        except Exception as exc:  # noqa: BLE001 - a plugin's module may raise anything while importing
+            problem = f"cannot be loaded: {type(exc).__name__}: {exc}"
+        if problem is not None:
+            problem = " ".join(problem.split())  # one line, whatever the plugin's message was
+            error = RegistryError(f"node type '{name}' ({provider.entry_point(name)}) {problem}")
+            self._broken[name] = error
+            raise error
+        assert isinstance(node_class, type)
         self._loaded[name] = node_class
         return node_class
 
     def load_all(self) -> dict[str, NodeClass]:
-        """Load every type (for ``flowengine nodes`` and ``schema``)."""
+        """Load every type (for ``flowengine nodes`` and ``schema``); a broken one raises."""
         return {name: self.load(name) for name in self.names()}
+
+    def load_available(self) -> tuple[dict[str, NodeClass], list[RegistryError]]:
+        """Load every type that can be loaded; return them and one error per broken type."""
+        loaded: dict[str, NodeClass] = {}
+        broken: list[RegistryError] = []
+        for name in self.names():
+            try:
+                loaded[name] = self.load(name)
+            except RegistryError as exc:
+                broken.append(exc)
+        return loaded, broken
+
+
+def _unusable(target: object) -> str | None:
+    """Say why ``target`` cannot serve as a node type, or return None when it can."""
+    if not (isinstance(target, type) and issubclass(target, Node)):
+        return "is not a Node subclass"
+    model = getattr(target, "config_model", None)
+    if not (isinstance(model, type) and issubclass(model, NodeConfig)):
+        return "has no config_model (a NodeConfig subclass)"
+    if getattr(target, "role", None) not in ("source", "transform", "sink"):
+        return "derives from none of Source, Transform or Sink"
+    return None
 
 
 def _import(value: str) -> object:
@@ -96,6 +143,8 @@ def _import(value: str) -> object:
         raise RegistryError(f"cannot import {module_name}: {exc}") from exc
     target: object = module
     for part in attribute.split(".") if attribute else []:
+        if not hasattr(target, part):
+            raise RegistryError(f"{module_name} has no attribute '{attribute}'")
         target = getattr(target, part)
     return target
 

@@ -97,28 +97,28 @@ class NodeState:
 
     def get(self, key: str, default: Any = None) -> Any:
         """Return the value stored under ``key``, or ``default``."""
-        raw = self._store._get(self._node, key)
+        raw = self._store._get(self._node, key)  # noqa: SLF001 - its per-node view
         return default if raw is None else orjson.loads(raw)
 
     def set(self, key: str, value: Any) -> None:
         """Store ``value`` under ``key`` and commit."""
-        self._store._set_many(self._node, [(key, orjson.dumps(value))], [])
+        self._store._set_many(self._node, [(key, orjson.dumps(value))], [])  # noqa: SLF001 - its per-node view
 
     def update(self, values: dict[str, Any], deletes: list[str] | None = None) -> None:
         """Store several values and delete several keys in one committed transaction."""
-        self._store._set_many(
+        self._store._set_many(  # noqa: SLF001 - its per-node view
             self._node, [(key, orjson.dumps(value)) for key, value in values.items()], deletes or []
         )
 
     def delete(self, key: str) -> None:
         """Remove ``key`` (no error when absent) and commit."""
-        self._store._set_many(self._node, [], [key])
+        self._store._set_many(self._node, [], [key])  # noqa: SLF001 - its per-node view
 
     def items(self, prefix: str = "") -> Iterator[tuple[str, Any]]:
         """Yield ``(key, value)`` for every key starting with ``prefix``, in key order."""
-        for key, raw in self._store._items(self._node, prefix):
+        for key, raw in self._store._items(self._node, prefix):  # noqa: SLF001 - its per-node view
             yield key, orjson.loads(raw)
 
     def clear(self) -> None:
         """Remove everything this node stored."""
-        self._store._clear(self._node)
+        self._store._clear(self._node)  # noqa: SLF001 - its per-node view

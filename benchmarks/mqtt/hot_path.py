@@ -6,7 +6,7 @@ goes: the flow of ``lock_alert.yaml`` is built by the engine as ``flowengine run
 its nodes are driven directly:
 
 * ``receive``: QoS 0 PUBLISH packets (the load generator's, half of them alerts) are cut out of
-  a read buffer by :class:`flowengine_nodes.mqtt.connection.BufferedReads` and queued by ``mqtt-in``;
+  a read buffer by :class:`flowengine_nodes.mqtt.paho_fast.BufferedReads` and queued by ``mqtt-in``;
 * ``+ mqtt-in``: ``mqtt-in``'s pump parses each payload (orjson) and builds the message (the
   rest of the flow replaced by ``discard``);
 * ``+ switch``, ``+ change``: the same flow cut after that node (into ``discard``);
@@ -23,6 +23,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import functools
 import socket
 import tempfile
 import time
@@ -36,9 +37,10 @@ from paho.mqtt.enums import CallbackAPIVersion
 from flowengine.flow import load_flow_or_raise
 from flowengine.registry import Registry
 from flowengine.runtime import FlowRun
-from flowengine_nodes.mqtt.connection import BufferedReads, add_publish, publish_header
 from flowengine_nodes.mqtt.mqtt_in import MqttIn
 from flowengine_nodes.mqtt.mqtt_out import MqttOut
+from flowengine_nodes.mqtt.packets import add_publish, publish_header
+from flowengine_nodes.mqtt.paho_fast import BufferedReads, attach_socket, unwritten, write_packets
 
 FLOW = Path(__file__).with_name("lock_alert.yaml")
 PASS = ("finger_not_match", "password_not_match", "lock_opened_outside")
@@ -75,10 +77,10 @@ def flow_text(cut: str | None) -> str:
 class Stage:
     """One flow, built by the engine, with ``mqtt-in`` fed from a buffer and ``mqtt-out`` on a socket pair."""
 
-    def __init__(self, directory: Path, cut: str | None, registry: Registry) -> None:
+    def __init__(self, directory: Path, cut: str | None, registry: Registry, **run_options: Any) -> None:
         path = directory / "bench.yaml"
         path.write_text(flow_text(cut))
-        self.run = FlowRun(load_flow_or_raise(path, registry))
+        self.run = FlowRun(load_flow_or_raise(path, registry), **run_options)
         source = self.run.nodes["lock"]
         assert isinstance(source, MqttIn)
         self.source: MqttIn = source
@@ -89,7 +91,7 @@ class Stage:
         self.ours, self.theirs = socket.socketpair()
         self.ours.setblocking(False)
         self.theirs.setblocking(False)
-        self.paho._sock = self.ours
+        attach_socket(self.paho, self.ours)
         sink = self.run.nodes.get("alerts")
         self.sink = sink if isinstance(sink, MqttOut) else None
 
@@ -99,6 +101,7 @@ class Stage:
                 await node.start()  # switch compiles its routes against the wired ports
         if self.sink is not None:
             self.sink._paho = self.paho
+            self.sink._write_direct = functools.partial(write_packets, self.paho)
             asyncio.get_running_loop().add_reader(self.theirs.fileno(), self._drain)
 
     def _drain(self) -> None:
@@ -107,7 +110,7 @@ class Stage:
                 pass
         except BlockingIOError:
             pass
-        if self.paho._out_packet:
+        if unwritten(self.paho):
             self.paho.loop_write()
 
     def receive(self, stream: bytes) -> None:
@@ -124,7 +127,7 @@ class Stage:
         with contextlib.suppress(asyncio.CancelledError):
             await pump
         if self.sink is not None:
-            while self.paho._out_packet:  # noqa: ASYNC110 - paho's queue has no event to wait for
+            while unwritten(self.paho):  # noqa: ASYNC110 - paho's queue has no event to wait for
                 await asyncio.sleep(0.001)
 
     def close(self) -> None:
@@ -135,9 +138,9 @@ class Stage:
 
 
 async def measure(directory: Path, cut: str | None, stream: bytes, count: int, registry: Registry,
-                  *, receive_only: bool = False) -> float:
-    """Return CPU seconds of one run."""
-    stage = Stage(directory, cut, registry)
+                  *, receive_only: bool = False, **run_options: Any) -> float:
+    """Return CPU seconds of one run (``run_options`` go to :class:`FlowRun`, e.g. ``tap=True``)."""
+    stage = Stage(directory, cut, registry, **run_options)
     await stage.start()
     try:
         cpu = time.process_time()

@@ -90,3 +90,27 @@ def test_no_public_name_is_shadowed_by_a_module() -> None:
     assert set(flowengine.__all__) & submodules == set()
     for name in flowengine.__all__:
         assert getattr(flowengine, name) is not None
+
+
+#: paho-mqtt's and aiomqtt's private names the MQTT fast paths use (aiomqtt's is ``Client._client``).
+PAHO_PRIVATE = {"_sock_recv", "_in_packet", "_out_packet", "_sock", "_protocol", "_last_bytes_received",
+                "_packet_queue", "_OutPacket"}
+DOOR = REPO / "nodes" / "flowengine_nodes" / "mqtt" / "paho_fast.py"
+
+
+def test_paho_private_names_are_used_in_one_module_only() -> None:
+    offenders = []
+    for folder in ("flowengine", "nodes", "tests", "benchmarks", "examples"):
+        for path in sorted((REPO / folder).rglob("*.py")):
+            if path == DOOR:
+                continue
+            for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+                if not isinstance(node, ast.Attribute):
+                    continue
+                foreign_client = node.attr == "_client" and not (
+                    isinstance(node.value, ast.Name) and node.value.id == "self")
+                if node.attr in PAHO_PRIVATE or foreign_client:
+                    offenders.append(f"{path.relative_to(REPO)}:{node.lineno}: .{node.attr}")
+    assert not offenders, "\n".join(offenders)
+    door = ast.parse(DOOR.read_text(encoding="utf-8"))
+    assert {n.attr for n in ast.walk(door) if isinstance(n, ast.Attribute)} >= PAHO_PRIVATE - {"_OutPacket"}

@@ -97,18 +97,20 @@ def test_run_refuses_an_invalid_flow_and_starts_nothing(tmp_path: Path) -> None:
     assert not (tmp_path / "out.jsonl").exists()
 
 
-def test_start_failure_is_one_clear_line_and_exit_1(tmp_path: Path) -> None:
+def test_missing_capture_is_one_clear_line_and_exit_1(tmp_path: Path) -> None:
     flow = tmp_path / "missing.yaml"
     flow.write_text("version: 1\nstate: memory\nnodes:\n  - id: src\n    type: zigbee-replay\n"
                     "    path: nowhere.jsonl\n    wires: [drop]\n  - id: drop\n    type: discard\n")
     completed = subprocess.run([*FLOWENGINE, "run", str(flow)], capture_output=True, timeout=60, check=False)
     assert completed.returncode == 1
-    assert "nowhere.jsonl" in completed.stderr.decode()
+    assert completed.stdout.decode().splitlines() == [
+        f"{flow}:6:11: node 'src': path: capture file {tmp_path / 'nowhere.jsonl'} does not exist"]
     assert "Traceback" not in completed.stderr.decode()
 
 
 def test_graph_prints_mermaid_and_dot(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     flow = tmp_path / "g.yaml"
+    (tmp_path / "c.jsonl").touch()
     flow.write_text("version: 1\nnodes:\n  - id: src\n    type: zigbee-replay\n    path: c.jsonl\n"
                     "    wires: [save, drop]\n  - id: save\n    type: file\n    path: out.jsonl\n"
                     "  - id: drop\n    type: discard\n")
@@ -143,6 +145,7 @@ def test_nodes_lists_every_type_with_an_example(capsys: pytest.CaptureFixture[st
 
 def test_validate_stays_light(tmp_path: Path) -> None:
     flow = tmp_path / "light.yaml"
+    (tmp_path / "c.jsonl").touch()
     flow.write_text("version: 1\nnodes:\n  - id: src\n    type: zigbee-replay\n    path: c.jsonl\n"
                     "    wires: [drop]\n  - id: drop\n    type: discard\n")
     code = ("import sys; from flowengine.cli import main; rc = main(['validate', sys.argv[1]]); "

@@ -106,6 +106,7 @@ LINE = re.compile(r"^(?P<file>[^:]+):(?P<line>\d+):(?P<column>\d+): (?P<message>
 def test_broken_flow_is_reported_with_position_and_exit_1(case: str, tmp_path: Path,
                                                           capsys: pytest.CaptureFixture[str]) -> None:
     text, expected = CASES[case]
+    (tmp_path / "capture.jsonl").touch()  # GOOD_SOURCE's capture exists: only the case's problem is reported
     flow = tmp_path / f"{case}.yaml"
     flow.write_text(text)
     assert main(["validate", str(flow)]) == 1
@@ -148,6 +149,7 @@ def test_secret_value_never_appears_in_messages(tmp_path: Path, capsys: pytest.C
 
 def test_valid_flow_prints_ok_and_exits_0(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     flow = tmp_path / "good.yaml"
+    (tmp_path / "capture.jsonl").touch()
     flow.write_text("version: 1\nnodes:\n" + GOOD_SOURCE + "    wires: [out]\n  - id: out\n    type: log\n")
     assert main(["validate", str(flow)]) == 0
     assert capsys.readouterr().out.strip() == f"{flow}: ok"

@@ -22,6 +22,8 @@ def test_node_example_validates(type_name: str, tmp_path: Path) -> None:
     node_class = REGISTRY.load(type_name)
     example = node_example(node_class)
     assert example, f"{type_name} has no ```yaml example in its docstring"
+    (tmp_path / "captures").mkdir()  # the capture the examples replay (a missing one fails validation)
+    shutil.copy(CAPTURE, tmp_path / "captures" / "front_door.jsonl")
     flow = tmp_path / "example.yaml"
     flow.write_text(example)
     loaded = load_flow(flow, REGISTRY)

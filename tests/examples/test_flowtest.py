@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any, ClassVar
 
 import pytest
 
-from flowengine import Message, Transform
+from flowengine import Message, NodeConfig, Source, Transform
 from flowengine.flowtest import discover, first_difference, main, read_test_file, run_case, same
 from flowengine.registry import Registry
 from flowengine_nodes.basic.filter import FilterConfig
@@ -202,6 +203,74 @@ tests:
     assert strict.details == ["node 'boom' failed on 1 message(s) (see the log above; 'allow_errors: true' "
                               "accepts this)"]
     assert lenient.passed, lenient.details
+
+
+class _LinesConfig(NodeConfig):
+    path: str
+    fast: bool = False
+
+
+class _Lines(Source[_LinesConfig]):
+    """A replaying source no engine module knows: one message per line of a text file."""
+
+    config_model: ClassVar[type[NodeConfig]] = _LinesConfig
+    live: ClassVar[bool] = False
+
+    @classmethod
+    def replay_config(cls, config: Any, capture: Path | None) -> NodeConfig | None:
+        replayed: NodeConfig = config.model_copy(update={"fast": True, **({"path": str(capture)} if capture else {})})
+        return replayed
+
+    async def run(self) -> None:
+        path = self.context.resolve_path(self.config.path)
+        for ts, line in enumerate(path.read_text().splitlines()):
+            self.emit(Message("line", line, {"ts": float(ts), "fast": self.config.fast}))
+
+
+def test_a_capture_replays_through_any_source_that_declares_it_can(tmp_path: Path) -> None:
+    (tmp_path / "own.txt").write_text("a\nb\n")
+    (tmp_path / "other.txt").write_text("c\n")
+    (tmp_path / "flow.yaml").write_text("""\
+version: 1
+nodes:
+  - id: lines
+    type: lines
+    path: own.txt
+    wires: [sink]
+  - id: sink
+    type: discard
+""")
+    (tmp_path / "t.test.yaml").write_text("""\
+flow: flow.yaml
+tests:
+  - name: its own input
+    expect: {sink: [{payload: a, meta: {fast: true}}, {payload: b}]}
+  - name: the test's capture
+    capture: other.txt
+    expect: {sink: [{payload: c, meta: {ts: 0}}]}
+""")
+    registry = Registry.from_entry_points()
+    registry.register("lines", _Lines)
+    outcomes = [run_case(case, registry) for case in read_test_file(tmp_path / "t.test.yaml")]
+    assert [(outcome.passed, outcome.details) for outcome in outcomes] == [(True, []), (True, [])]
+
+
+def test_a_live_source_without_the_capability_needs_an_input(tmp_path: Path) -> None:
+    (tmp_path / "flow.yaml").write_text("""\
+version: 1
+nodes:
+  - id: broker
+    type: mqtt-in
+    broker: mqtt://127.0.0.1:1
+    topics: [t]
+    wires: [sink]
+  - id: sink
+    type: discard
+""")
+    (tmp_path / "t.test.yaml").write_text("flow: flow.yaml\ntests:\n  - name: no input\n    expect: {sink: []}\n")
+    [case] = read_test_file(tmp_path / "t.test.yaml")
+    outcome = run_case(case, Registry.from_entry_points())
+    assert outcome.details == ["source 'broker' (mqtt-in) is live: give the test an 'input' or a 'capture'"]
 
 
 def test_discover_and_exit_codes(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

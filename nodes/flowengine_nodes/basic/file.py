@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any, ClassVar
 
 import orjson
-from pydantic import Field
+from pydantic import Field, ValidationInfo, field_validator
 
 from flowengine import Message, NodeConfig, Sink
 
@@ -16,6 +17,29 @@ class FileConfig(NodeConfig):
     """Config of ``file``."""
 
     path: str = Field(description="File to append to (created with its folder when missing).")
+
+    @field_validator("path")
+    @classmethod
+    def _writable_place(cls, value: str, info: ValidationInfo) -> str:
+        """A path whose folder is an existing file (or that is a folder) fails validation in one line."""
+        flow_dir = (info.context or {}).get("flow_dir")
+        if flow_dir is None or not (info.context or {}).get("check_files", True):
+            return value  # validated outside a flow file: start() says the same
+        path = Path(value).expanduser()
+        problem = place_problem(path if path.is_absolute() else Path(flow_dir) / path)
+        if problem is not None:
+            raise ValueError(problem)
+        return value
+
+
+def place_problem(path: Path) -> str | None:
+    """Say why ``path`` cannot be a file to append to (a folder, or under a file), or return None."""
+    if path.is_dir():
+        return f"{path} is a folder; give the path of a file inside it"
+    for parent in path.parents:  # the nearest existing ancestor decides
+        if parent.exists():
+            return None if parent.is_dir() else f"{parent} is a file, so it cannot be the folder of {path}"
+    return None
 
 
 def _fallback(value: Any) -> Any:
@@ -59,6 +83,9 @@ class File(Sink[FileConfig]):
     async def start(self) -> None:
         """Open (and create) the file for appending."""
         path = self.context.resolve_path(self.config.path)
+        problem = place_problem(path)
+        if problem is not None:  # the file system changed since validation
+            raise NotADirectoryError(problem)
         path.parent.mkdir(parents=True, exist_ok=True)
         self._fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
 

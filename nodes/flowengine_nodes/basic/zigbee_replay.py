@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import time
+from pathlib import Path
 from typing import Any, ClassVar
 
 import orjson
-from pydantic import Field
+from pydantic import Field, ValidationInfo, field_validator
 
 from flowengine import Message, NodeConfig, Source
 
@@ -26,6 +27,20 @@ class ZigbeeReplayConfig(NodeConfig):
     resume: bool = Field(False, description="Keep the position in the flow's state and continue after "
                                             "the last record emitted.")
 
+    @field_validator("path")
+    @classmethod
+    def _capture_exists(cls, value: str, info: ValidationInfo) -> str:
+        """A capture that is not there fails validation, naming where it was looked for."""
+        flow_dir = (info.context or {}).get("flow_dir")
+        if flow_dir is None or not (info.context or {}).get("check_files", True):
+            return value  # validated outside a flow file: start() checks it
+        path = Path(value).expanduser()
+        path = path if path.is_absolute() else Path(flow_dir) / path
+        if not path.is_file():
+            what = "is a folder, not a capture file" if path.is_dir() else "does not exist"
+            raise ValueError(f"capture file {path} {what}")
+        return value
+
 
 def record_of(line: bytes) -> dict[str, Any] | None:
     """Return the raw report in one capture line, or None when the line holds none.
@@ -42,6 +57,17 @@ def record_of(line: bytes) -> dict[str, Any] | None:
     if type(payload) is dict and "frame" in payload:
         return payload
     return None
+
+
+def count_lines(path: Path) -> int:
+    """Return how many lines ``path`` holds (a last line without a newline counts), reading 1 MiB at a time."""
+    lines = 0
+    last = b"\n"
+    with path.open("rb") as capture:
+        while chunk := capture.read(1 << 20):
+            lines += chunk.count(b"\n")
+            last = chunk[-1:]
+    return lines + (last != b"\n")
 
 
 def report_message(record: dict[str, Any], source: str) -> Message:
@@ -79,15 +105,35 @@ class ZigbeeReplay(Source[ZigbeeReplayConfig]):
     config_model: ClassVar[type[NodeConfig]] = ZigbeeReplayConfig
     live: ClassVar[bool] = False
 
+    @classmethod
+    def replay_config(cls, config: Any, capture: Path | None) -> NodeConfig | None:
+        """For ``flowengine test``: read ``capture`` (or the configured file) once, at full speed, from the top."""
+        update: dict[str, Any] = {"speed": 0.0, "loop": False, "resume": False}
+        if capture is not None:
+            update["path"] = str(capture)
+        replayed: NodeConfig = config.model_copy(update=update)
+        return replayed
+
     def is_finite(self) -> bool:
         """A replay ends at the end of its file unless it loops."""
         return not self.config.loop
 
+    #: Lines of the capture read so far in this pass, and in all (counted at start).
+    _done: int = 0
+    _total: int = 0
+
     async def start(self) -> None:
-        """Check that the capture can be opened (fail before anything runs)."""
+        """Check that the capture can be opened (fail before anything runs) and count its lines."""
         path = self.context.resolve_path(self.config.path)
         if not path.is_file():
             raise FileNotFoundError(f"capture '{path}' does not exist")
+        self._total = count_lines(path)
+
+    def progress(self) -> tuple[int, int] | None:
+        """Lines of the capture read and in all (for a progress bar); None when looping (endless)."""
+        if self.config.loop:
+            return None
+        return self._done, self._total
 
     async def run(self) -> None:
         """Emit every record of the capture (again and again with ``loop``)."""
@@ -127,8 +173,10 @@ class ZigbeeReplay(Source[ZigbeeReplayConfig]):
         last_ts: float | None = None
         wall_start = time.monotonic()
         pending = 0
+        number = 0
         with path.open("rb") as capture:
             for number, line in enumerate(capture, start=1):
+                self._done = number
                 if not line.strip():
                     continue
                 try:
@@ -166,6 +214,7 @@ class ZigbeeReplay(Source[ZigbeeReplayConfig]):
                 if pending >= BATCH:
                     pending = 0
                     await self.backpressure()
+        self._total = max(self._total, number)  # the file may have grown since start
         # Yield once per pass too: a looping capture shorter than a batch must not starve the loop.
         await self.backpressure()
         return first_ts, last_ts

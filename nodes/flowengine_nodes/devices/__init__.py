@@ -1,4 +1,4 @@
-"""Zigbee2MQTT-compatible decoding: ZCL parsing, device definitions, converters, lock events, lint.
+"""Zigbee2MQTT-compatible decoding: ZCL parsing, device definitions, converters, typed device events, lint.
 
 The public entry points are :class:`~flowengine_nodes.devices.decoder.Decoder` (raw report -> payload
 and typed event), :mod:`flowengine_nodes.devices.definitions` (the definitions) and
@@ -6,6 +6,6 @@ and typed event), :mod:`flowengine_nodes.devices.definitions` (the definitions) 
 """
 
 from flowengine_nodes.devices.decoder import Decoder, DecodeResult, normalize_ieee
-from flowengine_nodes.devices.events import LockEvent
+from flowengine_nodes.devices.events import DeviceEvent, LockEvent
 
-__all__ = ["DecodeResult", "Decoder", "LockEvent", "normalize_ieee"]
+__all__ = ["DecodeResult", "Decoder", "DeviceEvent", "LockEvent", "normalize_ieee"]

@@ -10,11 +10,14 @@ from pydantic import Field, field_validator
 from flowengine import ERRORS_PORT, FlowError, Message, NodeConfig, NodeContext, Transform
 from flowengine_nodes.devices.decoder import DEFAULT_BASE_TOPIC, Decoder
 from flowengine_nodes.devices.definitions import default_registry
-from flowengine_nodes.devices.events import LockEvent
+from flowengine_nodes.devices.events import DeviceEvent
 from flowengine_nodes.devices.lint import DecoderProfile, closed_values, event_values, where_else
 
 if TYPE_CHECKING:
-    from flowengine import PayloadValues
+    from flowengine import FlowSetting, PayloadValues
+
+#: The flow-wide setting this node shares with ``mqtt-out``'s Zigbee2MQTT mode (named alike there).
+BASE_TOPIC_SETTING = "Zigbee2MQTT base topic"
 
 EVENTS_PORT = "events"
 
@@ -65,7 +68,11 @@ class DecodeConfig(NodeConfig):
         description="Publish each device's cached state merged with the new keys, as Zigbee2MQTT's "
         "cache_state (action and action_* are never cached).",
     )
-    base_topic: str = Field(default=DEFAULT_BASE_TOPIC, description="First level of the output topics.")
+    base_topic: str = Field(
+        default=DEFAULT_BASE_TOPIC,
+        description="First level of the output topics. One per flow: left unset, it is the one an mqtt-out "
+        "in Zigbee2MQTT mode sets.",
+    )
     friendly_names: dict[str, str] = Field(
         default_factory=dict,
         description="IEEE address (any usual form) -> friendly name; default name: 0x + the address.",
@@ -138,7 +145,7 @@ class Decode(Transform[DecodeConfig]):
         # each call, and ``emit`` looking the port up, cost more than the call itself).
         self._decode = self.decoder.decode
         self._emit_event: Emitter = _unwired
-        self._event_payloads: dict[int, tuple[LockEvent, dict[str, Any]]] = {}
+        self._event_payloads: dict[int, tuple[DeviceEvent, dict[str, Any]]] = {}
 
     def bind_output(self, port: str, emitter: Emitter) -> None:
         """Connect ``port``; the ``events`` emitter is also kept for the hot path."""
@@ -164,7 +171,7 @@ class Decode(Transform[DecodeConfig]):
             return _message(Message, (topic, payload, {**msg.meta, "model": model, "friendly_name": friendly_name}))
         # Both messages share one meta dict, as messages are read-only (CONTRACT §2).
         meta = {**msg.meta, "model": model, "friendly_name": friendly_name}
-        # The decoder hands out the same LockEvent object for every report of a memoised frame:
+        # The decoder hands out the same event object for every report of a memoised frame:
         # its payload is built once and copied (a copy is a third of building 7 keys). Keyed by
         # identity, holding the event so the id cannot be reused while cached.
         cached = self._event_payloads.get(id(event))
@@ -184,6 +191,19 @@ class Decode(Transform[DecodeConfig]):
         self.logger.debug("%s", error)
         details = {"node": self.id, "type": type(error).__name__, "message": str(error)}
         self.emit(msg.evolve(meta={**msg.meta, "error": details}), ERRORS_PORT)
+
+    @classmethod
+    def flow_settings(cls, config: DecodeConfig) -> list[FlowSetting]:
+        """The flow-wide Zigbee2MQTT base topic (shared with ``mqtt-out``'s Zigbee2MQTT mode)."""
+        from flowengine import FlowSetting  # the lint pulls in the graph library; only load it here
+
+        explicit = "base_topic" in config.model_fields_set
+        return [FlowSetting(BASE_TOPIC_SETTING, config.base_topic, ("base_topic",), explicit)]
+
+    @classmethod
+    def with_flow_setting(cls, config: DecodeConfig, name: str, value: Any) -> DecodeConfig:
+        """Return ``config`` with the flow's base topic (set on another node) in place of the default."""
+        return config.model_copy(update={"base_topic": value}) if name == BASE_TOPIC_SETTING else config
 
     @classmethod
     def payload_values(cls, config: Any, port: str, node_id: str) -> PayloadValues | None:

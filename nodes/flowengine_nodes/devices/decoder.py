@@ -16,19 +16,22 @@ held to give exactly its results (tests/nodes/decode/test_memo.py).
 
 from __future__ import annotations
 
+import contextlib
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any, Final, Literal, NamedTuple
 
+from flowengine_nodes.devices.converters import calibrate_and_round, precision_round
 from flowengine_nodes.devices.definitions import (
     CONVERTER_FAILURES,
     ConvertInput,
     Definition,
+    EventInput,
     Registry,
     default_registry,
 )
-from flowengine_nodes.devices.events import LockEvent, event_from_result
-from flowengine_nodes.devices.jsvalues import UNDEFINED, JsBigInt, JsObject, StructElement
+from flowengine_nodes.devices.events import DeviceEvent
+from flowengine_nodes.devices.jsvalues import UNDEFINED, JsBigInt, JsObject, StructElement, number_to_string
 from flowengine_nodes.devices.zcl import ERA_1X, ERA_2X, MAX_FRAME_BYTES, ZclError, parse_frame
 
 Compat = Literal[1, 2]
@@ -66,7 +69,9 @@ class DecodeResult(NamedTuple):
     Attributes:
         payload: the state object Zigbee2MQTT publishes (keys sorted, ``linkquality`` included),
             or None when it publishes nothing.
-        event: the typed lock event, or None.
+        event: the typed device event (:mod:`flowengine_nodes.devices.events`), or None. It can
+            come with a None payload: a motion report the reference publishes nothing for still
+            says ``motion_detected`` with its timeout.
         error: why the report could not be decoded (the reference's parser rejected the frame,
             or the record is not a raw report), or None. With an error, payload and event are None.
         model: the Zigbee2MQTT model of the definition used (``ZNMS11LM``), or None.
@@ -75,7 +80,7 @@ class DecodeResult(NamedTuple):
     """
 
     payload: dict[str, Any] | None
-    event: LockEvent | None
+    event: DeviceEvent | None
     error: str | None
     model: str | None
     friendly_name: str
@@ -85,6 +90,8 @@ class DecodeResult(NamedTuple):
 #: Builds a DecodeResult without the NamedTuple's Python-level ``__new__`` (half the cost, same
 #: object), on the two hot returns: ``_result(DecodeResult, (payload, event, …))``.
 _result = tuple.__new__
+#: The same for the other NamedTuples built per report on the cold path.
+_new = tuple.__new__
 
 
 def normalize_ieee(ieee: str) -> str:
@@ -102,7 +109,11 @@ def normalize_ieee(ieee: str) -> str:
 def to_json_value(value: Any) -> Any:
     """Return a converter value as Zigbee2MQTT serialises it (NaN -> null, BigInt -> string, …)."""
     if isinstance(value, float):
-        return None if math.isnan(value) or math.isinf(value) else value
+        if math.isnan(value) or math.isinf(value):
+            return None
+        if _BIG_INTEGRAL <= abs(value) < 1e21 and value.is_integer():
+            return int(number_to_string(value))  # JavaScript prints these as integers: 603890362668407900
+        return value
     if isinstance(value, JsBigInt):
         return str(int(value))
     if isinstance(value, bytes):
@@ -114,7 +125,7 @@ def to_json_value(value: Any) -> Any:
     if isinstance(value, StructElement):
         return {"elmType": value.type, "elmVal": to_json_value(value.value)}
     if isinstance(value, JsObject):
-        return {k: v for k, v in value.fields.items()}
+        return {k: to_json_value(v) for k, v in value.fields.items()}
     return value
 
 
@@ -124,10 +135,14 @@ _AS_IS: Final = frozenset({str, int, bool, type(None)})
 _SCALARS: Final = frozenset({str, int, bool, float, JsBigInt, type(None), type(UNDEFINED)})
 
 
+#: Integral floats from here up are printed by JavaScript with all their digits (an int in JSON).
+_BIG_INTEGRAL: Final = 2.0**53
+
+
 def _is_as_is(value: Any) -> bool:
     """True when :func:`to_json_value` returns ``value`` itself and it is immutable."""
     kind = type(value)
-    return kind in _AS_IS or (kind is float and math.isfinite(value))
+    return kind in _AS_IS or (kind is float and math.isfinite(value) and abs(value) < _BIG_INTEGRAL)
 
 
 def _published(result: Mapping[str, Any]) -> dict[str, Any]:
@@ -149,7 +164,7 @@ class _Converted(NamedTuple):
     error: str | None
     model: str | None  # the definition's model, None when no definition applies
     result: dict[str, Any] | None  # converter result, rounded, without linkquality; None: nothing
-    event: LockEvent | None
+    event: DeviceEvent | None
 
 
 class _Decoded(NamedTuple):
@@ -161,7 +176,7 @@ class _Decoded(NamedTuple):
 
     error: str | None
     model: str | None
-    event: LockEvent | None
+    event: DeviceEvent | None
     #: The whole payload without the state cache, ``linkquality`` holding a placeholder at its
     #: sorted place (assigning an existing key keeps its position); None: nothing published.
     template: dict[str, Any] | None
@@ -270,6 +285,42 @@ class _Device:
         self.as_is = all(_is_as_is(v) for v in state.values())
 
 
+class _Plan(NamedTuple):
+    """What decoding needs of one definition, prepared once per decoder (its options fixed).
+
+    Attributes:
+        name: the Zigbee2MQTT model.
+        meta: the definition's ``meta``.
+        dispatch: cluster -> message type -> the converters' functions that listen, in order.
+        events: the definition's event function, or None.
+        post_steps: (key, default decimals, no option touches it) per post-processed key.
+    """
+
+    name: str
+    meta: Mapping[str, Any]
+    dispatch: dict[int, dict[str, tuple[Callable[[ConvertInput], dict[str, Any] | None], ...]]]
+    events: Callable[[EventInput], DeviceEvent | None] | None
+    post_steps: tuple[tuple[str, int, bool], ...]
+
+    @classmethod
+    def of(cls, definition: Definition, options: Mapping[str, Any]) -> _Plan:
+        """Prepare the plan of ``definition`` for decoders with these ``options``."""
+        dispatch: dict[int, dict[str, tuple[Callable[[ConvertInput], dict[str, Any] | None], ...]]] = {}
+        for converter in definition.converters:
+            by_type = dispatch.setdefault(converter.cluster, {})
+            for msg_type in converter.types:
+                by_type[msg_type] = (*by_type.get(msg_type, ()), converter.convert)
+        steps = tuple(
+            (key, decimals, f"{key}_calibration" not in options and f"{key}_precision" not in options)
+            for key, decimals in definition.precision.items()
+        )
+        return cls(definition.model, definition.meta, dispatch, definition.events, steps)
+
+
+#: A report with no definition: nothing, no error.
+_NOTHING: Final = _Converted(None, None, None, None)
+
+
 class Decoder:
     """Turns raw reports into Zigbee2MQTT payloads and typed lock events.
 
@@ -288,6 +339,16 @@ class Decoder:
         base_topic: the first topic level (Zigbee2MQTT's ``mqtt.base_topic``).
         friendly_names: IEEE address (any usual form) -> friendly name.
         registry: the device definitions (default: the built-in ones).
+        options: device options for every device decoded (Zigbee2MQTT's ``devices.<ieee>`` keys:
+            ``occupancy_timeout``, ``temperature_precision``, ``power_calibration``,
+            ``state_action``, …); a missing key takes Zigbee2MQTT's default, a key a model does
+            not know is ignored. See each definition's ``options``.
+        live_timers: how RTCGQ11LM's occupancy/illuminance reports publish. False (default)
+            reproduces the reference vectors: zigbee-herdsman-converters' timer store rejects the
+            reference harness's endpoints, so those reports publish nothing. True publishes
+            ``{occupancy: true}`` (+ ``illuminance``) as a live Zigbee2MQTT does. Either way the
+            typed event says ``motion_detected`` with the occupancy timeout, for whoever clears
+            occupancy on the engine's clock.
 
     Raises:
         ValueError: an unknown ``model`` or ``compat``.
@@ -303,6 +364,8 @@ class Decoder:
         base_topic: str = DEFAULT_BASE_TOPIC,
         friendly_names: Mapping[str, str] | None = None,
         registry: Registry | None = None,
+        options: Mapping[str, Any] | None = None,
+        live_timers: bool = False,
     ) -> None:
         if compat not in (1, 2):
             raise ValueError(f"compat must be 1 or 2, not {compat!r}")
@@ -311,12 +374,19 @@ class Decoder:
         self._cache_state = cache_state
         self._base_topic = base_topic
         self._registry = registry or default_registry()
+        self._options: dict[str, Any] = dict(options or {})
+        #: Model id or model -> its decoding plan (None: unknown model), see ``_plan``.
+        self._plans: dict[str, _Plan | None] = {}
+        if live_timers:
+            self._options["live_timers"] = True
         self._era = ERA_1X if compat == 1 else ERA_2X
         self._fixed: Definition | None = None
+        self._fixed_plan: _Plan | None = None
         if model is not None:
             self._fixed = self._registry.find(model)
             if self._fixed is None:
                 raise ValueError(f"unknown device model {model!r}")
+            self._fixed_plan = _Plan.of(self._fixed, self._options)
         self._names = {normalize_ieee(k): v for k, v in (friendly_names or {}).items()}
         #: Address as given (``""`` for none) -> device; several spellings share one device.
         self._devices: dict[str, _Device] = {}
@@ -351,6 +421,11 @@ class Decoder:
     def base_topic(self) -> str:
         """The first topic level."""
         return self._base_topic
+
+    @property
+    def options(self) -> Mapping[str, Any]:
+        """The device options every report is decoded with (``live_timers`` included when set)."""
+        return self._options
 
     @property
     def registry(self) -> Registry:
@@ -502,8 +577,12 @@ class Decoder:
     def decode_frame(
         self, frame: bytes, *, cluster: int, lqi: int, model: str | None = None, ieee: str | None = None
     ) -> DecodeResult:
-        """Decode one ZCL frame from a device; see :meth:`decode` (which validates a record first)."""
-        return self._decode(frame, cluster, lqi, model, ieee)
+        """Decode one ZCL frame from a device; see :meth:`decode` (which validates a record first).
+
+        Never consults the memo: every call parses and converts (the cold path).
+        """
+        device = self._devices.get(ieee or "") or self._device(ieee)
+        return self._finish(self._convert(frame, cluster, model), lqi, device)
 
     def _decode(self, frame: bytes, cluster: int, lqi: int, model: str | None, ieee: str | None) -> DecodeResult:
         """The plain pipeline, without the memo: convert the frame, then finish the report."""
@@ -512,21 +591,26 @@ class Decoder:
     def _convert(self, frame: bytes, cluster: int, model: str | None) -> _Converted:
         """Parse, find the definition, run the converters, round, derive the event (all pure)."""
         try:
-            parsed = parse_frame(frame, cluster, self._era)
+            _, _, _, _, msg_type, data = parse_frame(frame, cluster, self._era)
         except ZclError as exc:
             return _Converted(f"ZCL frame rejected: {exc}", None, None, None)
-        definition = self._fixed or (self._registry.find(model) if model else None)
-        if definition is None:
-            return _Converted(None, None, None, None)
-        msg_type = parsed.msg_type
+        plan = self._fixed_plan or (self._plan(model) if model else None)
+        if plan is None:
+            return _NOTHING
+        name = plan.name
+        if msg_type is None:
+            return _new(_Converted, (None, name, None, None))
+        by_type = plan.dispatch.get(cluster)
+        converters = None if by_type is None else by_type.get(msg_type)
+        if not converters:
+            # Nobody listens: nothing published, and no event (events see what a converter sees).
+            return _new(_Converted, (None, name, None, None))
+        options = self._options
+        message = _new(ConvertInput, (name, msg_type, data, self._compat, self._legacy, options, plan.meta))
         result: dict[str, Any] | None = None
-        for converter in definition.converters:
-            if converter.cluster != cluster or msg_type not in converter.types:
-                continue
+        for convert in converters:
             try:
-                converted = converter.convert(
-                    ConvertInput(definition.model, msg_type, parsed.data, self._compat, self._legacy)
-                )
+                converted = convert(message)
             except CONVERTER_FAILURES:
                 continue  # a throwing converter contributes nothing, as in Zigbee2MQTT
             if converted:
@@ -534,13 +618,36 @@ class Decoder:
                     result = converted
                 else:
                     result.update(converted)
+        events = plan.events
+        event: DeviceEvent | None = None
+        if events is not None:
+            try:
+                event = events(_new(EventInput, (cluster, msg_type, data, result or None, options)))
+            except CONVERTER_FAILURES:
+                event = None
         if not result:
-            return _Converted(None, definition.model, None, None)
-        for key, decimals in definition.precision.items():
+            return _new(_Converted, (None, name, None, event))
+        for key, decimals, plain in plan.post_steps:
             value = result.get(key)
-            if isinstance(value, (int, float)) and not isinstance(value, (bool, JsBigInt)):
-                result[key] = _precision_round(value, decimals)
-        return _Converted(None, definition.model, result, event_from_result(result))
+            if type(value) is int or type(value) is float:
+                if plain:  # no calibration, default precision: only precisionRound
+                    result[key] = precision_round(value, decimals)
+                    continue
+                # Zigbee2MQTT logs a bad calibration option and keeps the value.
+                with contextlib.suppress(*CONVERTER_FAILURES):
+                    result[key] = calibrate_and_round(value, options, key, decimals)
+        return _new(_Converted, (None, name, result, event))
+
+    def _plan(self, model: str) -> _Plan | None:
+        """The decoding plan of a model id or model (None: unknown), made once per decoder (bounded)."""
+        try:
+            return self._plans[model]
+        except KeyError:
+            definition = self._registry.find(model)
+            plan = None if definition is None else _Plan.of(definition, self._options)
+            if len(self._plans) < MEMO_LIMIT:
+                self._plans[model] = plan
+            return plan
 
     def _finish(self, converted: _Converted, lqi: Any, device: _Device) -> DecodeResult:
         """The per-report part on the plain path: ``linkquality``, state cache, JSON values.
@@ -549,11 +656,11 @@ class Decoder:
         """
         error, model, result, event = converted
         if result is None:
-            return DecodeResult(None, None, error, model, device.name, device.topic)
+            return DecodeResult(None, event, error, model, device.name, device.topic)
         result["linkquality"] = lqi
         if self._cache_state:
             result = self._merge_state(device, result)
-        return DecodeResult(_published(result), event, None, model, device.name, device.topic)
+        return _result(DecodeResult, (_published(result), event, None, model, device.name, device.topic))
 
     def _merge_state(self, device: _Device, result: dict[str, Any]) -> dict[str, Any]:
         """Publish the cached state merged with ``result``; cache everything but actions."""
@@ -574,7 +681,7 @@ class Decoder:
         """The per-report part on the memoised path; gives what :meth:`_finish` would."""
         error, model, event, template, actions, action_keys, sets, sets_as_is, pops, transition = entry
         if template is None:
-            return DecodeResult(None, None, error, model, device.name, device.topic)
+            return DecodeResult(None, event, error, model, device.name, device.topic)
         if not self._cache_state:
             payload = template.copy()
             payload["linkquality"] = lqi  # an existing key: it keeps its sorted place
@@ -608,15 +715,3 @@ class Decoder:
         payload.update(state)
         payload.update(actions)
         return _result(DecodeResult, (payload, event, None, model, device.name, device.topic))
-
-
-def _precision_round(value: float, decimals: int) -> float:
-    """Zigbee2MQTT's ``precisionRound``: ``Math.round(value * 10**d) / 10**d``."""
-    if isinstance(value, float) and (math.isnan(value) or math.isinf(value)):
-        return value
-    factor = 10**decimals
-    scaled = value * factor
-    floor = math.floor(scaled)
-    rounded = floor + 1 if scaled - floor >= 0.5 else floor
-    result = rounded / factor
-    return int(result) if isinstance(value, int) and result.is_integer() else result

@@ -1,33 +1,77 @@
-"""The typed lock event (LOCK.md "Typed lock events"), derived from one report's converter result.
+"""Typed device events: one hierarchy for every device family, derived from one report.
 
-Zigbee2MQTT publishes composite strings (``finger_open_admin_id1``) and, for ZNMS11LM, a failed
-fingerprint under ``action_action``. A :class:`LockEvent` says the same thing with one field per
-fact, so rules never parse strings; it does not depend on ``legacy``, ``compat`` or the cache.
+Zigbee2MQTT publishes state keys (``contact: false``) and composite strings (``finger_open_admin_id1``).
+A :class:`DeviceEvent` says what happened with one field per fact, so rules never parse strings; it
+never depends on ``legacy``, ``compat`` or the state cache. Each family is a frozen dataclass whose
+``event`` field takes a few documented values, unique across families, so ``payload.event ==
+'leak_detected'`` means one thing whatever device sent it:
+
+========================  ====================================================  ==========================
+family (class)            ``event`` values                                      more fields
+========================  ====================================================  ==========================
+lock (:class:`LockEvent`) the 17 lock actions (``finger_open``, ``ring_bell``…)  method, role, user, repeat,
+                                                                                state, reverse
+contact                   ``contact_opened``, ``contact_closed``                 —
+motion                    ``motion_detected``                                   timeout, illuminance
+button                    ``button_pressed``                                    action
+leak                      ``leak_detected``, ``leak_cleared``                    battery_low
+switch (plug, light)      ``switched_on``, ``switched_off``, ``power_changed``   power (plug)
+========================  ====================================================  ==========================
+
+This module holds the types only; which report gives which event is declared beside each
+definition (:attr:`~flowengine_nodes.devices.definitions.Definition.events`).
 """
 
 from __future__ import annotations
 
-import re
-from collections.abc import Mapping
-from typing import Any, Final, Literal, NamedTuple
-
-from flowengine_nodes.devices.definitions.lumi_lock import ACTIONS
+from dataclasses import dataclass, fields
+from typing import Any, ClassVar, Final, Literal
 
 Method = Literal["finger", "password"]
 Role = Literal["admin", "user"]
 
-#: Every value ``LockEvent.event`` can take (the seed's 17 ``action`` values).
-EVENT_VALUES: Final = frozenset(ACTIONS)
 
-_COMPOSITE = re.compile(r"(finger_open|password_open|door_closed|change_language_to)_(admin|user)_id")
-_LANGUAGE = re.compile(r"change_language_to_(chinese|english)")
-
-
-class LockEvent(NamedTuple):
-    """One meaningful lock report.
+@dataclass(frozen=True, slots=True)
+class DeviceEvent:
+    """One meaningful device report: the root of every family.
 
     Attributes:
-        event: one of the seed's 17 action values (``finger_open``, ``finger_not_match``, …).
+        event: what happened (the family's documented values).
+    """
+
+    #: The family name (``lock``, ``contact``, …), the same for every event of a class.
+    family: ClassVar[str] = "device"
+    #: Every value ``event`` can take in this family.
+    values: ClassVar[frozenset[str]] = frozenset()
+
+    event: str
+
+    def to_payload(self) -> dict[str, Any]:
+        """Return the event as the ``events`` port's payload: ``event``, ``family``, then each field."""
+        payload: dict[str, Any] = {"event": self.event, "family": self.family}
+        for item in fields(self):
+            if item.name != "event":
+                payload[item.name] = getattr(self, item.name)
+        return payload
+
+
+#: The 17 lock ``action`` values in the seed page's order (``LockEvent.event``).
+LOCK_EVENTS: Final = (
+    "finger_not_match", "password_not_match", "reverse_lock", "reverse_lock_cancel", "locked", "lock_opened",
+    "finger_add", "finger_delete", "password_add", "password_delete", "lock_opened_inside", "lock_opened_outside",
+    "ring_bell", "change_language_to", "finger_open", "password_open", "door_closed",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class LockEvent(DeviceEvent):
+    """A lock report (LOCK.md "Typed lock events").
+
+    Its payload keeps the lock's historical shape (no ``family`` key): ``event``, ``method``,
+    ``role``, ``user``, ``repeat``, ``state``, ``reverse``, every key present.
+
+    Attributes:
+        event: one of :data:`LOCK_EVENTS`.
         method: ``finger`` or ``password`` when the event says how, else None.
         role: ``admin`` or ``user`` for openings that name the user type, else None.
         user: the user id, or None (unknown, or printed ``NaN`` by the reference).
@@ -36,7 +80,9 @@ class LockEvent(NamedTuple):
         reverse: ``LOCK``/``UNLOCK`` where the model reports it, else None.
     """
 
-    event: str
+    family: ClassVar[str] = "lock"
+    values: ClassVar[frozenset[str]] = frozenset(LOCK_EVENTS)
+
     method: Method | None = None
     role: Role | None = None
     user: int | None = None
@@ -57,62 +103,74 @@ class LockEvent(NamedTuple):
         }
 
 
-def _number(value: Any) -> int | None:
-    """An id or count from the result: ints pass, NaN/None/anything else is unknown."""
-    return value if type(value) is int else None
+@dataclass(frozen=True, slots=True)
+class ContactEvent(DeviceEvent):
+    """A door/window contact opened (``contact_opened``) or closed (``contact_closed``)."""
+
+    family: ClassVar[str] = "contact"
+    values: ClassVar[frozenset[str]] = frozenset({"contact_opened", "contact_closed"})
 
 
-_METHODS: Final[dict[str, Method]] = {}
-for _event in ACTIONS:
-    if _event.startswith("finger_"):
-        _METHODS[_event] = "finger"
-    elif _event.startswith("password_"):
-        _METHODS[_event] = "password"
+@dataclass(frozen=True, slots=True)
+class MotionEvent(DeviceEvent):
+    """Motion detected (``motion_detected``).
 
-_Parsed = tuple[str, "Role | None"] | None
-#: Action text -> (event, role); actions repeat, so each distinct text is parsed once.
-_PARSED: dict[str, _Parsed] = {}
-_PARSED_LIMIT: Final = 4096
+    Zigbee2MQTT publishes ``occupancy: false`` by itself ``timeout`` seconds after the last
+    detection (``occupancy_timeout``, default 90; 0: never): whoever runs that timer (the
+    ``decode`` node, on the engine's clock) reads it here.
 
-
-def _parse_action(action: str) -> _Parsed:
-    if action in EVENT_VALUES:
-        return action, None
-    if (match := _COMPOSITE.match(action)) is not None:
-        return match.group(1), "admin" if match.group(2) == "admin" else "user"
-    if _LANGUAGE.fullmatch(action):
-        return "change_language_to", None
-    return None  # the reference garbled it ("undefined_admin_id5")
-
-
-def event_from_result(result: Mapping[str, Any]) -> LockEvent | None:
-    """Return the typed event of one converter result, or None when it has no meaningful action.
-
-    ``result`` is the merged converter output of one report (before the state cache), so the
-    event is the same whatever ``legacy`` and ``cache_state`` say.
+    Attributes:
+        timeout: seconds after which occupancy clears without a new detection (0: it never does).
+        illuminance: the illuminance reported with the detection, or None.
     """
-    action = result.get("action")
-    if type(action) is not str:
-        action = result.get("action_action")
-        if type(action) is not str:
-            return None
-    try:
-        parsed = _PARSED[action]
-    except KeyError:
-        parsed = _parse_action(action)
-        if len(_PARSED) < _PARSED_LIMIT:
-            _PARSED[action] = parsed
-    if parsed is None:
-        return None
-    event, role = parsed
-    state = result.get("state")
-    reverse = result.get("reverse")
-    return LockEvent(
-        event,
-        _METHODS.get(event),
-        role,
-        _number(result.get("action_user")),
-        _number(result.get("action_repeat")),
-        state if type(state) is str else None,
-        reverse if type(reverse) is str else None,
-    )
+
+    family: ClassVar[str] = "motion"
+    values: ClassVar[frozenset[str]] = frozenset({"motion_detected"})
+
+    timeout: float = 90
+    illuminance: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ButtonEvent(DeviceEvent):
+    """A button press (``button_pressed``); ``action`` is Zigbee2MQTT's (``single``, ``double``, ``hold``…)."""
+
+    family: ClassVar[str] = "button"
+    values: ClassVar[frozenset[str]] = frozenset({"button_pressed"})
+
+    action: str = "single"
+
+
+@dataclass(frozen=True, slots=True)
+class LeakEvent(DeviceEvent):
+    """Water detected (``leak_detected``) or gone (``leak_cleared``); ``battery_low`` as reported."""
+
+    family: ClassVar[str] = "leak"
+    values: ClassVar[frozenset[str]] = frozenset({"leak_detected", "leak_cleared"})
+
+    battery_low: bool | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class SwitchEvent(DeviceEvent):
+    """A plug or light switched on/off (``switched_on``/``switched_off``) or a plug's power changed.
+
+    Attributes:
+        device: ``plug`` or ``light``.
+        power: the power in W for ``power_changed``, else None.
+    """
+
+    family: ClassVar[str] = "switch"
+    values: ClassVar[frozenset[str]] = frozenset({"switched_on", "switched_off", "power_changed"})
+
+    device: Literal["plug", "light"] = "plug"
+    power: float | None = None
+
+
+#: Every event family, root first.
+FAMILIES: Final[tuple[type[DeviceEvent], ...]] = (
+    DeviceEvent, LockEvent, ContactEvent, MotionEvent, ButtonEvent, LeakEvent, SwitchEvent,
+)
+
+#: Every value any event's ``event`` can take.
+EVENT_VALUES: Final = frozenset().union(*(family.values for family in FAMILIES))

@@ -185,6 +185,11 @@ def _element_to_string(value: Any) -> str:
     return "[object Object]"
 
 
+def js_string(value: Any) -> str:
+    """Return ``String(value)`` (what an object literal's property lookup uses as the key)."""
+    return "undefined" if value is None else _element_to_string(value)
+
+
 def to_string16(value: Any) -> str:
     """Return ``value.toString(16)`` as JavaScript computes it.
 

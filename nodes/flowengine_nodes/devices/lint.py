@@ -22,16 +22,18 @@ from typing import Any
 from flowengine_nodes.devices.definitions import Definition, Registry, ValueSet, default_registry
 from flowengine_nodes.devices.events import EVENT_VALUES
 
-#: Payload keys of the ``events`` port and the values they take.
-EVENT_CAPABILITIES: Mapping[str, ValueSet] = {
-    "event": ValueSet(EVENT_VALUES),
-    "method": ValueSet(frozenset({"finger", "password", None})),
-    "role": ValueSet(frozenset({"admin", "user", None})),
-    "user": ValueSet(any_value=True),
-    "repeat": ValueSet(any_value=True),
-    "state": ValueSet(frozenset({"LOCK", "UNLOCK", None})),
-    "reverse": ValueSet(frozenset({"LOCK", "UNLOCK", None})),
-}
+
+def event_capabilities(definitions: Iterable[Definition]) -> dict[str, ValueSet]:
+    """Return payload key -> values of the ``events`` port for decoders of these definitions."""
+    merged: dict[str, ValueSet] = {}
+    for definition in definitions:
+        for key, values in definition.event_capabilities.items():
+            merged[key] = merged[key].union(values) if key in merged else values
+    return merged
+
+
+#: Payload keys of the ``events`` port and the values they take, for every built-in definition.
+EVENT_CAPABILITIES: Mapping[str, ValueSet] = event_capabilities(default_registry())
 
 _EQUALITY_OPS = frozenset({"==", "eq", "in"})
 
@@ -95,14 +97,38 @@ def capabilities(profile: DecoderProfile) -> dict[str, ValueSet]:
     return merged
 
 
-def _known_keys(profile: DecoderProfile) -> set[str]:
-    """Every key any definition exposes or can publish in some mode (what a user may expect)."""
-    keys: set[str] = set()
-    for definition in profile.definitions:
-        keys.update(expose.property for expose in definition.exposes)
-        for compat, legacy in ((1, True), (1, False), (2, False)):
-            keys.update(definition.capabilities(compat, legacy))
+def _keys_of(definition: Definition) -> set[str]:
+    """Every key a definition exposes or can publish in some mode."""
+    keys = {expose.property for expose in definition.exposes}
+    for compat, legacy in ((1, True), (1, False), (2, False)):
+        keys.update(definition.capabilities(compat, legacy))
     return keys
+
+
+def _known_keys(profile: DecoderProfile) -> set[str]:
+    """Every key the profile's definitions or any built-in definition can publish (what a user may expect).
+
+    A key of another device (``contact`` after a lock decoder) is known, so waiting for it is reported.
+    """
+    keys: set[str] = set()
+    for definition in (*profile.definitions, *default_registry()):
+        keys.update(_keys_of(definition))
+    return keys
+
+
+def _publishers(key: str, value: Any, exclude: Iterable[Definition]) -> list[str]:
+    """The built-in models (other than ``exclude``) that can publish ``value`` in ``key``."""
+    skip = {definition.model for definition in exclude}
+    found = []
+    for definition in default_registry():
+        if definition.model in skip:
+            continue
+        for compat, legacy in ((2, False), (1, True), (1, False)):
+            values = definition.capabilities(compat, legacy).get(key)
+            if values is not None and values.may_equal(value):
+                found.append(definition.model)
+                break
+    return found
 
 
 def _candidates(op: str, constant: Any) -> Iterator[Any]:
@@ -122,6 +148,8 @@ def where_else(profile: DecoderProfile, key: str, value: Any) -> str | None:
         if other != key and not values.any_value and values.may_equal(value)
     )
     hints = [f"the reference publishes it in payload.{other}" for other in others[:1]]
+    if not hints and (models := _publishers(key, value, profile.definitions)):
+        hints.append(f"payload.{key} {value!r} comes from {', '.join(models[:3])}, not from this decoder's model")
     if value in EVENT_VALUES:
         hints.append("use the decoder's events output: payload.event")
     if not hints:
@@ -195,6 +223,7 @@ def closed_values(profile: DecoderProfile) -> dict[str, frozenset[Any]]:
     return result
 
 
-def event_values() -> dict[str, frozenset[Any]]:
-    """Return key -> values of the ``events`` port for the engine's lint."""
-    return {key: values.values for key, values in EVENT_CAPABILITIES.items() if not values.any_value}
+def event_values(profile: DecoderProfile | None = None) -> dict[str, frozenset[Any]]:
+    """Return key -> values of the ``events`` port for the engine's lint (every definition when None)."""
+    caps = EVENT_CAPABILITIES if profile is None else event_capabilities(profile.definitions)
+    return {key: values.values for key, values in caps.items() if not values.any_value}

@@ -16,11 +16,12 @@ second and its ZCL types do not reproduce zigbee-herdsman's quirks, so it is not
 
 from __future__ import annotations
 
+import math
 import struct
 from typing import Any, Final, NamedTuple
 
-from flowengine_nodes.devices import clusters
-from flowengine_nodes.devices.jsvalues import JsBigInt, JsObject, StructElement
+from flowengine_nodes.devices import clusters, clusters_household
+from flowengine_nodes.devices.jsvalues import JsBigInt, JsObject, StructElement, string_to_number, utf16_units
 
 ERA_1X: Final = 20
 ERA_2X: Final = 26
@@ -92,7 +93,7 @@ class Frame(NamedTuple):
     sequence: int
     command_id: int
     msg_type: str | None
-    data: dict[int, Any]
+    data: dict[Any, Any]
 
 
 def _short(what: str) -> ZclError:
@@ -212,17 +213,24 @@ class _Reader:
                 self.depth -= 1
             return elements
         if type_id == 0xE0:
-            return JsObject(dict(zip(("hours", "minutes", "seconds", "hundredths"), self._four(), strict=True)))
+            return JsObject(dict(zip(("hours", "minutes", "seconds", "hundredths"), self._fields(), strict=True)))
         if type_id == 0xE1:
-            return JsObject(dict(zip(("year", "month", "dayOfMonth", "dayOfWeek"), self._four(), strict=True)))
+            year, month, day, weekday = self._fields()
+            if self.era == ERA_2X:
+                year += 1900  # NaN stays NaN
+            return JsObject({"year": year, "month": month, "dayOfMonth": day, "dayOfWeek": weekday})
         if type_id == 0xF0:
             return "0x" + self.raw(8)[::-1].hex()
         if type_id == 0xF1:
             return self.raw(16)
         raise ZclError(f"data type 0x{type_id:02x} cannot be read")
 
-    def _four(self) -> tuple[int, int, int, int]:
-        return (self.u8(), self.u8(), self.u8(), self.u8())
+    def _fields(self) -> tuple[float, float, float, float]:
+        """Four one-byte fields; zigbee-herdsman 10.x reads 0xFF as NaN (the non-value)."""
+        four = (self.u8(), self.u8(), self.u8(), self.u8())
+        if self.era == ERA_2X:
+            return tuple(math.nan if field == 0xFF else field for field in four)  # type: ignore[return-value]
+        return four
 
     def mi_struct(self) -> dict[int, Any]:
         """Read a Xiaomi structure (0xFF01 as char string), ending as the era's parser does."""
@@ -231,17 +239,33 @@ class _Reader:
         if length == 0xFF:
             return result
         era_2x = self.era == ERA_2X
+        buf = self.buf
+        size = self.size
         for _ in range(length):
-            key = self.u8()
-            type_id = self.u8()
-            result[key] = self.value(type_id)
+            pos = self.pos
+            if pos + 2 > size:
+                raise _short("uint8")  # the key or the type is missing
+            key = buf[pos]
+            type_id = buf[pos + 1]
+            pos += 2
+            int_type = _INT_TYPES.get(type_id)
+            if int_type is not None:  # inlined _Reader.uint: the usual entry
+                width, signed = int_type
+                if pos + width > size:
+                    raise _short(f"{width}-byte integer")
+                value: Any = int.from_bytes(buf[pos : pos + width], "little", signed=signed)
+                result[key] = JsBigInt(value) if width >= 7 else value
+                self.pos = pos + width
+            else:
+                self.pos = pos
+                result[key] = self.value(type_id)
             if era_2x:
-                remaining = self.size - self.pos
+                remaining = size - self.pos
                 if remaining <= 1:
                     if remaining == 1:
                         self.pos += 1
                     break
-            elif self.pos == self.size:
+            elif self.pos == size:
                 break
         return result
 
@@ -261,26 +285,67 @@ class _Reader:
         raise ZclError("structured selector outside [0-15]")
 
 
-def _records(reader: _Reader, era: int, with_status: bool) -> dict[int, Any]:
-    """Parse Report Attributes / Read Attributes Response records into ``msg.data``."""
+_Named = dict[int, clusters_household.Attribute]
+
+
+def _records(reader: _Reader, era: int, with_status: bool, named: _Named | None) -> dict[int, Any]:
+    """Parse Report Attributes / Read Attributes Response records into ``msg.data``.
+
+    ``named`` (era 26 only): the cluster's named attributes for the frame's manufacturer code
+    (:func:`_named_attributes`), whose values go through
+    ``processAttributePostRead`` record by record, as ``attributeKeyValue`` does: a record it rejects
+    leaves the attribute's earlier value in place.
+    """
     data: dict[int, Any] = {}
-    if not reader.more():
+    buf = reader.buf
+    size = reader.size
+    if reader.pos >= size:
         if era == ERA_2X:
             raise _short("a record")
         return data
     while True:
-        attr_id = reader.u16()
+        # Inlined reads (this loop runs for every attribute of every report): the same
+        # checks and messages as _Reader.u16/u8/uint, then the general reader for other types.
+        pos = reader.pos
+        if pos + 2 > size:
+            raise _short("uint16")
+        attr_id = buf[pos] | (buf[pos + 1] << 8)
+        pos += 2
         if with_status:
-            status = reader.u8()
+            if pos + 1 > size:
+                raise _short("uint8")
+            status = buf[pos]
+            pos += 1
             if status != 0:
+                reader.pos = pos
                 if era == ERA_1X:
                     data[attr_id] = None
-                if not reader.more():
+                if pos >= size:
                     break
                 continue
-        type_id = reader.u8()
-        data[attr_id] = reader.attribute_value(attr_id, type_id, True)
-        if not reader.more():
+        if pos + 1 > size:
+            raise _short("uint8")
+        type_id = buf[pos]
+        pos += 1
+        int_type = _INT_TYPES.get(type_id)
+        if int_type is not None:
+            width, signed = int_type
+            if pos + width > size:
+                raise _short(f"{width}-byte integer")
+            value: Any = int.from_bytes(buf[pos : pos + width], "little", signed=signed)
+            if width >= 7:
+                value = JsBigInt(value)
+            reader.pos = pos + width
+        else:
+            reader.pos = pos
+            value = reader.attribute_value(attr_id, type_id, True)
+        if named is not None and value is not None:
+            attribute = named.get(attr_id)
+            if attribute is not None:
+                value = _post_read(attribute, value)
+        if value is not _DROPPED:
+            data[attr_id] = value
+        if reader.pos >= size:
             break
     return data
 
@@ -400,25 +465,35 @@ def _is_analog(type_id: int, era: int) -> bool:
 _GLOBAL_TYPES = {0x00: "read", 0x01: READ_RESPONSE, 0x02: "write", 0x0A: ATTRIBUTE_REPORT}
 
 
-def _cluster_specific(reader: _Reader, era: int, cluster: int, direction: int, command_id: int) -> str:
-    """Parse a cluster-specific command with the era's command tables; return its message type."""
-    tables = clusters.COMMANDS[era].get(cluster)
+def _cluster_specific(
+    reader: _Reader, era: int, cluster: int, direction: int, command_id: int
+) -> tuple[str, dict[str, Any]]:
+    """Parse a cluster-specific command with the era's command tables; return its message type and payload."""
+    tables = clusters.COMMANDS[era].get(cluster) or clusters_household.COMMANDS_26.get(cluster)
     if tables is None:
         raise ZclError(f"cluster {cluster} has no command 0x{command_id:02x}")
     command = tables[direction].get(command_id)
     if command is None:
         raise ZclError(f"cluster {cluster} has no command 0x{command_id:02x} in this direction")
     name, parameters = command
+    # The message type's name, built once per command (the tables are constants).
+    message_type = _MESSAGE_TYPES.get(name) or _MESSAGE_TYPES.setdefault(name, "command" + name[0].upper() + name[1:])
     payload: dict[str, Any] = {}
     for param_name, type_id, conditions, minimum, maximum, special in parameters:
-        if not _conditions_hold(conditions, payload, reader.size - reader.pos):
+        if conditions and not _conditions_hold(conditions, payload, reader.size - reader.pos):
             continue
-        if type_id == -1:
-            value: Any = reader.raw(reader.size)
+        int_type = _INT_TYPES.get(type_id)
+        if int_type is not None:
+            value: Any = reader.uint(*int_type)
+        elif type_id == -1:
+            value = reader.raw(reader.size)
         elif type_id == 0xF0:
             value = "0x" + reader.raw(8)[::-1].hex()
         else:
             value = reader.value(type_id)
+        if minimum is None and maximum is None:
+            payload[param_name] = value
+            continue
         if era == ERA_2X and isinstance(value, int) and value not in special:
             invalid = clusters.INVALID_BY_TYPE.get(type_id)
             if value != invalid and (
@@ -426,7 +501,10 @@ def _cluster_specific(reader: _Reader, era: int, cluster: int, direction: int, c
             ):
                 raise ZclError(f"parameter {param_name} out of range")
         payload[param_name] = value
-    return "command" + name[0].upper() + name[1:]
+    return message_type, payload
+
+
+_MESSAGE_TYPES: dict[str, str] = {}
 
 
 def _conditions_hold(conditions: tuple[Any, ...], payload: dict[str, Any], remaining: int) -> bool:
@@ -493,25 +571,153 @@ def parse_frame(frame: bytes, cluster: int, era: int) -> Frame:
             if int_type is not None and pos + 3 + int_type[0] == size:
                 width, signed = int_type
                 value = int.from_bytes(frame[pos + 3 :], "little", signed=signed)
-                return Frame(
-                    frame_type,
-                    manufacturer_code,
-                    sequence,
-                    command_id,
-                    ATTRIBUTE_REPORT,
-                    {frame[pos] | (frame[pos + 1] << 8): JsBigInt(value) if width >= 7 else value},
-                )
+                attr_id = frame[pos] | (frame[pos + 1] << 8)
+                number: Any = JsBigInt(value) if width >= 7 else value
+                named = _named_attributes(cluster, manufacturer_code) if era == ERA_2X else None
+                attribute = None if named is None else named.get(attr_id)
+                if attribute is not None:
+                    number = _post_read(attribute, number)
+                    if number is _DROPPED:
+                        return Frame(frame_type, manufacturer_code, sequence, command_id, ATTRIBUTE_REPORT, {})
+                return Frame(frame_type, manufacturer_code, sequence, command_id, ATTRIBUTE_REPORT, {attr_id: number})
         reader = _Reader(frame, pos, era)
+        named = _named_attributes(cluster, manufacturer_code) if era == ERA_2X else None
         if command_id == 0x0A:
-            data = _records(reader, era, False)
+            data = _records(reader, era, False, named)
             return Frame(frame_type, manufacturer_code, sequence, command_id, ATTRIBUTE_REPORT, data)
         if command_id == 0x01:
-            data = _records(reader, era, True)
+            data = _records(reader, era, True, named)
             return Frame(frame_type, manufacturer_code, sequence, command_id, READ_RESPONSE, data)
         _skip_records(reader, era, command_id)
         return Frame(frame_type, manufacturer_code, sequence, command_id, _GLOBAL_TYPES.get(command_id), {})
     if frame_type == 1:
         direction = (control >> 3) & 1
-        msg_type = _cluster_specific(_Reader(frame, pos, era), era, cluster, direction, command_id)
-        return Frame(frame_type, manufacturer_code, sequence, command_id, msg_type, {})
+        msg_type, payload = _cluster_specific(_Reader(frame, pos, era), era, cluster, direction, command_id)
+        return Frame(frame_type, manufacturer_code, sequence, command_id, msg_type, payload)
     raise ZclError(f"frame type {frame_type} is not supported")
+
+
+_INVALID: Final = clusters.INVALID_BY_TYPE
+
+#: Sentinel kinds: the "invalid" values of these types are BigInts in zigbee-herdsman (never ``===`` a number).
+_BIGINT_SENTINELS: Final = frozenset({0x26, 0x27, 0x2E, 0x2F})
+
+
+#: (cluster, manufacturer code) -> attribute id -> the attribute ``getClusterAttribute`` picks.
+_NAMED: dict[tuple[int, int | None], _Named | None] = {}
+
+
+def _named_attributes(cluster: int, manufacturer_code: int | None) -> _Named | None:
+    """The cluster's named attributes as matched for a frame's manufacturer code (None: no table)."""
+    key = (cluster, manufacturer_code)
+    try:
+        return _NAMED[key]
+    except KeyError:
+        pass
+    table = clusters_household.ATTRIBUTES.get(cluster)
+    named: _Named | None = None
+    if table is not None:
+        named = {}
+        for attr_id, candidates in table.items():
+            attribute = _match(candidates, manufacturer_code)
+            if attribute is not None:
+                named[attr_id] = attribute
+    if len(_NAMED) < 4096:  # frames choose the manufacturer code: bound what junk can add
+        _NAMED[key] = named
+    return named
+
+
+def _match(candidates: tuple[clusters_household.Attribute, ...], manufacturer_code: int | None) -> Any:
+    partial = None
+    for attribute in candidates:
+        if manufacturer_code is not None and attribute.manufacturer_code == manufacturer_code:
+            return attribute
+        if attribute.manufacturer_code is None:
+            partial = attribute
+    return partial
+
+
+_DROPPED: Final = object()
+
+
+def _is_number(value: Any) -> bool:
+    return type(value) is int or type(value) is float
+
+
+def _post_read(attribute: clusters_household.Attribute, value: Any) -> Any:
+    """``processAttributePostRead``: the value, NaN, or ``_DROPPED`` (the attribute is ignored).
+
+    The common case first: a value that is neither the type's "invalid" sentinel nor outside the
+    attribute's bounds passes unchanged whatever its default and specials say.
+    """
+    low, high, max_length = attribute.min, attribute.max, attribute.max_length
+    invalid = _INVALID.get(attribute.type)
+    if type(value) is int and value != invalid and low is None and high is None and max_length is None:
+        return value  # the usual case, decided at once
+    number = type(value) is int or type(value) is float
+    sentinel = (
+        invalid is not None
+        and (number or isinstance(value, JsBigInt))
+        and value == invalid
+        and isinstance(value, JsBigInt) == (attribute.type in _BIGINT_SENTINELS)
+    )
+    if not sentinel:
+        if low is None and high is None and max_length is None:
+            return value
+        as_number = _comparable(value)
+        out_of_range = (low is not None and as_number < low) or (high is not None and as_number > high)
+        if not out_of_range and max_length is not None:
+            length = _js_length(value)
+            out_of_range = length is not None and length > max_length
+        if not out_of_range:
+            return value
+    # The value would change: the attribute's default and its special values are kept as they are.
+    default = attribute.default
+    if (number or isinstance(value, str)) and (
+        (type(value) is type(default) or (number and (type(default) is int or type(default) is float)))
+        and value == default
+    ):
+        return value
+    if attribute.special and (number or isinstance(value, str)):
+        key = value if isinstance(value, str) else _number_key(value)
+        if key in attribute.special:
+            return value
+    if sentinel:
+        return value if value == attribute.max or value == attribute.min else math.nan
+    return _DROPPED
+
+
+def _number_key(value: float) -> str:
+    """``String(value)`` for a number used as an object key."""
+    if isinstance(value, float):
+        if value != value:
+            return "NaN"
+        if value.is_integer():
+            return str(int(value))
+        return repr(value)
+    return str(value)
+
+
+def _comparable(value: Any) -> float:
+    """The number a JavaScript relational comparison with a number sees (NaN: every test is false)."""
+    if isinstance(value, (int, float)):
+        return value
+    if isinstance(value, str):
+        return string_to_number(value)
+    if isinstance(value, bytes):
+        return string_to_number(value.decode("utf-8", "replace"))
+    if isinstance(value, list):
+        if not value:
+            return 0
+        if len(value) == 1 and isinstance(value[0], (int, float, str)):
+            return _comparable(value[0])
+    return math.nan
+
+
+def _js_length(value: Any) -> int | None:
+    """``value.length`` (None: ``undefined``)."""
+    if isinstance(value, str):
+        return len(utf16_units(value))
+    if isinstance(value, (bytes, list)):
+        return len(value)
+    return None

@@ -29,25 +29,20 @@ from flowengine import (
     supervise,
 )
 from flowengine_nodes.mqtt.broker import MqttClientConfig, connection_settings
-from flowengine_nodes.mqtt.connection import (
-    TOPIC_CACHE,
-    ConnectionLostError,
-    ConnectionStatus,
-    Will,
-    add_publish,
-    connect,
-    publish_header,
-    wait_disconnected,
-    write_packets,
-)
+from flowengine_nodes.mqtt.connection import ConnectionLostError, ConnectionStatus, Will, connect, wait_disconnected
 from flowengine_nodes.mqtt.outbox import Entry, Outbox, OutboxBusyError
+from flowengine_nodes.mqtt.packets import TOPIC_CACHE, add_publish, publish_header
 from flowengine_nodes.zigbee2mqtt.bridge import Zigbee2Mqtt, Zigbee2MqttConfig
 
 if TYPE_CHECKING:
     import aiomqtt
     import paho.mqtt.client as paho
 
+    from flowengine import FlowSetting
     from flowengine_nodes.mqtt.broker import ConnectionSettings
+
+#: The flow-wide setting this node shares with ``decode`` (named alike there).
+BASE_TOPIC_SETTING = "Zigbee2MQTT base topic"
 
 #: Seconds between two log lines about dropped messages (the counter has every drop).
 DROP_LOG_INTERVAL = 10.0
@@ -211,6 +206,24 @@ class MqttOut(Sink[MqttOutConfig]):
     #: Reconnect policy (the engine's default; tests shorten it).
     backoff: ClassVar[Backoff] = Backoff()
 
+    @classmethod
+    def flow_settings(cls, config: MqttOutConfig) -> list[FlowSetting]:
+        """In Zigbee2MQTT mode, the flow-wide base topic (shared with ``decode``)."""
+        from flowengine import FlowSetting  # the lint pulls in the graph library; only load it here
+
+        mode = config.zigbee2mqtt
+        if mode is None:
+            return []
+        explicit = "base_topic" in mode.model_fields_set
+        return [FlowSetting(BASE_TOPIC_SETTING, mode.base_topic, ("zigbee2mqtt", "base_topic"), explicit)]
+
+    @classmethod
+    def with_flow_setting(cls, config: MqttOutConfig, name: str, value: Any) -> MqttOutConfig:
+        """Return ``config`` with the flow's base topic (set on a decoder) in place of the default."""
+        if name != BASE_TOPIC_SETTING or config.zigbee2mqtt is None:
+            return config
+        return config.model_copy(update={"zigbee2mqtt": config.zigbee2mqtt.model_copy(update={"base_topic": value})})
+
     def __init__(self, config: MqttOutConfig, context: NodeContext) -> None:
         super().__init__(config, context)
         self.close_timeout = config.drain_timeout + CLOSE_MARGIN
@@ -234,6 +247,8 @@ class MqttOut(Sink[MqttOutConfig]):
         self._outbox: Outbox | None = None
         self._task: asyncio.Task[None] | None = None
         self._paho: paho.Client | None = None
+        #: The connection's QoS 0 packet writer (:meth:`Connection.write_packets`), while connected.
+        self._write_direct: Callable[[bytes | bytearray], bool] | None = None
         #: paho message id -> outbox sequence number of the QoS 1/2 messages awaiting an ack.
         self._inflight: dict[int, int] = {}
         self._acked: list[int] = []
@@ -351,6 +366,13 @@ class MqttOut(Sink[MqttOutConfig]):
         except (TimeoutError, aiomqtt.MqttError) as exc:
             self.logger.debug("%s: bridge/state offline not acknowledged: %s", self._name, exc)
 
+    def gauges(self) -> dict[str, int]:
+        """The outbox's depth (stored, not yet acknowledged, or QoS 0 not yet written) and timers."""
+        levels = super().gauges()
+        outbox = self._outbox
+        levels["outbox_depth"] = (len(outbox) if outbox is not None else 0) + self._pending
+        return levels
+
     # ---- the hot path ---------------------------------------------------------------
 
     async def write(self, batch: Sequence[Message]) -> None:
@@ -403,13 +425,14 @@ class MqttOut(Sink[MqttOutConfig]):
         self._write_packets(packets, count)
 
     def _write_packets(self, packets: bytearray, count: int) -> None:
-        client = self._paho
-        if client is None:
-            self._dropped(count, "not connected to the broker (QoS 0)")
-        elif write_packets(client, packets):
+        write = self._write_direct
+        if write is None:
+            self._dropped(count, "not connected to the broker (QoS 0)", "not_connected")
+        elif write(packets):
             self.counters["published"] += count
         else:
-            self._dropped(count, "the connection does not take them (lost, or the broker is not reading) (QoS 0)")
+            self._dropped(count, "the connection does not take them (lost, or the broker is not reading) (QoS 0)",
+                          "connection_busy")
 
     def _write(self, batch: Sequence[Message]) -> None:
         entries: list[Entry] = []
@@ -442,14 +465,15 @@ class MqttOut(Sink[MqttOutConfig]):
         if outbox is not None:
             dropped = outbox.append(entries)
             if dropped:
-                self._dropped(dropped, f"the outbox is full ({outbox.limit} messages, {outbox.overflow})")
+                self._dropped(dropped, f"the outbox is full ({outbox.limit} messages, {outbox.overflow})",
+                              "outbox_full")
             if len(outbox):
                 self._drained.clear()
             self._wake.set()
             return
         client = self._paho
         if client is None:
-            self._dropped(len(entries), "not connected to the broker (QoS 0)")
+            self._dropped(len(entries), "not connected to the broker (QoS 0)", "not_connected")
             return
         self._flush_direct()  # what write_now took first
         publish = client.publish
@@ -475,7 +499,7 @@ class MqttOut(Sink[MqttOutConfig]):
             self._write_packets(packets, queued)
         self.counters["published"] += sent
         if lost:
-            self._dropped(lost, "the connection was lost (QoS 0)")
+            self._dropped(lost, "the connection was lost (QoS 0)", "connection_lost")
 
     def _reject(self, msg: Message, exc: Exception) -> None:
         self.counters["errors"] += 1
@@ -484,8 +508,8 @@ class MqttOut(Sink[MqttOutConfig]):
         error = {"node": self.id, "type": type(exc).__name__, "message": str(exc)}
         self.emit(msg.evolve(meta={**msg.meta, "error": error}), ERRORS_PORT)
 
-    def _dropped(self, count: int, reason: str) -> None:
-        self.counters["dropped"] += count
+    def _dropped(self, count: int, reason: str, code: str) -> None:
+        self.counters.drop(count, code)
         now = time.monotonic()
         if now >= self._next_drop_log:
             self._next_drop_log = now + DROP_LOG_INTERVAL
@@ -523,12 +547,14 @@ class MqttOut(Sink[MqttOutConfig]):
                     self._inflight.clear()
                     outbox.rewind()
                 self._paho = paho_instance
+                self._write_direct = connection.write_packets
                 self._client = client
                 await self._on_connected(client)
                 connected()  # after the announcements: "connected" means ready, as the status reports
                 await self._serve_connection(client, paho_instance)
             finally:
                 self._paho = None
+                self._write_direct = None
                 self._client = None
                 self._flush_acks()
                 self._inflight.clear()

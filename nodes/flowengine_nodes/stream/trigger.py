@@ -7,7 +7,8 @@ from typing import Any, ClassVar
 from pydantic import Field
 
 from flowengine import Duration, Expr, NodeConfig
-from flowengine_nodes.rules.node import KeyedRule, RuleEmit, RuleSpec
+from flowengine_nodes.keyed.node import KeyedRule
+from flowengine_nodes.keyed.spec import RuleEmit, RuleSpec
 
 
 class TriggerConfig(NodeConfig):
@@ -60,13 +61,4 @@ class Trigger(KeyedRule):
     def build_spec(self, config: Any) -> RuleSpec:
         """An absence rule whose every message is a `when` message and nothing cancels."""
         assert isinstance(config, TriggerConfig)
-        emit = config.emit
-        return RuleSpec(
-            kind="absence",
-            when=None,
-            key=config.key,
-            within=config.within,
-            emit_topic=emit.topic if emit is not None else None,
-            emit_payload=emit.payload if emit is not None else None,
-            keep_payload=emit is None or "payload" not in emit.model_fields_set,
-        )
+        return RuleSpec.emitting(config.emit, kind="absence", when=None, key=config.key, within=config.within)

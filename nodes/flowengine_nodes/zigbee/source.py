@@ -360,6 +360,7 @@ class Zigbee(Source[ZigbeeConfig]):
         if _shorter_than_zcl_header(frame):
             self.counters["short_frames"] += 1
         self.counters["frames"] += 1
+        self.counters["received"] += 1  # taken from outside (flowengine_messages_received_total)
         ts = self.context.clock.now()
         record: dict[str, Any] = {
             "ts": ts,

@@ -98,7 +98,11 @@ class HomeAssistantConfig(NodeConfig):
 class Zigbee2MqttConfig(NodeConfig):
     """``zigbee2mqtt`` on ``mqtt-out``: Zigbee2MQTT's settings of the same names and defaults."""
 
-    base_topic: str = Field(default="zigbee2mqtt", description="First level of the topics (as on `decode`).")
+    base_topic: str = Field(
+        default="zigbee2mqtt",
+        description="First level of the topics. One per flow: left unset, it is the decoder's `base_topic`; "
+        "set differently on both, the flow does not validate.",
+    )
     availability: bool | AvailabilityConfig = Field(
         default=False, description="Publish <base>/<name>/availability (true, or {timeout: 25h})."
     )

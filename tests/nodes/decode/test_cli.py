@@ -76,6 +76,15 @@ def test_devices_text_and_json(capsys: pytest.CaptureFixture[str]) -> None:
     assert "linkquality (numeric; range: 0..255; unit: lqi; published)" in text
     assert devices_main(["--json"]) == 0
     listing = json.loads(capsys.readouterr().out)
-    assert [d["model"] for d in listing] == ["ZNMS11LM", "ZNMS12LM", "ZNMS13LM"]
-    action = next(e for e in listing[0]["exposes"] if e["name"] == "action")
+    assert [d["model"] for d in listing] == [
+        "LED1545G12", "MCCGQ11LM", "RTCGQ11LM", "SJCGQ11LM", "WSDCGQ11LM", "WXKG11LM", "ZNCZ02LM",
+        "ZNMS11LM", "ZNMS12LM", "ZNMS13LM",
+    ]
+    lock = next(d for d in listing if d["model"] == "ZNMS11LM")
+    action = next(e for e in lock["exposes"] if e["name"] == "action")
     assert len(action["values"]) == 17
+    motion = next(d for d in listing if d["model"] == "RTCGQ11LM")
+    assert {"name": "occupancy_timeout", "type": "numeric", "default": 90} .items() <= next(
+        o for o in motion["options"] if o["name"] == "occupancy_timeout").items()
+    light = next(d for d in listing if d["model"] == "LED1545G12")
+    assert {e["name"] for e in light["exposes"] if e.get("group") == "light"} >= {"state", "brightness", "color_temp"}

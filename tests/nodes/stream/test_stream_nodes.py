@@ -210,7 +210,7 @@ def test_timer_heap_stays_bounded_when_one_key_is_re_armed_forever(tmp_path: Pat
     for index in range(50_000):
         h.send(float(index), "x")
     assert h.node.pending_timers() == 1
-    assert len(h.node._schedule._heap) <= 2 * 1 + 1024 + 1
+    assert len(h.node.schedule._heap) <= 2 * 1 + 1024 + 1
 
 
 # Live: wall clock ---------------------------------------------------------------------------------

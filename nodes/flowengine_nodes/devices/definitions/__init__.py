@@ -13,12 +13,15 @@ import re
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from functools import cache
-from typing import Any, Final, Literal, NamedTuple
+from typing import TYPE_CHECKING, Any, Final, Literal, NamedTuple
 
 from flowengine_nodes.devices.jsvalues import JsTypeError
 
+if TYPE_CHECKING:
+    from flowengine_nodes.devices.events import DeviceEvent
+
 #: What a converter may raise where its JavaScript original throws; it then contributes nothing.
-CONVERTER_FAILURES: Final = (JsTypeError, ArithmeticError, ValueError)
+CONVERTER_FAILURES: Final = (JsTypeError, ArithmeticError, ValueError, TypeError, KeyError, IndexError)
 
 ExposeType = Literal["binary", "enum", "numeric", "text"]
 
@@ -41,6 +44,8 @@ class Expose:
     unit: str | None = None
     value_min: float | None = None
     value_max: float | None = None
+    #: The composite expose this one is a feature of (``light``, ``switch``), or None.
+    group: str | None = None
 
     @property
     def property(self) -> str:
@@ -67,6 +72,8 @@ class Expose:
             result["value_min"] = self.value_min
         if self.value_max is not None:
             result["value_max"] = self.value_max
+        if self.group is not None:
+            result["group"] = self.group
         return result
 
 
@@ -75,7 +82,7 @@ class Option:
     """A per-device option (Zigbee2MQTT's ``devices.<ieee>.<option>``), such as ``legacy``."""
 
     name: str
-    type: Literal["binary", "numeric", "text"]
+    type: Literal["binary", "numeric", "text", "list"]
     description: str
     default: Any
 
@@ -85,21 +92,27 @@ class Option:
 
 
 class ConvertInput(NamedTuple):
-    """What a converter sees: Zigbee2MQTT's ``msg`` and ``options``, reduced to what is used.
+    """What a converter sees: Zigbee2MQTT's ``msg``, ``options`` and ``model``, reduced to what is used.
 
     Attributes:
         model: the Zigbee2MQTT model (``ZNMS11LM``).
-        msg_type: ``attributeReport`` or ``readResponse``.
-        data: attribute id -> parsed value (``msg.data``; the decoder maps names itself).
+        msg_type: ``attributeReport``, ``readResponse`` or ``command<Name>``.
+        data: for attribute messages, attribute id -> parsed value (``msg.data``; converters know
+            the ids, so no names are built); for cluster-specific commands, parameter name -> value.
         compat: 1 (converters 20.58, with ``legacy``) or 2 (converters 26.x).
         legacy: the ``legacy`` option (only read with ``compat: 1``).
+        options: the device options (Zigbee2MQTT's ``devices.<ieee>``); a missing key takes
+            Zigbee2MQTT's default.
+        meta: the definition's ``meta`` (battery voltage range, …).
     """
 
     model: str
     msg_type: str
-    data: Mapping[int, Any]
+    data: Mapping[Any, Any]
     compat: int
     legacy: bool
+    options: Mapping[str, Any] = {}
+    meta: Mapping[str, Any] = {}
 
 
 ConvertFunction = Callable[[ConvertInput], "dict[str, Any] | None"]
@@ -147,12 +160,54 @@ class ValueSet:
 CapabilityFunction = Callable[[int, bool], "dict[str, ValueSet]"]
 
 
+class EventInput(NamedTuple):
+    """What an event function sees: the report's message and what the converters made of it.
+
+    Attributes:
+        cluster: the cluster id.
+        msg_type: ``attributeReport``, ``readResponse`` or ``command<Name>``.
+        data: the message's data, as converters see it.
+        result: the merged converter result (before rounding), or None when it is empty.
+        options: the device options.
+    """
+
+    cluster: int
+    msg_type: str
+    data: Mapping[Any, Any]
+    result: Mapping[str, Any] | None
+    options: Mapping[str, Any]
+
+
+#: Derives a definition's typed event from one report (None: nothing meaningful happened).
+EventFunction = Callable[[EventInput], "DeviceEvent | None"]
+
+
+@dataclass(frozen=True, slots=True)
+class ToZigbee:
+    """A ``toZigbee`` converter: the state keys it sets or reads and what it sends (commands, issue 8).
+
+    Declared beside ``fromZigbee`` in the same definition, as in zigbee-herdsman-converters; the
+    decoder never reads it. ``convert_set(key, value, options)`` returns the ZCL commands that set
+    ``key``, ``convert_get(key, options)`` those that read it back; None: not supported.
+    """
+
+    keys: tuple[str, ...]
+    convert_set: Callable[[str, Any, Mapping[str, Any]], Any] | None = None
+    convert_get: Callable[[str, Mapping[str, Any]], Any] | None = None
+
+
 @dataclass(frozen=True, slots=True)
 class Definition:
-    """One device model: identity, what it exposes, its options and its converters.
+    """One device model, as data: identity, exposes, options, both converter directions, events.
 
-    ``capabilities`` tells the capability lint which keys and values the converters can
-    publish in each mode; it is declared beside the converters so they cannot drift apart.
+    Mirrors zigbee-herdsman-converters' definition: ``zigbee_models`` (``zigbeeModel``), ``model``,
+    ``vendor``, ``description``, ``converters`` (``fromZigbee``: reports -> state), ``to_zigbee``
+    (``toZigbee``: state -> commands), ``exposes``, ``options``, ``meta``. The rest is flowengine's:
+    ``capabilities`` tells the capability lint which keys and values the converters can publish in
+    each mode (declared beside the converters so they cannot drift apart); ``events`` derives the
+    typed event of a report and ``event_capabilities`` lists what it can carry; ``precision`` lists
+    the keys Zigbee2MQTT post-processes (``<key>_calibration`` then ``<key>_precision``, see
+    :func:`flowengine_nodes.devices.converters.calibrate_and_round`) with their default decimals.
     """
 
     zigbee_models: tuple[str, ...]
@@ -164,8 +219,18 @@ class Definition:
     capabilities: CapabilityFunction
     options: tuple[Option, ...] = ()
     ota: bool = False
-    #: Keys whose number values are rounded after conversion: key -> decimals.
+    #: Keys whose number values are calibrated and rounded after conversion: key -> default decimals.
     precision: Mapping[str, int] = field(default_factory=dict)
+    #: zigbee-herdsman-converters' ``meta`` (``battery.voltageToPercentage`` -> ``battery_range``).
+    meta: Mapping[str, Any] = field(default_factory=dict)
+    to_zigbee: tuple[ToZigbee, ...] = ()
+    events: EventFunction | None = None
+    #: Keys of this definition's events -> the values they take (for the capability lint).
+    event_capabilities: Mapping[str, ValueSet] = field(default_factory=dict)
+
+    def option_defaults(self) -> dict[str, Any]:
+        """Return option name -> Zigbee2MQTT's default for this model."""
+        return {option.name: option.default for option in self.options}
 
     def to_json(self) -> dict[str, Any]:
         """Return the definition as JSON (``flowengine devices --json``)."""

@@ -10,17 +10,23 @@ exactly as in the reference.
 
 from __future__ import annotations
 
-import math
 import re
+from collections.abc import Mapping
 from typing import Any, Final
 
-from flowengine_nodes.devices.definitions import Converter, ConvertInput, Definition, Expose, Option, ValueSet
+from flowengine_nodes.devices.definitions import (
+    Converter,
+    ConvertInput,
+    Definition,
+    EventInput,
+    Expose,
+    Option,
+    ValueSet,
+)
+from flowengine_nodes.devices.events import LOCK_EVENTS, LockEvent, Method, Role
 from flowengine_nodes.devices.jsvalues import (
     UNDEFINED,
     JsBigInt,
-    JsObject,
-    JsTypeError,
-    StructElement,
     buffer_from_ascii,
     number_to_string,
     parse_int16,
@@ -28,6 +34,7 @@ from flowengine_nodes.devices.jsvalues import (
     truthy,
     utf16_units,
 )
+from flowengine_nodes.devices.lumi import LUMI_BASIC
 
 CLUSTER_BASIC: Final = 0x0000
 CLUSTER_POWER_CFG: Final = 0x0001
@@ -78,10 +85,6 @@ for _codes, _entry in (
 ):
     for _code in _codes:
         _STATUS[_code] = _entry
-
-# genBasic attribute ids zigbee-herdsman names (so ``lumi_basic`` sees a name, not a number).
-_BASIC_NAMED: Final = frozenset([*range(0, 21), 0x4000])
-
 
 def _lookup_text(index: float) -> str:
     """``lockStatusLookup[index]`` concatenated into a string: a miss reads ``undefined``."""
@@ -203,159 +206,8 @@ def _strict_equals_1(value: Any) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, JsBigInt) and value == 1
 
 
-def _assert_number(value: Any) -> float:
-    """Zigbee2MQTT's ``assertNumber``: a number that is not NaN, else the converter throws."""
-    if isinstance(value, JsBigInt) or not isinstance(value, (int, float)) or math.isnan(value):
-        raise JsTypeError("value is not a number")
-    return value
-
-
-def _js_round(value: float) -> float:
-    """JavaScript ``Math.round``: halves go up (towards +infinity)."""
-    if math.isnan(value) or math.isinf(value):
-        return value
-    floor = math.floor(value)
-    return floor + 1 if value - floor >= 0.5 else floor
-
-
-def _battery(voltage: float) -> float:
-    """``batteryVoltageToPercentage`` with ZNMS12LM's ``{min: 3000, max: 4200}``."""
-    clamped = 4200 if voltage > 4200 else 3000 if voltage < 3000 else voltage
-    return _js_round((clamped - 3000) / 1200 * 100)
-
-
-def _from_lookup(value: Any, table: dict[int, Any]) -> Any:
-    """Zigbee2MQTT's ``getFromLookup`` without a default: a miss throws."""
-    if isinstance(value, str):
-        for key in (value, value.lower(), value.upper()):
-            if key.isdigit() and str(int(key)) == key and int(key) in table:
-                return table[int(key)]
-    elif isinstance(value, (int, float)) and not isinstance(value, JsBigInt):
-        if isinstance(value, float) and value.is_integer():
-            value = int(value)
-        if isinstance(value, int) and value in table:
-            return table[value]
-    raise JsTypeError("value not in lookup")
-
-
-def _entries(value: Any) -> list[tuple[int, Any]]:
-    """``Object.entries(value)`` with integer keys, for the values a MI_STRUCT slot can hold."""
-    if value is None:
-        raise JsTypeError("Object.entries(undefined)")
-    if isinstance(value, dict):
-        return sorted(value.items())
-    if isinstance(value, (bytes, list)):
-        return list(enumerate(value))
-    if isinstance(value, str):
-        return list(enumerate(utf16_units(value)))
-    return []  # numbers, BigInts and plain objects have no integer keys
-
-
-def _numeric_attributes(payload: dict[str, Any], entries: list[tuple[int, Any]], compat: int) -> None:
-    """Zigbee2MQTT's ``numericAttributes2Payload`` for ZNMS12LM (keys that produce something)."""
-    for key, value in entries:
-        if key == 0:
-            payload["detection_period"] = _plain(value)
-        elif key == 1:
-            payload["voltage"] = value
-            payload["battery"] = _battery(_assert_number(value))
-        elif key == 3:
-            payload["device_temperature"] = _assert_number(value)
-        elif key == 5:
-            payload["power_outage_count"] = _assert_number(value) - 1
-        elif key == 149:
-            payload["energy"] = payload["consumption"] = _assert_number(value)
-        elif key == 150:
-            payload["voltage"] = _assert_number(value) * 0.1
-        elif key == 151:
-            payload["current"] = _assert_number(value) * 0.001
-        elif key == 152:
-            payload["power"] = _assert_number(value)
-        elif key == 240:
-            payload["flip_indicator_light"] = "ON" if _strict_equals_1(value) else "OFF"
-        elif key == 258:
-            payload["detection_interval"] = _plain(value)
-        elif key == 293:
-            payload["click_mode"] = _from_lookup(value, {1: "fast", 2: "multi"})
-        elif key == 512:
-            payload["operation_mode"] = _from_lookup(value, {0: "decoupled", 1: "control_relay"})
-        elif key in _BOOLEAN_KEYS:
-            payload[_BOOLEAN_KEYS[key]] = _strict_equals_1(value)
-        elif key == 523:
-            payload["overload_protection"] = _assert_number(value)
-        elif key == 550:
-            payload["button_switch_mode"] = "relay_and_usb" if _strict_equals_1(value) else "relay"
-        elif key == 1028:
-            payload["motor_state"], payload["running"] = _from_lookup(
-                value, {0: ("stopped", False), 1: ("opening", True), 2: ("closing", True)}
-            )
-        elif key == 1289:
-            table = {1: "dual_ct", 3: "rgbw"} if compat == 1 else {1: "dual_ct", 2: "rgb", 3: "rgbw"}
-            payload["dimmer_mode"] = _from_lookup(value, table)
-        elif key == 1025:
-            # Window-covering options: not modelled for a lock; publish nothing rather than guess.
-            raise JsTypeError("attribute 0x0401 is not modelled")
-        elif key == 65281:
-            _numeric_attributes(payload, _entries(value), compat)
-        elif key == 65282:
-            _struct_ff02(payload, value)
-
-
-_BOOLEAN_KEYS: Final = {
-    513: "power_outage_memory",
-    514: "auto_off",
-    515: "led_disabled_night",
-    519: "consumer_connected",
-    645: "lock_relay",
-}
-
-
-def _plain(value: Any) -> Any:
-    """A value copied into the payload as is; values without a faithful JSON form are refused."""
-    if _contains_object(value):
-        raise JsTypeError("time-of-day and date values are not modelled")
-    return UNDEFINED if value is None else value
-
-
-def _contains_object(value: Any) -> bool:
-    if isinstance(value, JsObject):
-        return True
-    if isinstance(value, list):
-        return any(_contains_object(item) for item in value)
-    if isinstance(value, StructElement):
-        return _contains_object(value.value)
-    if isinstance(value, dict):
-        return any(_contains_object(item) for item in value.values())
-    return False
-
-
-def _struct_ff02(payload: dict[str, Any], value: Any) -> None:
-    """0xFF02 as a ZCL structure: element 1 is the voltage, element 4 the power-outage count + 1."""
-    if not isinstance(value, list) or len(value) < 2 or not isinstance(value[1], StructElement):
-        raise JsTypeError("0xFF02 is not a structure")
-    voltage = value[1].value
-    payload["voltage"] = voltage
-    payload["battery"] = _battery(_assert_number(voltage))
-    if len(value) < 5 or not isinstance(value[4], StructElement):
-        raise JsTypeError("0xFF02 has no element 4")
-    count = value[4].value
-    if count is None:
-        payload["power_outage_count"] = math.nan
-    else:
-        payload["power_outage_count"] = _assert_number(count) - 1
-
-
-def lumi_basic(msg: ConvertInput) -> dict[str, Any]:
-    """``lumi_basic``: the genBasic heartbeat (MI_STRUCT in 0xFF01, structure in 0xFF02)."""
-    payload: dict[str, Any] = {}
-    entries = sorted((key, value) for key, value in msg.data.items() if key not in _BASIC_NAMED)
-    _numeric_attributes(payload, entries, msg.compat)
-    return payload
-
-
 _REPORT_TYPES: Final = frozenset({"attributeReport", "readResponse"})
 DOOR_LOCK_REPORT: Final = Converter("lumi_door_lock_report", CLUSTER_DOOR_LOCK, _REPORT_TYPES, door_lock_report)
-LUMI_BASIC: Final = Converter("lumi_basic", CLUSTER_BASIC, _REPORT_TYPES, lumi_basic)
 LOW_BATTERY: Final = Converter(
     "lumi_door_lock_low_battery", CLUSTER_POWER_CFG, _REPORT_TYPES, door_lock_low_battery
 )
@@ -419,6 +271,91 @@ def _znms13lm_capabilities(compat: int, legacy: bool) -> dict[str, ValueSet]:
     return _lock_capabilities("ZNMS13LM", compat, legacy)
 
 
+
+# --- typed lock events (LOCK.md "Typed lock events") --------------------------------------------
+
+_EVENT_COMPOSITE = re.compile(r"(finger_open|password_open|door_closed|change_language_to)_(admin|user)_id")
+_LANGUAGE = re.compile(r"change_language_to_(chinese|english)")
+_EVENT_VALUES: Final = frozenset(LOCK_EVENTS)
+
+_METHODS: Final[dict[str, Method]] = {}
+for _event in LOCK_EVENTS:
+    if _event.startswith("finger_"):
+        _METHODS[_event] = "finger"
+    elif _event.startswith("password_"):
+        _METHODS[_event] = "password"
+
+_Parsed = tuple[str, "Role | None"] | None
+#: Action text -> (event, role); actions repeat, so each distinct text is parsed once.
+_PARSED: dict[str, _Parsed] = {}
+_PARSED_LIMIT: Final = 4096
+
+
+def _parse_action(action: str) -> _Parsed:
+    if action in _EVENT_VALUES:
+        return action, None
+    if (match := _EVENT_COMPOSITE.match(action)) is not None:
+        return match.group(1), "admin" if match.group(2) == "admin" else "user"
+    if _LANGUAGE.fullmatch(action):
+        return "change_language_to", None
+    return None  # the reference garbled it ("undefined_admin_id5")
+
+
+def _number(value: Any) -> int | None:
+    """An id or count from the result: ints pass, NaN/None/anything else is unknown."""
+    return value if type(value) is int else None
+
+
+def event_from_result(result: Mapping[str, Any]) -> LockEvent | None:
+    """Return the typed event of one converter result, or None when it has no meaningful action.
+
+    ``result`` is the merged converter output of one report (before the state cache), so the
+    event is the same whatever ``legacy`` and ``cache_state`` say.
+    """
+    action = result.get("action")
+    if type(action) is not str:
+        action = result.get("action_action")
+        if type(action) is not str:
+            return None
+    try:
+        parsed = _PARSED[action]
+    except KeyError:
+        parsed = _parse_action(action)
+        if len(_PARSED) < _PARSED_LIMIT:
+            _PARSED[action] = parsed
+    if parsed is None:
+        return None
+    event, role = parsed
+    state = result.get("state")
+    reverse = result.get("reverse")
+    return LockEvent(
+        event,
+        _METHODS.get(event),
+        role,
+        _number(result.get("action_user")),
+        _number(result.get("action_repeat")),
+        state if type(state) is str else None,
+        reverse if type(reverse) is str else None,
+    )
+
+
+def lock_event(report: EventInput) -> LockEvent | None:
+    """The definition's event function: the lock event of the report's converter result."""
+    return None if report.result is None else event_from_result(report.result)
+
+
+#: What a lock event can carry (for the capability lint of the ``events`` port).
+LOCK_EVENT_CAPABILITIES: Final = {
+    "event": ValueSet(_EVENT_VALUES),
+    "method": ValueSet(frozenset({"finger", "password", None})),
+    "role": ValueSet(frozenset({"admin", "user", None})),
+    "user": ValueSet(any_value=True),
+    "repeat": ValueSet(any_value=True),
+    "state": ValueSet(frozenset({"LOCK", "UNLOCK", None})),
+    "reverse": ValueSet(frozenset({"LOCK", "UNLOCK", None})),
+}
+
+
 DEFINITIONS: Final = (
     Definition(
         zigbee_models=("lumi.lock.aq1",),
@@ -429,6 +366,8 @@ DEFINITIONS: Final = (
         converters=(DOOR_LOCK_REPORT,),
         capabilities=_znms11lm_capabilities,
         options=(LEGACY,),
+        events=lock_event,
+        event_capabilities=LOCK_EVENT_CAPABILITIES,
         ota=True,
     ),
     Definition(
@@ -449,7 +388,10 @@ DEFINITIONS: Final = (
         converters=(LUMI_BASIC, DOOR_LOCK_REPORT, LOW_BATTERY),
         capabilities=_znms12lm_capabilities,
         options=(LEGACY,),
+        events=lock_event,
+        event_capabilities=LOCK_EVENT_CAPABILITIES,
         precision={"voltage": 2},
+        meta={"battery_range": (3000, 4200)},
     ),
     Definition(
         zigbee_models=("lumi.lock.acn03",),
@@ -460,5 +402,7 @@ DEFINITIONS: Final = (
         converters=(DOOR_LOCK_REPORT,),
         capabilities=_znms13lm_capabilities,
         options=(LEGACY,),
+        events=lock_event,
+        event_capabilities=LOCK_EVENT_CAPABILITIES,
     ),
 )
