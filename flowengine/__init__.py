@@ -18,7 +18,18 @@ if TYPE_CHECKING:
     from flowengine.fields import Duration, Expr, PropertyPath, RuleTemplate, TemplateValue
     from flowengine.lint import Comparison, FlowSetting, PayloadValues
     from flowengine.message import Message
-    from flowengine.node import ERRORS_PORT, OUT_PORT, Counters, Node, NodeConfig, NodeContext, Sink, Source, Transform
+    from flowengine.node import (
+        ERRORS_PORT,
+        OUT_PORT,
+        Counters,
+        Node,
+        NodeConfig,
+        NodeContext,
+        Sink,
+        Source,
+        Transform,
+        expand_home,
+    )
     from flowengine.paths import compile_getter, delete_path, set_path, with_key
     from flowengine.scheduling import (
         Expiry,
@@ -54,6 +65,7 @@ _EXPORTS: dict[str, str] = {
     "Sink": "flowengine.node",
     "Source": "flowengine.node",
     "Transform": "flowengine.node",
+    "expand_home": "flowengine.node",
     "NodeState": "flowengine.state",
     "StateStore": "flowengine.state",
     "Duration": "flowengine.fields",
@@ -127,6 +139,7 @@ __all__ = [
     "compile_regex",
     "delete_path",
     "event_time",
+    "expand_home",
     "format_text",
     "json_safe",
     "key_text",

@@ -19,7 +19,7 @@ from flowengine import lint
 from flowengine.errors import ConfigError, Issue
 from flowengine.graph import FlowGraph, NodeSpec, build_graph, find_cycles
 from flowengine.loader import Document, YamlPath, load_yaml
-from flowengine.node import ERRORS_PORT, Node, NodeConfig
+from flowengine.node import ERRORS_PORT, Node, NodeConfig, expand_home
 from flowengine.redaction import expand, redact
 from flowengine.registry import Registry, RegistryError, suggest
 from flowengine.web.settings import HttpSettings, parse_listen
@@ -179,10 +179,9 @@ class _FlowChecker:
             self.error(("state",), "'state' must be a path or 'memory'", "bad-state")
             return None
         try:
-            candidate = Path(value).expanduser()
-        except RuntimeError:  # '~someone' who is not a user of this machine
-            self.error(("state",), f"'state': cannot expand '{value.split('/')[0]}' (no such user's home)",
-                       "bad-state")
+            candidate = expand_home(value)
+        except ValueError as error:  # '~someone' who is not a user of this machine
+            self.error(("state",), f"'state': {error}", "bad-state")
             return None
         return candidate if candidate.is_absolute() else self.file.parent / candidate
 

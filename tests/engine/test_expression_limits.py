@@ -87,6 +87,7 @@ def test_a_constant_template_over_the_limit_is_refused_at_load() -> None:
 
 def test_validate_reports_the_limit_in_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     flow = tmp_path / "flow.yaml"
+    (tmp_path / "c.jsonl").write_text("")
     flow.write_text(f'version: 1\nstate: memory\nnodes:\n  - id: src\n    type: zigbee-replay\n    path: c.jsonl\n'
                     f'    wires: [f]\n  - id: f\n    type: filter\n    when: "len(json({BIG})) > 0"\n')
     assert main(["validate", str(flow)]) == 1

@@ -10,10 +10,11 @@ from typing import ClassVar
 import pytest
 
 from flowengine import Message, NodeConfig, Source, Transform
+from flowengine.health import Health
 from flowengine.registry import Registry
 from flowengine.runner import run_flows
-from flowengine.runtime import FORWARD_DEPTH, block_entries
-from flowengine.testing import load_text, registry_with_capture, run_flow, write_flow
+from flowengine.runtime import FORWARD_DEPTH, FlowRun, block_entries
+from flowengine.testing import load_text, registry_with_capture, run_flow, run_sync, write_flow
 from tests.engine.test_runtime import make_capture, replay_flow
 
 
@@ -74,6 +75,7 @@ def test_a_long_chain_delivers_every_message_through_every_node(
 
 
 def test_a_short_flow_is_wired_with_direct_calls_only(tmp_path: Path, registry: Registry) -> None:
+    make_capture(tmp_path / "capture.jsonl", 1)
     loaded = load_text(tmp_path, replay_flow(chain(FORWARD_DEPTH - 2)), registry=registry)
     assert loaded.graph is not None
     assert block_entries(list(loaded.graph.enabled())) == set()
@@ -82,6 +84,7 @@ def test_a_short_flow_is_wired_with_direct_calls_only(tmp_path: Path, registry: 
 def test_every_path_crosses_an_entry_within_one_block(tmp_path: Path, registry: Registry) -> None:
     # A shortcut from h0 straight to h150 must not skip the trampoline on its way.
     text = replay_flow(chain(200)).replace("wires: [h1]", "wires: [h1, h150]")
+    make_capture(tmp_path / "capture.jsonl", 1)
     loaded = load_text(tmp_path, text, registry=registry)
     assert loaded.graph is not None
     entries = block_entries(list(loaded.graph.enabled()))
@@ -103,3 +106,25 @@ def test_a_source_stopped_by_an_error_fails_the_run_and_is_named(
     assert any("'radio' stopped after an error" in line for line in failed), failed
     assert not any("finished" in record.getMessage() and "input ended" in record.getMessage()
                    for record in caplog.records)
+
+
+@pytest.mark.parametrize("tap", [False, True])
+def test_counts_stay_exact_across_the_trampoline(tmp_path: Path, registry: Registry, tap: bool) -> None:
+    # 200 hops and a shortcut: inputs behind the trampoline are counted once, when they run.
+    make_capture(tmp_path / "capture.jsonl", 20)
+    text = replay_flow(chain(200)).replace("wires: [h1]", "wires: [h1, h150]")
+    loaded = load_text(tmp_path, text, registry=registry)
+    assert loaded.graph is not None, loaded.errors
+    run = FlowRun(loaded.graph, health=Health().flow(loaded.graph.name), tap=tap)
+    if tap:  # a viewer watches every node
+        for traffic in run.traffic.values():
+            traffic.open_tap()
+    run_sync(run.run())
+    assert block_entries(list(loaded.graph.enabled()))  # the trampoline was on the way
+    received = {node: run.traffic[node].received_now() for node in run.traffic}
+    assert received["h0"] == 20
+    assert received["h150"] == 40  # from h149 and from the shortcut
+    assert all(received[f"h{index}"] == 40 for index in range(151, 200))
+    assert all(received[f"h{index}"] == 20 for index in range(1, 150))
+    assert received["seen"] == 40
+    assert sorted(msg.payload["hops"] for msg in run.nodes["seen"].messages) == [51] * 20 + [200] * 20

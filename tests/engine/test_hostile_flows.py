@@ -34,6 +34,7 @@ def validate(tmp_path: Path, capsys: pytest.CaptureFixture[str], content: bytes 
              *, secrets: bytes | str | None = None) -> tuple[int, list[str]]:
     flow = tmp_path / "flow.yaml"
     flow.write_bytes(content.encode() if isinstance(content, str) else content)
+    (tmp_path / "cap.jsonl").write_text("")  # GOOD's capture: a missing one would be an error of its own
     if secrets is not None:
         (tmp_path / "secrets.yaml").write_bytes(secrets.encode() if isinstance(secrets, str) else secrets)
     status = main(["validate", str(flow)])
@@ -63,6 +64,9 @@ def bomb(levels: int) -> str:
     (GOOD.replace("for: 5s", "for: 1" + "0" * 400), r":10:10: node 'd': for: the number is too large"),
     (GOOD.replace("    type: delay", "    !foo type: delay"), r":9:5: a mapping key cannot carry a tag"),
     (GOOD.replace("state: memory", "state: ~no-such-user-here/x.db"), r":2:8: 'state': cannot expand"),
+    (GOOD.replace("cap.jsonl", "~no-such-user-here/cap.jsonl"), r":6:11: node 'src': path: cannot expand '~no-such"),
+    (GOOD.replace("    type: log\n", "    type: file\n    path: ~no-such-user-here/out.jsonl\n"),
+     r":14:11: node 'out': path: cannot expand '~no-such-user-here'"),
     (bomb(10), rf":\d+:\d+: aliases expand to more than {MAX_ALIAS_NODES} nodes"),
     ("version: 1\nnodes: [\x07]\n", r":2:9: invalid YAML: character #x0007 is not allowed"),
 ])
@@ -106,6 +110,7 @@ def test_anchors_within_the_budget_still_work(tmp_path: Path, capsys: pytest.Cap
     text = text.replace("wires: [d]", "wires: [d, d2]")
     flow = tmp_path / "flow.yaml"
     flow.write_text(text)
+    (tmp_path / "cap.jsonl").write_text("")
     assert main(["validate", str(flow)]) == 0
     assert capsys.readouterr().out.strip().endswith(": ok")
 

@@ -37,6 +37,9 @@ def flow(node: str, *, version: str = "1") -> str:
 
 def write(tmp_path: Path, text: str) -> Path:
     (tmp_path / "secrets.yaml").write_text("".join(f"{key}: {json.dumps(value)}\n" for key, value in SECRETS.items()))
+    capture = tmp_path / "capture.jsonl"
+    if not capture.exists():  # the replay's capture: a missing one would be an error of its own
+        capture.write_text("")
     path = tmp_path / "flow.yaml"
     path.write_text(text)
     return path
