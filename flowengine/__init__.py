@@ -14,10 +14,22 @@ if TYPE_CHECKING:
     from flowengine.clock import Clock, EventClock, TimerHandle, WallClock
     from flowengine.errors import ConfigError, FlowError, Issue, NodeError
     from flowengine.expressions import Expression, format_text
+    from flowengine.expressions.regex import compile_regex
     from flowengine.fields import Duration, Expr, PropertyPath, RuleTemplate, TemplateValue
     from flowengine.lint import Comparison, FlowSetting, PayloadValues
     from flowengine.message import Message
-    from flowengine.node import ERRORS_PORT, OUT_PORT, Counters, Node, NodeConfig, NodeContext, Sink, Source, Transform
+    from flowengine.node import (
+        ERRORS_PORT,
+        OUT_PORT,
+        Counters,
+        Node,
+        NodeConfig,
+        NodeContext,
+        Sink,
+        Source,
+        Transform,
+        expand_home,
+    )
     from flowengine.paths import compile_getter, delete_path, set_path, with_key
     from flowengine.scheduling import (
         Expiry,
@@ -53,6 +65,7 @@ _EXPORTS: dict[str, str] = {
     "Sink": "flowengine.node",
     "Source": "flowengine.node",
     "Transform": "flowengine.node",
+    "expand_home": "flowengine.node",
     "NodeState": "flowengine.state",
     "StateStore": "flowengine.state",
     "Duration": "flowengine.fields",
@@ -81,6 +94,7 @@ _EXPORTS: dict[str, str] = {
     "with_key": "flowengine.paths",
     "Expression": "flowengine.expressions",
     "format_text": "flowengine.expressions",
+    "compile_regex": "flowengine.expressions.regex",
     "Template": "flowengine.templates",
 }
 
@@ -122,8 +136,10 @@ __all__ = [
     "Transform",
     "WallClock",
     "compile_getter",
+    "compile_regex",
     "delete_path",
     "event_time",
+    "expand_home",
     "format_text",
     "json_safe",
     "key_text",
