@@ -14,6 +14,7 @@ if TYPE_CHECKING:
     from flowengine.clock import Clock, EventClock, TimerHandle, WallClock
     from flowengine.errors import ConfigError, FlowError, Issue, NodeError
     from flowengine.expressions import Expression, format_text
+    from flowengine.expressions.regex import compile_regex
     from flowengine.fields import Duration, Expr, PropertyPath, RuleTemplate, TemplateValue
     from flowengine.hints import Comparison, PayloadValues
     from flowengine.lint import FlowSetting
@@ -30,6 +31,7 @@ if TYPE_CHECKING:
         TaskStatus,
         Transform,
         error_message,
+        expand_home,
     )
     from flowengine.paths import compile_getter, delete_path, set_path, with_key
     from flowengine.raw import RawReport, record_in, report_message
@@ -69,6 +71,7 @@ _EXPORTS: dict[str, str] = {
     "Transform": "flowengine.node",
     "TaskStatus": "flowengine.node",
     "error_message": "flowengine.node",
+    "expand_home": "flowengine.node",
     "NodeState": "flowengine.state",
     "StateStore": "flowengine.state",
     "Duration": "flowengine.fields",
@@ -100,6 +103,7 @@ _EXPORTS: dict[str, str] = {
     "with_key": "flowengine.paths",
     "Expression": "flowengine.expressions",
     "format_text": "flowengine.expressions",
+    "compile_regex": "flowengine.expressions.regex",
     "Template": "flowengine.templates",
 }
 
@@ -143,9 +147,11 @@ __all__ = [
     "Transform",
     "WallClock",
     "compile_getter",
+    "compile_regex",
     "delete_path",
     "error_message",
     "event_time",
+    "expand_home",
     "format_text",
     "json_safe",
     "key_text",

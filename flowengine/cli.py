@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import logging
 import os
 import sys
 from importlib.metadata import PackageNotFoundError, version
@@ -19,9 +20,11 @@ from pathlib import Path
 from typing import Any
 
 from flowengine import logs
+from flowengine.errors import EXIT_INTERNAL_ERROR
 from flowengine.flow import load_flow
 from flowengine.graph import FlowGraph, to_dot, to_mermaid
 from flowengine.introspect import flow_schema, node_example, node_summary, static_ports
+from flowengine.redaction import redact
 from flowengine.registry import Registry, RegistryError, commands
 from flowengine.web.settings import TOKEN_VARIABLE, HttpSettings, parse_listen
 
@@ -106,7 +109,10 @@ def parser(extra: list[str]) -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     """Run the command line; return the exit code.
 
-    A closed stdout (the reader of a pipe went away) ends the command quietly with 0.
+    0: success; 1: a bad flow, test file or input (``file:line:col`` lines say why); 2: a
+    usage error; :data:`~flowengine.errors.EXIT_INTERNAL_ERROR` (70): flowengine itself
+    failed — one line on stderr, the traceback only with ``--log-level debug``. A closed
+    stdout (the reader of a pipe went away) ends the command quietly with 0.
     """
     try:
         status = _main(list(sys.argv[1:] if argv is None else argv))
@@ -114,6 +120,12 @@ def main(argv: list[str] | None = None) -> int:
     except BrokenPipeError:
         _drop_stdout()
         return 0
+    except Exception as exc:  # the one place that turns a crash into one line and an exit code
+        logging.getLogger("flowengine.cli").debug("internal error", exc_info=True)
+        text = logs.redact_text(f"{type(exc).__name__}: {exc}".splitlines()[0] if str(exc) else type(exc).__name__)
+        sys.stderr.write(f"flowengine: internal error: {text} (a bug: please report it; "
+                         "--log-level debug shows the traceback)\n")
+        return EXIT_INTERNAL_ERROR
     return status
 
 
@@ -291,7 +303,8 @@ def _graph(registry: Registry, path: Path, fmt: str) -> int:
         for issue in loaded.errors:
             _echo(str(issue))
         return 1
-    sys.stdout.write(to_mermaid(loaded.graph) if fmt == "mermaid" else to_dot(loaded.graph))
+    text = to_mermaid(loaded.graph) if fmt == "mermaid" else to_dot(loaded.graph)
+    sys.stdout.write(redact(text, loaded.graph.secrets))
     return 0
 
 

@@ -66,7 +66,11 @@ def parse_duration(value: str | int | float) -> float:
     if isinstance(value, bool):
         raise ValueError(f"{value!r} is not a duration ({_EXAMPLES})")  # noqa: TRY004 (pydantic wants ValueError)
     if isinstance(value, int | float):
-        return _checked(float(value), value)
+        try:
+            seconds = float(value)
+        except OverflowError:  # an integer beyond any float: no repr either (it may be huge)
+            raise ValueError("the number is too large to be a duration") from None
+        return _checked(seconds, value)
     if not isinstance(value, str):
         raise ValueError(f"{value!r} is not a duration ({_EXAMPLES})")  # noqa: TRY004 (pydantic wants ValueError)
     text = value.strip()

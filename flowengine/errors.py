@@ -8,6 +8,12 @@ from typing import Literal
 
 Severity = Literal["error", "warning"]
 
+#: Exit code of a command that found a bad flow, test file or input (CONTRACT §7).
+EXIT_BAD_INPUT = 1
+#: Exit code when flowengine itself failed (an unexpected exception): a bug, not bad input.
+#: 70 is ``EX_SOFTWARE`` of BSD's sysexits.h.
+EXIT_INTERNAL_ERROR = 70
+
 
 @dataclass(frozen=True, slots=True)
 class Issue:

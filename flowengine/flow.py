@@ -7,9 +7,9 @@ once. Nothing is started here.
 
 from __future__ import annotations
 
-import dataclasses
 import re
 from collections.abc import Mapping
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +19,8 @@ from flowengine import lint
 from flowengine.errors import ConfigError, Issue
 from flowengine.graph import FlowGraph, NodeSpec, build_graph, find_cycles
 from flowengine.loader import Document, YamlPath, load_yaml
-from flowengine.node import ERRORS_PORT, Node, NodeConfig
+from flowengine.node import ERRORS_PORT, Node, NodeConfig, expand_home
+from flowengine.redaction import expand, redact
 from flowengine.registry import Registry, RegistryError, suggest
 from flowengine.web.settings import HttpSettings, parse_listen
 
@@ -58,17 +59,11 @@ def load_flow(path: Path | str, registry: Registry, *, text: str | None = None,
     graph = checker.check()
     issues = sorted(document.issues + checker.issues, key=lambda i: (i.line, i.column))
     if document.secrets:
-        issues = [_redacted(issue, document.secrets) for issue in issues]
+        # A secret may land in any message (a bad model, duration, topic, version...).
+        forms = expand(document.secrets)
+        issues = [replace(issue, message=redact(issue.message, forms)) for issue in issues]
     has_errors = any(issue.severity == "error" for issue in issues)
     return LoadedFlow(document.file, None if has_errors else graph, issues)
-
-
-def _redacted(issue: Issue, secrets: set[str]) -> Issue:
-    """Return ``issue`` with every secret in its message replaced by ``***`` (CONTRACT §1)."""
-    message = issue.message
-    for secret in secrets:
-        message = message.replace(secret, "***")
-    return issue if message == issue.message else dataclasses.replace(issue, message=message)
 
 
 def load_flow_or_raise(path: Path | str, registry: Registry, **kwargs: Any) -> FlowGraph:
@@ -126,7 +121,7 @@ class _FlowChecker:
         graph = build_graph(specs)
         self._check_cycles(specs, graph)
         flow = FlowGraph(self.file.resolve(), name, state_path, specs, graph,
-                         frozenset(self.document.secrets), http)
+                         expand(self.document.secrets), http)
         if not any(issue.severity == "error" for issue in self.issues + self.document.issues):
             for finding in lint.check(flow):
                 path: YamlPath = ("nodes", self.index_of[finding.node_id], *finding.config_path)
@@ -172,7 +167,7 @@ class _FlowChecker:
                        f"node '{second_id}': {found.name} {second_value!r} differs from {first_value!r} set on "
                        f"node '{first_id}' at {self.document.file}:{where.line}:{where.column}; a flow has one "
                        f"{found.name} (set it once, or the same on both)", "setting-disagrees")
-        return {node_id: dataclasses.replace(spec, config=configs[node_id]) if node_id in configs else spec
+        return {node_id: replace(spec, config=configs[node_id]) if node_id in configs else spec
                 for node_id, spec in specs.items()}
 
     def _state_path(self, value: Any, name: str) -> Path | None:
@@ -183,7 +178,11 @@ class _FlowChecker:
         if not isinstance(value, str):
             self.error(("state",), "'state' must be a path or 'memory'", "bad-state")
             return None
-        candidate = Path(value).expanduser()
+        try:
+            candidate = expand_home(value)
+        except ValueError as error:  # '~someone' who is not a user of this machine
+            self.error(("state",), f"'state': {error}", "bad-state")
+            return None
         return candidate if candidate.is_absolute() else self.file.parent / candidate
 
     def _nodes(self, raw_nodes: list[Any]) -> dict[str, NodeSpec]:
@@ -269,6 +268,11 @@ class _FlowChecker:
             for error in exc.errors():
                 self._config_error(node_id, error, data, path, known)
             return None
+        except (ArithmeticError, TypeError, ValueError, RecursionError) as exc:
+            # A validator that failed other than by ValueError (an overflow, a type it did not
+            # expect): still a bad value in this node's config, not a crash of the loader.
+            self.error(path, f"node '{node_id}': invalid config ({type(exc).__name__}: {exc})", "bad-config")
+            return None
 
     def _config_error(self, node_id: str, error: Any, data: dict[str, Any], path: YamlPath,
                       known: list[str]) -> None:
@@ -332,7 +336,8 @@ class _FlowChecker:
             else:
                 continue
             for port, targets in ports.items():
-                for position, target in enumerate([targets] if isinstance(targets, str) else targets or []):
+                listed = [targets] if isinstance(targets, str) else targets if isinstance(targets, list) else []
+                for position, target in enumerate(listed):
                     if not isinstance(target, str):
                         continue
                     if target in self.all_ids:

@@ -11,12 +11,19 @@ from __future__ import annotations
 import json
 import logging
 import sys
+from collections.abc import Iterable
 from datetime import datetime
 from typing import TextIO
 
-REDACTED = "***"
+from flowengine.redaction import REDACTED, redact
+
+__all__ = ["FORMATS", "LEVELS", "REDACTED", "RedactingFilter", "add_secrets", "configure", "redact_text"]
+
 LEVELS = ("debug", "info", "warning", "error")
 FORMATS = ("text", "json")
+
+#: The filter of the handler :func:`configure` installed (secrets are added to it as flows load).
+_ACTIVE: list[RedactingFilter] = []
 
 
 def timestamp(created: float) -> str:
@@ -27,7 +34,9 @@ def timestamp(created: float) -> str:
 class RedactingFilter(logging.Filter):
     """Replaces every known secret in a log record's final text with ``***``.
 
-    Secrets come from ``!secret`` values of the loaded flows; they must never reach a log.
+    Secrets come from ``!secret`` values (and secret environment variables) of the loaded
+    flows, in every spelling :func:`flowengine.redaction.secret_forms` lists; they must never
+    reach a log.
     """
 
     def __init__(self) -> None:
@@ -41,13 +50,23 @@ class RedactingFilter(logging.Filter):
         text = record.getMessage()
         if record.exc_info and not record.exc_text:
             record.exc_text = logging.Formatter().formatException(record.exc_info)
-        for secret in self.secrets:
-            if secret in text:
-                text = text.replace(secret, REDACTED)
-            if record.exc_text and secret in record.exc_text:
-                record.exc_text = record.exc_text.replace(secret, REDACTED)
-        record.msg, record.args = text, None
+        if record.exc_text:
+            record.exc_text = redact(record.exc_text, self.secrets)
+        record.msg, record.args = redact(text, self.secrets), None
         return True
+
+
+def add_secrets(secrets: Iterable[str]) -> None:
+    """Redact ``secrets`` (already expanded to their forms) in the logs of :func:`configure`'s handler."""
+    for active in _ACTIVE:
+        active.secrets |= set(secrets)
+
+
+def redact_text(text: str) -> str:
+    """Return ``text`` with every secret known to the active log filter hidden."""
+    for active in _ACTIVE:
+        text = redact(text, active.secrets)
+    return text
 
 
 class TextFormatter(logging.Formatter):
@@ -92,6 +111,7 @@ def configure(level: str = "info", fmt: str = "text", *, stream: TextIO | None =
     handler.setFormatter(JsonFormatter() if fmt == "json" else TextFormatter())
     redactor = RedactingFilter()
     handler.addFilter(redactor)
+    _ACTIVE[:] = [redactor]
     handler.set_name("flowengine")
     root = logging.getLogger()
     # Replace only a handler of ours (a second call), keeping any a host program installed.

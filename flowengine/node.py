@@ -68,6 +68,24 @@ def error_message(msg: Message, node_id: str, exc: BaseException) -> Message:
     return msg.evolve(meta={**msg.meta, "error": error})
 
 
+def expand_home(path: str | Path) -> Path:
+    """Return ``path`` with a leading ``~`` or ``~user`` expanded to that home folder.
+
+    Unlike :meth:`pathlib.Path.expanduser`, a home that cannot be found (a ``~user``
+    who is not a user of this machine, or ``~`` with neither ``HOME`` nor a user
+    entry) is a :class:`ValueError` saying so, which a config validator reports as a
+    positioned bad-flow line rather than an internal error.
+
+    Raises:
+        ValueError: the home folder of the leading ``~`` part cannot be determined.
+    """
+    try:
+        return Path(path).expanduser()
+    except RuntimeError:  # pathlib's "Could not determine home directory."
+        first = str(path).split("/")[0]
+        raise ValueError(f"cannot expand '{first}': no such user's home on this machine") from None
+
+
 class NodeConfig(BaseModel):
     """Base of every node type's config model: frozen, unknown keys refused.
 
@@ -137,7 +155,7 @@ class NodeContext:
 
     def resolve_path(self, path: str | Path) -> Path:
         """Resolve a path from the flow's config against the folder of the flow file."""
-        candidate = Path(path).expanduser()
+        candidate = expand_home(path)
         return candidate if candidate.is_absolute() else self.flow_dir / candidate
 
     # Engine-owned timers and tasks --------------------------------------------------------

@@ -40,6 +40,11 @@ def log_summary(summary: RunSummary) -> None:
         if shown:
             text = ", ".join(f"{name}={value}" for name, value in sorted(shown.items()))
             logger.info("flow '%s' node '%s': %s", summary.flow, node_id, text)
+    if summary.failed_sources:
+        stopped = ", ".join(f"'{node_id}'" for node_id in summary.failed_sources)
+        logger.error("flow '%s' failed after %.2f s: source %s stopped after an error", summary.flow,
+                     summary.seconds, stopped)
+        return
     logger.info("flow '%s' finished after %.2f s (%s)", summary.flow, summary.seconds,
                 "input ended" if summary.end_of_input else "stopped")
 
@@ -107,6 +112,8 @@ class FlowRunner:
                 await cancel_and_wait(relay, *([watcher] if watcher is not None else []))
             if summary is not None:
                 log_summary(summary)
+                if summary.failed_sources:
+                    self.failed = True
             if stop.is_set() or not self.watch:
                 return
             if restart:

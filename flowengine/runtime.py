@@ -30,7 +30,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 from typing import Any
@@ -52,6 +52,9 @@ Deliver = Callable[[Message], object]
 #: Seconds after which :func:`cancel_and_wait` asks a task that is still running to stop again.
 CANCEL_RETRY = 1.0
 __all__ = ["LOGGED_FAILURES", "FlowRun", "RunSummary", "cancel_and_wait", "changed_nodes", "fan_out"]
+#: Longest run of transforms a message crosses by direct calls before it is handed to a
+#: trampoline (each node costs a few Python frames; the interpreter allows about 1,000).
+FORWARD_DEPTH = 64
 
 
 async def cancel_and_wait(*tasks: asyncio.Future[Any]) -> None:
@@ -89,6 +92,73 @@ def changed_nodes(old: FlowGraph, new: FlowGraph) -> set[str]:
     return changed
 
 
+class Trampoline:
+    """Bounds the call depth of forwarding on long chains, at no cost on short ones.
+
+    Wiring calls the next node directly, so a message crossing N transforms nests N calls.
+    On a chain longer than :data:`FORWARD_DEPTH`, the inputs of the nodes where a message
+    enters a new block of that many hops are wrapped by :meth:`wrap`: the first wrapped
+    input reached runs the message and then drains, in order, what deeper wrapped inputs
+    queued meanwhile; the deeper ones only queue. The stack stays bounded whatever the
+    chain's length, every message is still delivered before the source's ``emit`` returns,
+    and the order along each path is kept (a FIFO). Flows shorter than the block size
+    wrap nothing, so their hot path is the plain direct call.
+    """
+
+    __slots__ = ("_pending", "_running")
+
+    def __init__(self) -> None:
+        self._pending: deque[tuple[Deliver, Message]] = deque()
+        self._running = False
+
+    def wrap(self, deliver: Deliver) -> Deliver:
+        """Return ``deliver`` behind the trampoline."""
+        pending = self._pending
+
+        def bounce(msg: Message) -> None:
+            pending.append((deliver, msg))
+            if self._running:
+                return
+            self._running = True
+            try:
+                while pending:
+                    target, queued = pending.popleft()
+                    target(queued)
+            finally:
+                self._running = False
+
+        return bounce
+
+
+def _bounced(factory: Callable[[Upstream], Deliver], trampoline: Trampoline) -> Callable[[Upstream], Deliver]:
+    """Return ``factory`` with every input function it builds wrapped by ``trampoline``."""
+    return lambda upstream: trampoline.wrap(factory(upstream))
+
+
+def block_entries(specs: list[NodeSpec], block: int = FORWARD_DEPTH) -> set[str]:
+    """The ids of the nodes where some path enters a new block of ``block`` hops.
+
+    ``specs`` are in wiring order (upstream first); a node's depth is its longest distance
+    from a node nothing feeds, ignoring wires back to an earlier node (allowed cycles go
+    through a late-bound call anyway). Along any path the depth rises by at least one per
+    hop, so a path never runs more than ``block`` hops without crossing an entry.
+    """
+    order = {spec.id: index for index, spec in enumerate(specs)}
+    depth = dict.fromkeys(order, 0)
+    entries: set[str] = set()
+    for spec in specs:
+        for targets in spec.wires.values():
+            for target in targets:
+                if order.get(target, -1) > order[spec.id]:
+                    depth[target] = max(depth[target], depth[spec.id] + 1)
+    for spec in specs:
+        for targets in spec.wires.values():
+            for target in targets:
+                if order.get(target, -1) > order[spec.id] and depth[target] // block != depth[spec.id] // block:
+                    entries.add(target)
+    return entries
+
+
 @dataclass
 class RunSummary:
     """What a finished run reports: per-node counters and how it ended."""
@@ -97,6 +167,8 @@ class RunSummary:
     counters: dict[str, dict[str, int]] = field(default_factory=dict)
     end_of_input: bool = False
     seconds: float = 0.0
+    #: Sources that stopped because of an error (their ids); a run with any did not succeed.
+    failed_sources: list[str] = field(default_factory=list)
 
 
 class FlowRun:
@@ -120,6 +192,7 @@ class FlowRun:
         self.store = store or StateStore(flow.state_path)
         self.nodes: dict[str, Node[Any]] = {}
         self.channels: dict[str, Channel[Message]] = {}
+        self._failed_sources: list[str] = []
         self.health = health
         self.traffic: dict[str, Traffic] = {}
         self._tap = tap
@@ -164,6 +237,8 @@ class FlowRun:
                          if target in self.specs)
         for spec in specs:
             self.traffic[spec.id].settle()  # a rewiring (reload) re-derives the counting below
+        entries = block_entries(specs)
+        trampoline = Trampoline()
 
         def targets_of(spec: NodeSpec, traffic: Traffic, port: str) -> Deliver:
             wired = [t for t in spec.wires.get(port, ()) if t in self.specs]
@@ -194,6 +269,8 @@ class FlowRun:
                     out = deliver
                 node.bind_output(port, deliver)
             factory = self._input_factory(spec, node, traffic, out)
+            if spec.id in entries:  # a long chain: this node's inputs go through the trampoline
+                factory = _bounced(factory, trampoline)
             factories[spec.id] = factory
             plain[spec.id] = factory(None)
 
@@ -281,6 +358,7 @@ class FlowRun:
                 for name, value in counters.items():
                     merged[name] = merged.get(name, 0) + value
             self.store.close()
+            summary.failed_sources = list(self._failed_sources)
             summary.seconds = time.monotonic() - began
         if failure is not None:
             raise failure
@@ -342,6 +420,7 @@ class FlowRun:
             raise
         except Exception:
             source.counters["errors"] += 1
+            self._failed_sources.append(source.id)
             source.logger.exception("source '%s' stopped after an error", source.id)
 
     async def _wait_sources(self, stop: asyncio.Event) -> bool:

@@ -28,6 +28,8 @@ from flowengine.expressions import (
     format_text,
     validate_names,
 )
+from flowengine.expressions.base import MAX_VALUE_SIZE
+from flowengine.expressions.sizes import ValueTooLargeError
 from flowengine.message import Message
 
 __all__ = ["Template", "TemplateError", "compile_template"]
@@ -202,6 +204,10 @@ def _compile_string(
                 continue
             piece = format_text(piece.constant_value)
         if parts and isinstance(parts[-1], str):
+            if len(parts[-1]) + len(piece) > MAX_VALUE_SIZE:
+                line, column = _position(text, 0)
+                raise TemplateError(f"this template would build more than {MAX_VALUE_SIZE:,} characters",
+                                    line=line, column=column, source=text, path=path)
             parts[-1] += piece
         else:
             parts.append(piece)
@@ -271,9 +277,14 @@ def _text(parts: list[str | Evaluator]) -> Evaluator:
 
     def render_many(x: Mapping[str, Any], m: Message) -> str:
         out = [prefix]
+        length = len(prefix)
         for read, suffix in frozen:
             value = read(x, m)
-            out.append(value if type(value) is str else text_of(value))
+            text = value if type(value) is str else text_of(value)
+            length += len(text) + len(suffix)
+            if length > MAX_VALUE_SIZE:  # checked before the join allocates the whole text
+                raise ValueTooLargeError("this template", length)
+            out.append(text)
             out.append(suffix)
         return "".join(out)
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -30,3 +32,18 @@ def registry() -> Registry:
 def repo() -> Path:
     """The repository root."""
     return REPO
+
+
+@pytest.fixture(autouse=True)
+def _root_logging_restored() -> Iterator[None]:
+    """Give the next test the root logger as this one found it.
+
+    ``flowengine.cli.main`` called in-process configures logging as the command does: its
+    handler on the root logger, and the root's level from ``--log-level``. Left behind,
+    ``--log-level error`` hides the warnings a later test reads through ``caplog``.
+    """
+    root = logging.getLogger()
+    level, handlers = root.level, list(root.handlers)
+    yield
+    root.setLevel(level)
+    root.handlers[:] = handlers

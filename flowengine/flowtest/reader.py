@@ -15,6 +15,7 @@ from flowengine.flowtest.inputs import report_message
 from flowengine.loader import Document, YamlPath, load_yaml
 from flowengine.message import Message
 from flowengine.node import OUT_PORT
+from flowengine.redaction import expand, redact
 
 #: The keys of one test.
 TEST_KEYS = ("name", "capture", "input", "at", "at_end", "expect", "allow_errors")
@@ -196,7 +197,8 @@ def read_test_file(path: Path) -> list[TestCase]:
     """
     document = load_yaml(path)
     if document.issues:
-        raise TestFileError([str(issue) for issue in document.issues])
+        forms = expand(document.secrets)
+        raise TestFileError([redact(str(issue), forms) for issue in document.issues])
     reader = _Reader(document)
     cases = reader.read(path)
     if reader.issues:

@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 
+from flowengine import logs
 from flowengine.clock import EventClock
 from flowengine.flow import load_flow
 from flowengine.flowtest.cases import Outcome, TestCase
 from flowengine.flowtest.inputs import INPUT_ID, Inject
 from flowengine.flowtest.judge import judge
 from flowengine.flowtest.rewire import build_graph_for
+from flowengine.graph import FlowGraph
+from flowengine.redaction import redact
 from flowengine.registry import Registry
 from flowengine.runtime import FlowRun
 from flowengine.state import StateStore
@@ -28,8 +32,14 @@ def run_case(case: TestCase, registry: Registry) -> Outcome:
     loaded = load_flow(case.flow_path, registry, check_files=False)  # sources and sinks are replaced
     if not loaded.ok or loaded.graph is None:
         return Outcome(case, False, ["the flow does not load:", *(str(issue) for issue in loaded.errors)])
+    logs.add_secrets(loaded.graph.secrets)
+    outcome = _run_case(case, loaded.graph)
+    return dataclasses.replace(outcome, details=[redact(line, loaded.graph.secrets) for line in outcome.details])
+
+
+def _run_case(case: TestCase, flow: FlowGraph) -> Outcome:
     try:
-        graph, observers = build_graph_for(case, loaded.graph)
+        graph, observers = build_graph_for(case, flow)
     except ValueError as exc:
         return _problem(case, str(exc))
     run = FlowRun(graph, clock=EventClock(), store=StateStore(None))

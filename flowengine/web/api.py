@@ -13,9 +13,9 @@ from typing import Any
 
 from flowengine.graph import FlowGraph
 from flowengine.health import Health
-from flowengine.logs import REDACTED
 from flowengine.message import Message
 from flowengine.node import ERRORS_PORT
+from flowengine.redaction import redact as redact_text
 from flowengine.stats import node_stats
 
 
@@ -74,10 +74,7 @@ def redact(value: Any, secrets: Collection[str]) -> Any:
     if not secrets:
         return value
     if isinstance(value, str):
-        for secret in secrets:
-            if secret and secret in value:
-                value = value.replace(secret, REDACTED)
-        return value
+        return redact_text(value, secrets)  # longest first: a URL is hidden whole, not around its password
     if isinstance(value, dict):
         return {redact(str(key), secrets): redact(item, secrets) for key, item in value.items()}
     if isinstance(value, list | tuple):

@@ -95,7 +95,7 @@ CASES: dict[str, tuple[str, list[tuple[int, str]]]] = {
     "bad-regex": (
         "version: 1\nnodes:\n" + GOOD_SOURCE + "    wires: [s]\n  - id: s\n    type: switch\n"
         "    rules:\n      - {regex: '([', port: a}\n",
-        [(10, "invalid regex")],
+        [(10, "invalid regular expression")],
     ),
 }
 

@@ -10,7 +10,7 @@ from typing import Any, ClassVar
 import orjson
 from pydantic import Field, ValidationInfo, field_validator
 
-from flowengine import Message, NodeConfig, Sink
+from flowengine import Message, NodeConfig, Sink, expand_home
 
 
 class FileConfig(NodeConfig):
@@ -25,7 +25,7 @@ class FileConfig(NodeConfig):
         flow_dir = (info.context or {}).get("flow_dir")
         if flow_dir is None or not (info.context or {}).get("check_files", True):
             return value  # validated outside a flow file: start() says the same
-        path = Path(value).expanduser()
+        path = expand_home(value)
         problem = place_problem(path if path.is_absolute() else Path(flow_dir) / path)
         if problem is not None:
             raise ValueError(problem)

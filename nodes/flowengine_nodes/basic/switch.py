@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from typing import Any, ClassVar
 
 from pydantic import Field, model_validator
 
-from flowengine import Comparison, Expr, Message, NodeConfig, PropertyPath, Transform, compile_getter
+from flowengine import Comparison, Expr, Message, NodeConfig, PropertyPath, Transform, compile_getter, compile_regex
 
 TESTS = ("eq", "in", "gt", "lt", "regex", "when")
 
@@ -31,10 +30,7 @@ class SwitchRule(NodeConfig):
             raise ValueError(f"a rule has exactly one test of {', '.join(TESTS)}; this one has "
                              f"{', '.join(given) or 'none'}")
         if self.regex is not None:
-            try:
-                re.compile(self.regex)
-            except re.error as exc:
-                raise ValueError(f"invalid regex {self.regex!r}: {exc}") from exc
+            compile_regex(self.regex)  # linear-time (RE2); a ValueError saying why otherwise
         return self
 
     def test(self) -> Callable[[Any, Message], bool]:
@@ -57,8 +53,8 @@ class SwitchRule(NodeConfig):
             bound_lt = self.lt
             return lambda value, msg: _number(value) and value < bound_lt
         if "regex" in fields:
-            pattern = re.compile(self.regex or "")
-            return lambda value, msg: isinstance(value, str) and pattern.search(value) is not None
+            search = compile_regex(self.regex or "")
+            return lambda value, msg: isinstance(value, str) and search(value)
         expected = self.eq
         return lambda value, msg: value == expected
 

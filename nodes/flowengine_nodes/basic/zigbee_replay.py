@@ -10,7 +10,7 @@ from typing import Any, ClassVar
 import orjson
 from pydantic import Field, ValidationInfo, field_validator
 
-from flowengine import NodeConfig, Source, record_in, report_message
+from flowengine import NodeConfig, Source, expand_home, record_in, report_message
 
 #: Records between two checks that the sinks keep up.
 BATCH = 256
@@ -34,7 +34,7 @@ class ZigbeeReplayConfig(NodeConfig):
         flow_dir = (info.context or {}).get("flow_dir")
         if flow_dir is None or not (info.context or {}).get("check_files", True):
             return value  # validated outside a flow file: start() checks it
-        path = Path(value).expanduser()
+        path = expand_home(value)
         path = path if path.is_absolute() else Path(flow_dir) / path
         if not path.is_file():
             what = "is a folder, not a capture file" if path.is_dir() else "does not exist"

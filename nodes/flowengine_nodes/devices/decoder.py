@@ -32,7 +32,7 @@ from flowengine_nodes.devices.definitions import (
 )
 from flowengine_nodes.devices.events import DeviceEvent
 from flowengine_nodes.devices.jsvalues import UNDEFINED, JsBigInt, JsObject, StructElement, number_to_string
-from flowengine_nodes.devices.zcl import ERA_1X, ERA_2X, ZclError, parse_frame
+from flowengine_nodes.devices.zcl import ERA_1X, ERA_2X, MAX_FRAME_BYTES, ZclError, parse_frame
 
 Compat = Literal[1, 2]
 
@@ -43,6 +43,16 @@ DEFAULT_BASE_TOPIC: Final = "zigbee2mqtt"
 #: hold a whole fleet; clearing at the bound costs nothing per report, unlike an LRU, and the
 #: bound caps the memory junk input can take.
 MEMO_LIMIT: Final = 4096
+#: Frame texts longer than this are decoded without the memo (real reports are far shorter;
+#: 4,096 keys of up to 65 KB of hex each would hold over 250 MB).
+MEMO_TEXT_LIMIT: Final = 512
+#: Most address spellings remembered (each maps to its device); beyond, the table starts again.
+SPELLING_LIMIT: Final = 4096
+#: Most devices (normalized addresses with a cached state) kept; beyond, the oldest is dropped.
+#: A coordinator holds a few hundred devices at most, so only made-up addresses ever reach it.
+DEVICE_LIMIT: Final = 4096
+#: Addresses longer than this are not remembered at all (an IEEE address is 16 hex digits).
+ADDRESS_LIMIT: Final = 64
 
 
 _HEX_DIGITS: Final = "0123456789abcdefABCDEF"
@@ -433,14 +443,28 @@ class Decoder:
         device = self._devices.get(key)
         if device is None:
             normalized = normalize_ieee(key)
+            if len(normalized) > ADDRESS_LIMIT:  # not an address: a device for this report only
+                topic = f"{self._base_topic}/unknown"
+                return _Device("unknown", topic, normalized[:ADDRESS_LIMIT], {}, self._shape(()))
             device = self._by_address.get(normalized)
             if device is None:
+                if len(self._by_address) >= DEVICE_LIMIT:
+                    self._forget_oldest_device()
                 name = self._names.get(normalized) or ("0x" + normalized if normalized else "unknown")
                 state = self._states.setdefault(normalized, {})
                 device = _Device(name, f"{self._base_topic}/{name}", normalized, state, self._shape(state))
                 self._by_address[normalized] = device
+            if len(self._devices) >= SPELLING_LIMIT:
+                self._devices.clear()  # spellings are found again through the normalized address
             self._devices[key] = device
         return device
+
+    def _forget_oldest_device(self) -> None:
+        """Drop the device seen first, and its cached state (bounded tables; see DEVICE_LIMIT)."""
+        oldest = next(iter(self._by_address))
+        del self._by_address[oldest]
+        self._states.pop(oldest, None)
+        self._devices.clear()  # some spellings may name the dropped device
 
     def _shape(self, keys: Iterable[str]) -> _Shape:
         """Return the shape of a set of keys (one object per set, while the bound allows)."""
@@ -532,18 +556,15 @@ class Decoder:
         certain (no whitespace before them) and where they are hex (so cutting them cannot hide
         a "not hex" error).
         """
+        if len(frame_text) > MEMO_TEXT_LIMIT:
+            return self._convert_text(frame_text, cluster, model)
         at = _SEQUENCE_AT.get(frame_text[1:2])
         content: tuple[str, str, int, str | None] | None = None
         if at is not None and frame_text[at : at + 2] in _HEX_PAIRS and frame_text[:at].isalnum():
             content = (frame_text[:at], frame_text[at + 2 :], cluster, model)
         entry = self._by_content.get(content) if content is not None else None
         if entry is None:
-            try:
-                frame = bytes.fromhex(frame_text.replace(" ", "") if " " in frame_text else frame_text)
-            except ValueError:
-                converted = _Converted("invalid record: frame is not hex", None, None, None)
-            else:
-                converted = self._convert(frame, cluster, model)
+            converted = self._convert_text(frame_text, cluster, model)
             entry = _memo_entry(converted)
             if entry is None:
                 return converted
@@ -555,6 +576,17 @@ class Decoder:
             self._memo.clear()
         self._memo[(frame_text, cluster, model)] = entry
         return entry
+
+    def _convert_text(self, frame_text: str, cluster: int, model: str | None) -> _Converted:
+        """:meth:`_convert` of a frame given as hex text (too long a text is refused before it is read)."""
+        if len(frame_text) > 3 * MAX_FRAME_BYTES:  # two digits and a space per byte at most
+            return _Converted(f"ZCL frame rejected: a frame text of {len(frame_text):,} characters is longer than "
+                              f"any Zigbee frame can be ({MAX_FRAME_BYTES:,} bytes)", None, None, None)
+        try:
+            frame = bytes.fromhex(frame_text.replace(" ", "") if " " in frame_text else frame_text)
+        except ValueError:
+            return _Converted("invalid record: frame is not hex", None, None, None)
+        return self._convert(frame, cluster, model)
 
     def decode_frame(
         self, frame: bytes, *, cluster: int, lqi: int, model: str | None = None, ieee: str | None = None

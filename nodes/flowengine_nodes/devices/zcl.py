@@ -26,6 +26,15 @@ from flowengine_nodes.devices.jsvalues import JsBigInt, JsObject, StructElement,
 ERA_1X: Final = 20
 ERA_2X: Final = 26
 
+#: Longest ZCL frame a Zigbee network can deliver, in bytes. A frame travels in one APS
+#: payload; APS fragmentation numbers the blocks with one octet (at most 256 blocks) and no
+#: block can exceed aMaxPHYPacketSize, the 127-byte IEEE 802.15.4 PHY frame it travels in:
+#: 256 x 127 = 32,512. A longer "frame" did not come from a radio and is rejected unread.
+MAX_FRAME_BYTES: Final = 256 * 127
+#: Deepest nesting of arrays and structures read (each level is a Python call; no device
+#: definition reads more than one level).
+MAX_NESTING: Final = 32
+
 ATTR_MI_STRUCT: Final = 0xFF01
 TYPE_CHAR_STR: Final = 0x42
 
@@ -98,13 +107,27 @@ class _Reader:
     but still move the position by their declared length.
     """
 
-    __slots__ = ("buf", "era", "pos", "size")
+    __slots__ = ("budget", "buf", "depth", "era", "pos", "size")
 
     def __init__(self, buf: bytes, pos: int, era: int) -> None:
         self.buf = buf
         self.pos = pos
         self.size = len(buf)
         self.era = era
+        #: Array and structure elements still allowed: one per byte of the frame, shared by
+        #: nested ones, so decoding costs time linear in the frame's length whatever its counts
+        #: (an array of 65,534 elements of a type that takes no bytes cost over a second).
+        self.budget = len(buf)
+        self.depth = 0
+
+    def elements(self, count: int) -> None:
+        """Take ``count`` array or structure elements from the budget, or reject the frame."""
+        if count > self.budget:
+            raise ZclError(f"{count:,} array or structure elements in a frame of {self.size:,} bytes "
+                           "(at most one element per byte)")
+        if self.depth >= MAX_NESTING:
+            raise ZclError(f"arrays or structures nested more than {MAX_NESTING} deep")
+        self.budget -= count
 
     def more(self) -> bool:
         return self.pos < self.size
@@ -172,16 +195,22 @@ class _Reader:
             count = self.u16()
             values: list[Any] = []
             if count != 0xFFFF:
+                self.elements(count)
+                self.depth += 1
                 for _ in range(count):
                     values.append(self.value(element_type))
+                self.depth -= 1
             return values
         if type_id == 0x4C:
             count = self.u16()
             elements: list[Any] = []
             if count != 0xFFFF:
+                self.elements(count)
+                self.depth += 1
                 for _ in range(count):
                     element_type = self.u8()
                     elements.append(StructElement(element_type, self.value(element_type)))
+                self.depth -= 1
             return elements
         if type_id == 0xE0:
             return JsObject(dict(zip(("hours", "minutes", "seconds", "hundredths"), self._fields(), strict=True)))
@@ -511,11 +540,15 @@ def parse_frame(frame: bytes, cluster: int, era: int) -> Frame:
 
     Raises:
         ZclError: the reference parser rejects the frame (short header, unknown frame type or
-            command, missing bytes, unreadable data type, stray trailing bytes).
+            command, missing bytes, unreadable data type, stray trailing bytes), or the frame is
+            longer than :data:`MAX_FRAME_BYTES` or holds more array elements than bytes.
     """
     size = len(frame)
     if size < 3:
         raise ZclError("header too short")
+    if size > MAX_FRAME_BYTES:
+        raise ZclError(f"frame of {size:,} bytes is longer than any Zigbee frame can be ({MAX_FRAME_BYTES:,} bytes: "
+                       "256 APS fragments of at most 127 bytes)")
     control = frame[0]
     frame_type = control & 0x03
     if control & 0x04:

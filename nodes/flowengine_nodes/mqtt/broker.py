@@ -49,8 +49,9 @@ class BrokerURL:
         try:
             parts = urlsplit(text.strip())
             port = parts.port
-        except ValueError as exc:
-            raise ValueError(f"not a broker URL ({_redact(text)}): {exc}") from None
+        except ValueError:
+            # Not the error's text: urlsplit quotes the part it choked on, which may be a piece of the password.
+            raise ValueError(f"not a broker URL ({_redact(text)}): its port or address cannot be read") from None
         scheme = parts.scheme.lower()
         if scheme not in DEFAULT_PORTS:
             raise ValueError(f"a broker URL starts with mqtt:// or mqtts://, not '{_redact(text)}'")
@@ -84,8 +85,11 @@ class BrokerURL:
 
 
 def _redact(text: str) -> str:
-    """Hide the password of a URL that did not parse (``scheme://user:***@…``)."""
-    return re.sub(r"(//[^:/@]*:)[^@/]*@", r"\1***@", text)
+    """Hide the password of a URL that did not parse (``scheme://user:***@…``).
+
+    The password runs to the last ``@``: it may itself hold ``/``, ``@`` or ``:``.
+    """
+    return re.sub(r"(//[^:/@]*:).*@", r"\1***@", text, flags=re.DOTALL)
 
 
 class MqttClientConfig(NodeConfig):
