@@ -75,6 +75,8 @@ def entries(value: Any) -> list[tuple[int, Any]]:
     """``Object.entries(value)`` with integer keys, for the values a MI_STRUCT slot can hold."""
     if value is None:
         raise JsTypeError("Object.entries(undefined)")
+    if type(value) is dict:
+        return [(key, value[key]) for key in sorted(value)]  # keys are ints: sorting them is cheaper
     if isinstance(value, dict):
         return sorted(value.items())
     if isinstance(value, (bytes, list)):
@@ -90,6 +92,8 @@ def numeric_attributes(msg: ConvertInput, items: list[tuple[int, Any]]) -> dict[
     compat = msg.compat
     payload: dict[str, Any] = {}
     for key, value in items:
+        if key not in _KNOWN_KEYS:
+            continue  # most heartbeat keys mean nothing to the converter: skip the chain below
         if key == 0:
             payload["detection_period"] = _plain(value)
         elif key == 1:
@@ -168,6 +172,11 @@ def numeric_attributes(msg: ConvertInput, items: list[tuple[int, Any]]) -> dict[
         elif key == 65282:
             _struct_ff02(payload, value, msg.meta)
     return payload
+
+
+#: Every key ``numeric_attributes`` reads (the others produce nothing).
+_KNOWN_KEYS: Final = frozenset({0, 1, 3, 5, 6, 11, 100, 101, 102, 149, 150, 151, 152, 240, 247, 258, 293, 512,
+                                *_BOOLEAN_KEYS, 523, 550, 1028, 1289, 1025, 65281, 65282})
 
 
 def _char_at(value: Any, index: int) -> Any:
@@ -271,7 +280,8 @@ def buffer_to_data(value: Any) -> dict[int, Any]:
 
 def lumi_basic(msg: ConvertInput) -> dict[str, Any]:
     """``lumi_basic``: the genBasic heartbeat (MI_STRUCT in 0xFF01, structure in 0xFF02, TLV in 0x00F7)."""
-    items = sorted((key, value) for key, value in msg.data.items() if key not in BASIC_NAMED)
+    data = msg.data
+    items = [(key, data[key]) for key in sorted(data) if key not in BASIC_NAMED]
     return numeric_attributes(msg, items)
 
 
