@@ -125,6 +125,8 @@ _AS_IS: Final = frozenset({str, int, bool, type(None)})
 _SCALARS: Final = frozenset({str, int, bool, float, JsBigInt, type(None), type(UNDEFINED)})
 
 
+#: Integers below this (in magnitude) come out of ``precision_round`` unchanged.
+_INT_EXACT: Final = 2**50
 #: Integral floats from here up are printed by JavaScript with all their digits (an int in JSON).
 _BIG_INTEGRAL: Final = 2.0**53
 
@@ -143,6 +145,8 @@ def _published(result: Mapping[str, Any]) -> dict[str, Any]:
         kind = type(value)
         if kind is str or kind is int or value is None or kind is bool:
             payload[key] = value
+        elif kind is float and value - value == 0 and -_BIG_INTEGRAL < value < _BIG_INTEGRAL:
+            payload[key] = value  # a finite float JSON prints as it is (to_json_value's first case)
         elif value is not UNDEFINED:
             payload[key] = to_json_value(value)
     return payload
@@ -547,10 +551,16 @@ class Decoder:
     ) -> DecodeResult:
         """Decode one ZCL frame from a device; see :meth:`decode` (which validates a record first).
 
-        Never consults the memo: every call parses and converts (the cold path).
+        Never consults the memo: every call parses and converts (the cold path). The end of
+        :meth:`_finish` is inlined for the usual case (a payload, no state cache).
         """
         device = self._devices.get(ieee or "") or self._device(ieee)
-        return self._finish(self._convert(frame, cluster, model), lqi, device)
+        converted = self._convert(frame, cluster, model)
+        result = converted[2]
+        if result is None or self._cache_state:
+            return self._finish(converted, lqi, device)
+        result["linkquality"] = lqi
+        return _result(DecodeResult, (_published(result), converted[3], None, converted[1], device.name, device.topic))
 
     def _decode(self, frame: bytes, cluster: int, lqi: int, model: str | None, ieee: str | None) -> DecodeResult:
         """The plain pipeline, without the memo: convert the frame, then finish the report."""
@@ -599,7 +609,8 @@ class Decoder:
             value = result.get(key)
             if type(value) is int or type(value) is float:
                 if plain:  # no calibration, default precision: only precisionRound
-                    result[key] = precision_round(value, decimals)
+                    if type(value) is float or not -_INT_EXACT < value < _INT_EXACT:
+                        result[key] = precision_round(value, decimals)  # (a small int stays itself)
                     continue
                 # Zigbee2MQTT logs a bad calibration option and keeps the value.
                 with contextlib.suppress(*CONVERTER_FAILURES):

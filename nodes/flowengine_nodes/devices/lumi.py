@@ -62,13 +62,18 @@ _BOOLEAN_KEYS: Final = {513: "power_outage_memory", 514: "auto_off", 515: "led_d
 def battery_percentage(voltage: float, low: float, high: float) -> float:
     """``batteryVoltageToPercentage`` with ``{min: low, max: high}`` (``toPercentage``)."""
     clamped = high if voltage > high else low if voltage < low else voltage
-    return js_round((clamped - low) / (high - low) * 100)
+    percent = (clamped - low) / (high - low) * 100
+    if percent - percent == 0:  # finite: js_round inlined (halves go up)
+        floor = math.floor(percent)
+        return floor + 1 if percent - floor >= 0.5 else floor
+    return js_round(percent)
 
 
 def _battery(payload: dict[str, Any], voltage: Any, meta: Mapping[str, Any]) -> None:
     battery_range = meta.get("battery_range")
     if battery_range is not None:
-        payload["battery"] = battery_percentage(assert_number(voltage), *battery_range)
+        low, high = battery_range
+        payload["battery"] = battery_percentage(voltage if type(voltage) is int else assert_number(voltage), low, high)
 
 
 def entries(value: Any) -> list[tuple[int, Any]]:
@@ -99,10 +104,10 @@ def numeric_attributes(msg: ConvertInput, items: list[tuple[int, Any]]) -> dict[
         elif key == 1:
             payload["voltage"] = UNDEFINED if value is None else value
             _battery(payload, value, msg.meta)
-        elif key == 3:
-            payload["device_temperature"] = assert_number(value)
+        elif key == 3:  # an int needs no assertNumber call (the usual value)
+            payload["device_temperature"] = value if type(value) is int else assert_number(value)
         elif key == 5:
-            payload["power_outage_count"] = assert_number(value) - 1
+            payload["power_outage_count"] = (value if type(value) is int else assert_number(value)) - 1
         elif key == 6:
             if model in ("MCCGQ11LM", "SJCGQ11LM"):
                 count = parse_int16(to_string16(assert_number(value))[-4:])
