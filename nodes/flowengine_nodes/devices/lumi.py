@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import math
 import struct
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any, Final
 
 from flowengine_nodes.devices.converters import (
@@ -76,30 +76,37 @@ def _battery(payload: dict[str, Any], voltage: Any, meta: Mapping[str, Any]) -> 
         payload["battery"] = battery_percentage(voltage if type(voltage) is int else assert_number(voltage), low, high)
 
 
-def entries(value: Any) -> list[tuple[int, Any]]:
-    """``Object.entries(value)`` with integer keys, for the values a MI_STRUCT slot can hold."""
+def entries(value: Any) -> tuple[Iterable[int], Any]:
+    """``Object.entries(value)`` for the values a MI_STRUCT slot can hold, as (keys, indexable).
+
+    The integer keys in ``Object.entries`` order, and what ``indexable[key]`` reads the values
+    from; no (key, value) pairs are built.
+    """
     if value is None:
         raise JsTypeError("Object.entries(undefined)")
-    if type(value) is dict:
-        return [(key, value[key]) for key in sorted(value)]  # keys are ints: sorting them is cheaper
     if isinstance(value, dict):
-        return sorted(value.items())
+        return sorted(value), value  # the keys are distinct: sorting them sorts the entries
     if isinstance(value, (bytes, list)):
-        return list(enumerate(value))
+        return range(len(value)), value
     if isinstance(value, str):
-        return list(enumerate(utf16_units(value)))
-    return []  # numbers, BigInts and plain objects have no integer keys
+        units = utf16_units(value)
+        return range(len(units)), units
+    return (), None  # numbers, BigInts and plain objects have no integer keys
 
 
-def numeric_attributes(msg: ConvertInput, items: list[tuple[int, Any]]) -> dict[str, Any]:
-    """``numericAttributes2Payload`` for one model: the keys that produce something."""
+def numeric_attributes(msg: ConvertInput, keys: Iterable[int], values: Any) -> dict[str, Any]:
+    """``numericAttributes2Payload`` for one model over ``values[key]`` for ``keys`` in order."""
     model = msg.model
     compat = msg.compat
     payload: dict[str, Any] = {}
-    for key, value in items:
+    for key in keys:
         if key not in _KNOWN_KEYS:
             continue  # most heartbeat keys mean nothing to the converter: skip the chain below
-        if key == 0:
+        value = values[key]
+        if key == 65281:  # the MI_STRUCT heartbeat, first: the keys are distinct, so the order of
+            # these tests changes nothing but how many are made
+            payload.update(numeric_attributes(msg, *entries(value)))
+        elif key == 0:
             payload["detection_period"] = _plain(value)
         elif key == 1:
             payload["voltage"] = UNDEFINED if value is None else value
@@ -143,7 +150,8 @@ def numeric_attributes(msg: ConvertInput, items: list[tuple[int, Any]]) -> dict[
         elif key == 240:
             payload["flip_indicator_light"] = "ON" if strict_equals(value, 1) else "OFF"
         elif key == 247:
-            payload.update(numeric_attributes(msg, sorted(buffer_to_data(value).items())))
+            tlv = buffer_to_data(value)
+            payload.update(numeric_attributes(msg, sorted(tlv), tlv))
         elif key == 258:
             payload["detection_interval"] = _plain(value)
         elif key == 293:
@@ -172,8 +180,6 @@ def numeric_attributes(msg: ConvertInput, items: list[tuple[int, Any]]) -> dict[
                 "reverse_direction": _char_at(value, 2) == "\x01",
                 "hand_open": _char_at(value, 5) == "\x00",
             }
-        elif key == 65281:
-            payload.update(numeric_attributes(msg, entries(value)))
         elif key == 65282:
             _struct_ff02(payload, value, msg.meta)
     return payload
@@ -286,8 +292,10 @@ def buffer_to_data(value: Any) -> dict[int, Any]:
 def lumi_basic(msg: ConvertInput) -> dict[str, Any]:
     """``lumi_basic``: the genBasic heartbeat (MI_STRUCT in 0xFF01, structure in 0xFF02, TLV in 0x00F7)."""
     data = msg.data
-    items = [(key, data[key]) for key in sorted(data) if key not in BASIC_NAMED]
-    return numeric_attributes(msg, items)
+    keys = sorted(data)
+    if not BASIC_NAMED.isdisjoint(keys):
+        keys = [key for key in keys if key not in BASIC_NAMED]
+    return numeric_attributes(msg, keys, data)
 
 
 def lumi_contact(msg: ConvertInput) -> dict[str, Any]:
