@@ -328,7 +328,8 @@ def color_colortemp(msg: ConvertInput) -> dict[str, Any]:
         result["color_temp_startup"] = value
     if (value := data.get(0x0008)) is not None:
         result["color_mode"] = _COLOR_MODES.get(js_key(value), value)
-    x, y, saturation, hue, enhanced_hue = (data.get(a) for a in (0x0003, 0x0004, 0x0001, 0x0000, 0x4000))
+    get = data.get
+    x, y, saturation, hue, enhanced_hue = get(0x0003), get(0x0004), get(0x0001), get(0x0000), get(0x4000)
     if x is not None or y is not None or saturation is not None or hue is not None or enhanced_hue is not None:
         color: dict[str, Any] = {}
         if x is not None:
