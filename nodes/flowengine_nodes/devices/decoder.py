@@ -287,14 +287,14 @@ class _Plan(NamedTuple):
         meta: the definition's ``meta``.
         dispatch: cluster -> message type -> the converters' functions that listen, in order.
         events: the definition's event function, or None.
-        post_steps: (key, default decimals, no option touches it) per post-processed key.
+        post_steps: post-processed key -> (key, default decimals, no option touches it).
     """
 
     name: str
     meta: Mapping[str, Any]
     dispatch: dict[int, dict[str, tuple[Callable[[ConvertInput], dict[str, Any] | None], ...]]]
     events: Callable[[EventInput], DeviceEvent | None] | None
-    post_steps: tuple[tuple[str, int, bool], ...]
+    post_steps: dict[str, tuple[str, int, bool]]
 
     @classmethod
     def of(cls, definition: Definition, options: Mapping[str, Any]) -> _Plan:
@@ -304,10 +304,10 @@ class _Plan(NamedTuple):
             by_type = dispatch.setdefault(converter.cluster, {})
             for msg_type in converter.types:
                 by_type[msg_type] = (*by_type.get(msg_type, ()), converter.convert)
-        steps = tuple(
-            (key, decimals, f"{key}_calibration" not in options and f"{key}_precision" not in options)
+        steps = {
+            key: (key, decimals, f"{key}_calibration" not in options and f"{key}_precision" not in options)
             for key, decimals in definition.precision.items()
-        )
+        }
         return cls(definition.model, definition.meta, dispatch, definition.events, steps)
 
 
@@ -605,7 +605,10 @@ class Decoder:
                 event = None
         if not result:
             return _new(_Converted, (None, name, None, event))
-        for key, decimals, plain in plan.post_steps:
+        steps = plan.post_steps
+        # The steps of the keys present: walk the smaller side (the keys are independent).
+        todo = steps.values() if len(steps) < len(result) else filter(None, map(steps.get, result))
+        for key, decimals, plain in todo:
             value = result.get(key)
             if type(value) is int or type(value) is float:
                 if plain:  # no calibration, default precision: only precisionRound

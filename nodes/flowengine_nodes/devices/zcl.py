@@ -334,7 +334,9 @@ def _records(reader: _Reader, era: int, with_status: bool, named: _Named | None)
             reader.pos = pos + width
         else:
             reader.pos = pos
-            value = reader.attribute_value(attr_id, type_id, True)
+            # The Xiaomi heartbeat (0xFF01 as a char string) straight to its reader.
+            value = reader.mi_struct() if type_id == TYPE_CHAR_STR and attr_id == ATTR_MI_STRUCT else \
+                reader.value(type_id)
         if named is not None and value is not None:
             attribute = named.get(attr_id)
             if attribute is not None:
