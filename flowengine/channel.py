@@ -25,6 +25,8 @@ class Channel(Generic[T]):
         self.capacity = capacity
         self.overflow = overflow
         self.dropped = 0
+        #: Every item ever put (taken or dropped): the sink's ``received`` count.
+        self.offered = 0
         self._items: deque[T] = deque()
         self._readable = asyncio.Event()
         self._room = asyncio.Event()
@@ -42,6 +44,7 @@ class Channel(Generic[T]):
 
     def put(self, item: T) -> bool:
         """Add ``item``; returns False when a message was dropped (counted in ``dropped``)."""
+        self.offered += 1
         items = self._items
         if len(items) >= self.capacity:
             self.dropped += 1

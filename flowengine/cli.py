@@ -23,6 +23,7 @@ from flowengine.flow import load_flow
 from flowengine.graph import FlowGraph, to_dot, to_mermaid
 from flowengine.introspect import flow_schema, node_example, node_summary, static_ports
 from flowengine.registry import Registry, RegistryError, commands
+from flowengine.web.settings import TOKEN_VARIABLE, HttpSettings, parse_listen
 
 BUILTIN = ("run", "validate", "graph", "nodes", "schema", "completion")
 #: Options that take a value and may stand anywhere on the command line.
@@ -71,6 +72,12 @@ def parser(extra: list[str]) -> argparse.ArgumentParser:
     _files(run.add_argument("flows", nargs="+", type=Path, metavar="FLOW.yaml"))
     run.add_argument("--watch", action="store_true", help="reload a flow when its file changes")
     run.add_argument("--strict", action="store_true", help="refuse to run on warnings too")
+    run.add_argument("--http", metavar="HOST:PORT",
+                     help="serve /health, /ready, /metrics and a live page (default host 127.0.0.1; "
+                          "overrides the flow's 'http:' key)")
+    run.add_argument("--http-token", metavar="TOKEN",
+                     help=f"token every endpoint but /health requires (default: ${TOKEN_VARIABLE}); "
+                          "required on an address other than loopback")
     validate = sub.add_parser("validate", parents=[common],
                               help="check flows; print 'ok' or file:line:col: messages")
     _files(validate.add_argument("flows", nargs="+", type=Path, metavar="FLOW.yaml"))
@@ -145,7 +152,8 @@ def _main(args_list: list[str]) -> int:
     if args.command == "validate":
         return _validate(registry, args.flows, strict=args.strict)
     if args.command == "run":
-        return _run(registry, args.flows, watch=args.watch, strict=args.strict, redactor=redactor)
+        return _run(registry, args.flows, watch=args.watch, strict=args.strict, redactor=redactor,
+                    http=args.http, token=args.http_token)
     if args.command == "graph":
         return _graph(registry, args.flow, args.format)
     if args.command == "nodes":
@@ -215,12 +223,18 @@ def _load_all(registry: Registry, paths: list[Path], *, strict: bool) -> list[Fl
 
 
 def _run(registry: Registry, paths: list[Path], *, watch: bool, strict: bool,
-         redactor: logs.RedactingFilter) -> int:
+         redactor: logs.RedactingFilter, http: str | None = None, token: str | None = None) -> int:
     graphs = _load_all(registry, paths, strict=strict)
     if graphs is None:
         return 1
     for graph in graphs:
         redactor.secrets |= graph.secrets
+    settings = _http_settings(graphs, http, token)
+    if isinstance(settings, str):
+        _echo(f"error: {settings}")
+        return 2
+    if settings is not None and settings.token:
+        redactor.secrets.add(settings.token)
     from flowengine.runner import run_flows
 
     def add_secrets(secrets: frozenset[str]) -> None:
@@ -228,11 +242,32 @@ def _run(registry: Registry, paths: list[Path], *, watch: bool, strict: bool,
 
     # A progress bar only for a person watching: never in a log file, a pipe or the journal.
     progress = sys.stderr if sys.stderr.isatty() else None
-    coroutine = run_flows(paths, registry, graphs, watch=watch, on_secrets=add_secrets, progress=progress)
+    coroutine = run_flows(paths, registry, graphs, watch=watch, on_secrets=add_secrets, progress=progress,
+                          http=settings, secrets=redactor.secrets)
     try:
         return _run_loop(coroutine)
     except (KeyboardInterrupt, asyncio.CancelledError):
         return 0
+
+
+def _http_settings(graphs: list[FlowGraph], listen: str | None, token: str | None) -> HttpSettings | str | None:
+    """Where to serve HTTP: ``--http`` over the flows' ``http:`` key; a str is why it must not start."""
+    if listen is not None:
+        try:
+            host, port = parse_listen(listen)
+        except ValueError as exc:
+            return f"--http {exc}"
+        settings = HttpSettings(host, port)
+    else:
+        wanted = {graph.http for graph in graphs if graph.http is not None}
+        if not wanted:
+            return None
+        if len({(s.host, s.port) for s in wanted}) > 1:
+            return "the flows' 'http:' keys name different addresses; give one with --http"
+        settings = next(iter(wanted))
+    chosen = token or os.environ.get(TOKEN_VARIABLE) or settings.token
+    settings = HttpSettings(settings.host, settings.port, chosen or None)
+    return settings.check() or settings
 
 
 def _run_loop(coroutine: Any) -> int:

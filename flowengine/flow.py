@@ -21,8 +21,9 @@ from flowengine.graph import FlowGraph, NodeSpec, build_graph, find_cycles
 from flowengine.loader import Document, YamlPath, load_yaml
 from flowengine.node import ERRORS_PORT, Node, NodeConfig
 from flowengine.registry import Registry, RegistryError, suggest
+from flowengine.web.settings import HttpSettings, parse_listen
 
-TOP_LEVEL_KEYS = ("version", "name", "state", "nodes")
+TOP_LEVEL_KEYS = ("version", "name", "state", "nodes", "http")
 RESERVED_NODE_KEYS = ("id", "type", "wires", "name", "comment", "disabled")
 NODE_ID = re.compile(r"^[a-z0-9_-]+$")
 MEMORY_STATE = "memory"
@@ -115,6 +116,7 @@ class _FlowChecker:
             self.error(("name",), "'name' must be a non-empty string", "bad-name")
             name = self.file.stem
         state_path = self._state_path(data.get("state"), name)
+        http = self._http(data.get("http")) if "http" in data else None
         raw_nodes = data.get("nodes")
         if not isinstance(raw_nodes, list):
             self.error(("nodes",), "'nodes' must be a list of nodes", "no-nodes")
@@ -124,13 +126,41 @@ class _FlowChecker:
         graph = build_graph(specs)
         self._check_cycles(specs, graph)
         flow = FlowGraph(self.file.resolve(), name, state_path, specs, graph,
-                         frozenset(self.document.secrets))
+                         frozenset(self.document.secrets), http)
         if not any(issue.severity == "error" for issue in self.issues + self.document.issues):
             for finding in lint.check(flow):
                 path: YamlPath = ("nodes", self.index_of[finding.node_id], *finding.config_path)
                 self.issues.append(self.document.issue(path, finding.message, code="capability",
                                                        severity="warning"))
         return flow
+
+    def _http(self, value: Any) -> HttpSettings | None:
+        """The ``http:`` key: ``HOST:PORT``, or ``{listen: HOST:PORT, token: …}``."""
+        listen, token = value, None
+        path: YamlPath = ("http",)
+        if isinstance(value, dict):
+            if "listen" not in value:
+                self.error(("http",), "http: missing 'listen' (HOST:PORT, for example 127.0.0.1:8080)", "bad-http")
+                return None
+            for key in value:
+                if key not in ("listen", "token"):
+                    self.error(("http", key), f"http: unknown key '{key}'{suggest(str(key), ('listen', 'token'))}",
+                               "unknown-key", key=True)
+            listen, token, path = value.get("listen"), value.get("token"), ("http", "listen")
+            if token is not None and (not isinstance(token, str) or not token):
+                self.error(("http", "token"), "http: 'token' must be a non-empty string", "bad-http")
+                return None
+        if isinstance(listen, int) and not isinstance(listen, bool):
+            listen = str(listen)
+        if not isinstance(listen, str):
+            self.error(path, "http: expected HOST:PORT (for example 127.0.0.1:8080) or {listen, token}", "bad-http")
+            return None
+        try:
+            host, port = parse_listen(listen)
+        except ValueError as exc:
+            self.error(path, f"http: {exc}", "bad-http")
+            return None
+        return HttpSettings(host, port, token)
 
     def _agree(self, specs: dict[str, NodeSpec]) -> dict[str, NodeSpec]:
         """One value per flow-wide setting (lint.FlowSetting): report disagreements, pass the value on."""

@@ -16,6 +16,7 @@ import networkx as nx
 
 from flowengine.loader import Position
 from flowengine.node import Node, NodeConfig
+from flowengine.web.settings import HttpSettings
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,6 +48,8 @@ class FlowGraph:
     nodes: dict[str, NodeSpec]
     graph: Any = field(repr=False)  # networkx.MultiDiGraph of enabled nodes; edges carry `port`
     secrets: frozenset[str] = frozenset()
+    #: The flow file's ``http:`` key (where the runner serves its pages), None when absent.
+    http: HttpSettings | None = None
 
     @property
     def flow_dir(self) -> Path:

@@ -82,6 +82,15 @@ def flow_schema(types: dict[str, type[Node[Any]]]) -> dict[str, Any]:
             "version": {"const": 1},
             "name": {"type": "string"},
             "state": {"type": "string", "description": "State file of the flow, or `memory`."},
+            "http": {
+                "description": "Serve /health, /ready, /metrics and the live page: HOST:PORT, or "
+                               "{listen: HOST:PORT, token: TOKEN} (docs/http.md).",
+                "oneOf": [
+                    {"type": ["string", "integer"]},
+                    {"type": "object", "additionalProperties": False, "required": ["listen"],
+                     "properties": {"listen": {"type": ["string", "integer"]}, "token": {"type": "string"}}},
+                ],
+            },
             "nodes": {
                 "type": "array",
                 "items": {

@@ -55,11 +55,24 @@ class Counters(dict[str, int]):
     """Named counters of one node (``errors``, ``dropped``, ``unmatched``, …).
 
     A plain ``dict`` so that ``counters["x"] += 1`` is as cheap as it can be; missing
-    names read as 0.
+    names read as 0. ``errors`` and ``dropped`` are exported as metrics
+    (``flowengine_errors_total``, ``flowengine_dropped_total``); count drops with
+    :meth:`drop` so that the metric can say why. A source counts ``received`` (messages
+    taken from outside) when that differs from what it emits.
     """
+
+    def __init__(self) -> None:
+        super().__init__()
+        #: Drops by reason (a short snake_case word); their sum is at most ``self["dropped"]``.
+        self.dropped_by: dict[str, int] = {}
 
     def __missing__(self, key: str) -> int:
         return 0
+
+    def drop(self, count: int, reason: str) -> None:
+        """Count ``count`` messages lost for ``reason`` (``queue_full``, ``not_connected``, …)."""
+        self["dropped"] += count
+        self.dropped_by[reason] = self.dropped_by.get(reason, 0) + count
 
 
 Emitter = Callable[[Message], object]
@@ -153,6 +166,26 @@ class Node(Generic[C]):
         Nodes that emit often may fetch this once in :meth:`start` and keep it.
         """
         return self._emitters.get(port, _unwired)
+
+    def gauges(self) -> dict[str, int]:
+        """Return the node's own levels for the metrics, read when scraped (never on the hot path).
+
+        Known names: ``queue_depth`` (messages waiting inside the node, e.g. a receive
+        buffer), ``outbox_depth`` (messages stored, not yet acknowledged) and
+        ``timers_pending``. The default counts the timers of every
+        :class:`~flowengine.scheduling.Schedule` and pending :class:`~flowengine.clock.TimerHandle`
+        the node holds as an attribute; override to report more.
+        """
+        from flowengine.clock import TimerHandle
+        from flowengine.scheduling import Schedule
+
+        timers = 0
+        for value in vars(self).values():
+            if isinstance(value, Schedule):
+                timers += len(value)
+            elif isinstance(value, TimerHandle) and not value.cancelled:
+                timers += 1
+        return {"timers_pending": timers}
 
     def emit(self, msg: Message, port: str = OUT_PORT) -> None:
         """Deliver ``msg`` on ``port`` now, synchronously, to everything wired to it."""

@@ -6,16 +6,21 @@ import asyncio
 import contextlib
 import logging
 import signal
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from pathlib import Path
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
 from flowengine.errors import NodeError
 from flowengine.flow import LoadedFlow, load_flow
 from flowengine.graph import FlowGraph
+from flowengine.health import FlowHealth, Health
 from flowengine.progress import shown
 from flowengine.registry import Registry
 from flowengine.runtime import FlowRun, RunSummary, cancel_and_wait
+from flowengine.sdnotify import Notifier, ServiceNotifier, watchdog_interval
+
+if TYPE_CHECKING:
+    from flowengine.web.settings import HttpSettings
 
 logger = logging.getLogger("flowengine.runner")
 WATCH_INTERVAL = 1.0
@@ -43,7 +48,10 @@ class FlowRunner:
     """Runs one flow file, reloading it on change when watching."""
 
     def __init__(self, path: Path, registry: Registry, graph: FlowGraph, *, watch: bool,
-                 on_secrets: Callable[[frozenset[str]], None], progress: TextIO | None = None) -> None:
+                 on_secrets: Callable[[frozenset[str]], None], progress: TextIO | None = None,
+                 health: FlowHealth | None = None, tap: bool = False) -> None:
+        self.health = health
+        self.tap = tap
         self.path = path
         self.progress = progress
         self.registry = registry
@@ -62,6 +70,7 @@ class FlowRunner:
     async def run(self, stop: asyncio.Event) -> None:
         """Run until ``stop`` (or, without ``--watch``, until the flow ends by itself)."""
         graph = self.graph
+        previous: FlowRun | None = None
         while True:
             mtime = self._mtime()
             reload = asyncio.Event()
@@ -69,9 +78,9 @@ class FlowRunner:
             watcher = asyncio.ensure_future(self._watch(mtime, reload)) if self.watch else None
             relay = asyncio.ensure_future(self._relay(stop, reload, flow_stop))
             try:
-                flow_run = FlowRun(graph)
-                async with shown(flow_run, self.progress):
-                    summary = await flow_run.run(flow_stop)
+                previous = FlowRun(graph, health=self.health, tap=self.tap, previous=previous)
+                async with shown(previous, self.progress):
+                    summary = await previous.run(flow_stop)
             except NodeError as exc:
                 logger.error("flow '%s' did not start: %s", graph.name, exc)
                 self.failed = True
@@ -136,12 +145,28 @@ class FlowRunner:
 
 
 async def run_flows(paths: list[Path], registry: Registry, graphs: list[FlowGraph], *, watch: bool,
-                    on_secrets: Callable[[frozenset[str]], None], progress: TextIO | None = None) -> int:
+                    on_secrets: Callable[[frozenset[str]], None], progress: TextIO | None = None,
+                    http: HttpSettings | None = None, secrets: Collection[str] = ()) -> int:
     """Run every flow until all have ended or SIGINT/SIGTERM; return the exit code.
 
     ``progress``: a terminal to draw a progress bar on for a finite replay (one flow only).
+    ``http``: also serve ``/health``, ``/ready``, ``/metrics`` and the live page (``secrets``
+    are redacted from it). Under systemd (``NOTIFY_SOCKET``) readiness, status, stopping and
+    watchdog pings are notified (:mod:`flowengine.sdnotify`).
     """
     stop = asyncio.Event()
+    health = Health()
+    server = None
+    if http is not None:
+        from flowengine.web.server import HttpServer
+
+        server = HttpServer(http, health, secrets)
+        try:
+            await server.start()
+        except OSError as exc:
+            logger.error("cannot serve http on %s: %s", http.url, exc.strerror or exc)
+            return 1
+    notifier = Notifier.from_environment()
     loop = asyncio.get_running_loop()
     signals = 0
     main_task = asyncio.current_task()
@@ -160,13 +185,22 @@ async def run_flows(paths: list[Path], registry: Registry, graphs: list[FlowGrap
         with contextlib.suppress(NotImplementedError, RuntimeError):
             loop.add_signal_handler(signum, on_signal, signal.Signals(signum).name)
     bar = progress if len(paths) == 1 else None  # bars of several flows would share one line
-    runners = [FlowRunner(path, registry, graph, watch=watch, on_secrets=on_secrets, progress=bar)
+    runners = [FlowRunner(path, registry, graph, watch=watch, on_secrets=on_secrets, progress=bar,
+                          health=health.add(graph.name), tap=http is not None)
                for path, graph in zip(paths, graphs, strict=True)]
+    service = (asyncio.ensure_future(ServiceNotifier(notifier, health, watchdog=watchdog_interval()).run(stop))
+               if notifier is not None else None)
     try:
         async with asyncio.TaskGroup() as group:
             for runner in runners:
                 group.create_task(runner.run(stop))
     finally:
+        if service is not None:
+            await cancel_and_wait(service)
+        if notifier is not None:
+            notifier.close()
+        if server is not None:
+            await server.aclose()
         for signum in (signal.SIGINT, signal.SIGTERM):
             with contextlib.suppress(NotImplementedError, RuntimeError):
                 loop.remove_signal_handler(signum)

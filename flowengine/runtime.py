@@ -17,6 +17,7 @@ import asyncio
 import contextlib
 import logging
 import time
+from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -25,9 +26,12 @@ from flowengine.channel import Channel
 from flowengine.clock import Clock, EventClock, WallClock
 from flowengine.errors import NodeError
 from flowengine.graph import FlowGraph, NodeSpec
+from flowengine.health import FlowHealth, current_node
+from flowengine.inputs import Upstream, channel_input, fan_out, inline_sink_input, nothing, transform_input
 from flowengine.message import Message
 from flowengine.node import ERRORS_PORT, OUT_PORT, Node, NodeContext, Sink, Source, Transform
 from flowengine.state import StateStore
+from flowengine.traffic import Traffic
 
 logger = logging.getLogger("flowengine.runtime")
 
@@ -38,10 +42,6 @@ LOGGED_FAILURES = 20
 LIFECYCLE_TIMEOUT = 30.0
 
 
-def _nothing(msg: Message) -> None:
-    """Deliver to nowhere: a port nothing is wired to."""
-
-
 async def cancel_and_wait(*tasks: asyncio.Future[Any]) -> None:
     """Cancel helper tasks and wait until they have finished (no task outlives its owner)."""
     for task in tasks:
@@ -49,21 +49,6 @@ async def cancel_and_wait(*tasks: asyncio.Future[Any]) -> None:
     for task in tasks:
         with contextlib.suppress(asyncio.CancelledError):
             await task
-
-
-def fan_out(targets: list[Deliver]) -> Deliver:
-    """Return one function delivering to every target, specialised for 0 and 1 targets."""
-    if not targets:
-        return _nothing
-    if len(targets) == 1:
-        return targets[0]
-    chain = tuple(targets)
-
-    def deliver_all(msg: Message) -> None:
-        for target in chain:
-            target(msg)
-
-    return deliver_all
 
 
 @dataclass
@@ -80,11 +65,15 @@ class FlowRun:
     """One flow, instantiated and wired, ready to :meth:`run` once."""
 
     def __init__(self, flow: FlowGraph, *, clock: Clock | None = None,
-                 store: StateStore | None = None) -> None:
+                 store: StateStore | None = None, health: FlowHealth | None = None,
+                 tap: bool = False, previous: FlowRun | None = None) -> None:
         """Instantiate every enabled node of ``flow`` and wire the ports.
 
         ``clock`` defaults to the wall clock when any source is live, else to event time;
-        ``store`` defaults to the flow's ``state`` file.
+        ``store`` defaults to the flow's ``state`` file. ``health`` receives readiness and
+        the connection states of the nodes; ``tap`` keeps each node's latest messages (the
+        HTTP debug tap); ``previous`` is the run this one replaces (a hot reload): its
+        unchanged nodes keep their counters.
         """
         self.flow = flow
         specs = list(flow.enabled())
@@ -94,80 +83,84 @@ class FlowRun:
         self.store = store or StateStore(flow.state_path)
         self.nodes: dict[str, Node[Any]] = {}
         self.channels: dict[str, Channel[Message]] = {}
-        self._failures: dict[str, int] = {}
+        self.health = health
+        self.traffic: dict[str, Traffic] = {}
+        self._channel_drops_counted = False
         for spec in specs:
             context = NodeContext(node_id=spec.id, flow_name=flow.name, flow_dir=flow.flow_dir,
                                   clock=self.clock, state=self.store.node(spec.id),
                                   logger=logging.getLogger(f"flowengine.{flow.name}.{spec.id}"))
+            ports = (*spec.node_class.output_ports(spec.config), ERRORS_PORT)
+            traffic = self.traffic[spec.id] = Traffic(ports, tap=tap)
+            kept = previous.nodes.get(spec.id) if previous is not None else None
+            if previous is not None and kept is not None and _unchanged(previous.specs[spec.id], spec):
+                context.counters = kept.counters
+                traffic.carry(previous.traffic[spec.id])
             self.nodes[spec.id] = spec.node_class(spec.config, context)
         self._wire(specs)
 
     # Wiring -----------------------------------------------------------------------------
 
     def _wire(self, specs: list[NodeSpec]) -> None:
-        inputs: dict[str, Deliver] = {}
+        """Bind every port straight to the next nodes' input functions (counting folded in: :mod:`inputs`)."""
+        factories: dict[str, Callable[[Upstream], Deliver]] = {}
+        plain: dict[str, Deliver] = {}
+        inputs = Counter(target for spec in specs for targets in spec.wires.values() for target in targets
+                         if target in self.specs)
 
-        def targets_of(spec: NodeSpec, port: str) -> Deliver:
-            found = [inputs[t] if t in inputs else self._late(inputs, t)
-                     for t in spec.wires.get(port, ()) if t in self.specs]
+        def targets_of(spec: NodeSpec, traffic: Traffic, port: str) -> Deliver:
+            wired = [t for t in spec.wires.get(port, ()) if t in self.specs]
+            if not wired:
+                return traffic.counting(port, nothing)  # counted even when it goes nowhere
+            found: list[Deliver] = []
+            for index, target in enumerate(wired):
+                upstream: Upstream = (traffic, port) if index == 0 else None  # one edge counts the port
+                if target in factories:
+                    target_traffic = self.traffic[target]
+                    if (upstream is not None and inputs[target] == 1 and target_traffic.channel is None
+                            and not target_traffic.tappable):
+                        target_traffic.derive_from(traffic, port)  # its only input: counted once
+                    found.append(factories[target](upstream))
+                    continue
+                late = self._late(plain, target)
+                found.append(traffic.counting(port, late) if upstream is not None else late)
             return fan_out(found)
 
         # Downstream first, so that each port binds straight to the next node's function.
         for spec in reversed(specs):
             node = self.nodes[spec.id]
+            traffic = self.traffic[spec.id]
+            out: Deliver = nothing
             for port in (*spec.node_class.output_ports(spec.config), ERRORS_PORT):
-                node.bind_output(port, targets_of(spec, port))
-            inputs[spec.id] = self._input_of(spec, node)
+                deliver = targets_of(spec, traffic, port)
+                if port == OUT_PORT:
+                    out = deliver
+                node.bind_output(port, deliver)
+            factory = self._input_factory(spec, node, traffic, out)
+            factories[spec.id] = factory
+            plain[spec.id] = factory(None)
 
     @staticmethod
-    def _late(inputs: dict[str, Deliver], target: str) -> Deliver:
+    def _late(plain: dict[str, Deliver], target: str) -> Deliver:
         """A trampoline for a wire into a node not built yet (only on allowed cycles)."""
-        return lambda msg: inputs[target](msg)
+        return lambda msg: plain[target](msg)
 
-    def _input_of(self, spec: NodeSpec, node: Node[Any]) -> Deliver:
+    def _input_factory(self, spec: NodeSpec, node: Node[Any], traffic: Traffic, out: Deliver
+                       ) -> Callable[[Upstream], Deliver]:
+        """Return what builds the node's input function for one incoming edge."""
         fail = self._failure_handler(spec.id, node)
         if isinstance(node, Transform):
-            return self._transform_input(node, node.emitter(OUT_PORT), fail)
+            return lambda upstream: transform_input(node, traffic, out, fail, upstream)
         if isinstance(node, Sink):
             if node.inline:
-                write_now = node.write_now
-
-                def write_inline(msg: Message) -> None:
-                    try:
-                        write_now(msg)
-                    except Exception as exc:  # noqa: BLE001 - a node's failure is routed, not fatal
-                        fail(msg, exc)
-
-                return write_inline
+                return lambda upstream: inline_sink_input(node, traffic, fail, upstream)
             capacity = int(getattr(node.config, "capacity", None) or node.capacity)
             channel: Channel[Message] = Channel(capacity, "drop_newest")
             self.channels[spec.id] = channel
-            return channel.put
-        return _nothing  # a source fed by a wire (allowed by no built-in) ignores input
-
-    @staticmethod
-    def _transform_input(node: Transform[Any], out: Deliver, fail: Callable[[Message, Exception], None]
-                         ) -> Deliver:
-        process = node.process
-        if out is _nothing:
-            def run_only(msg: Message) -> None:
-                try:
-                    process(msg)
-                except Exception as exc:  # noqa: BLE001 - a node's failure is routed, not fatal
-                    fail(msg, exc)
-
-            return run_only
-
-        def run_and_forward(msg: Message) -> None:
-            try:
-                result = process(msg)
-            except Exception as exc:  # noqa: BLE001 - a node's failure is routed, not fatal
-                fail(msg, exc)
-                return
-            if result is not None:
-                out(result)
-
-        return run_and_forward
+            traffic.channel = channel  # the channel counts what the sink is offered; the feeder taps it
+            return lambda upstream: channel_input(channel, upstream)
+        # A source fed by a wire (allowed by no built-in) ignores its input.
+        return lambda upstream: upstream[0].counting(upstream[1], nothing) if upstream is not None else nothing
 
     def _failure_handler(self, node_id: str, node: Node[Any]) -> Callable[[Message, Exception], None]:
         counters = node.counters
@@ -210,6 +203,9 @@ class FlowRun:
         began = time.monotonic()
         summary = RunSummary(self.flow.name)
         started: list[Node[Any]] = []
+        health = self.health
+        if health is not None:
+            health.begin(self)
         try:
             for role in ("sink", "transform", "source"):
                 for node in self._by_role(role):
@@ -225,6 +221,9 @@ class FlowRun:
                     source._backpressure = self.backpressure  # noqa: SLF001 - the engine wires a source's backpressure
                 source_tasks = [group.create_task(self._run_source(s), name=f"source:{s.id}")
                                 for s in sources]
+                if health is not None:
+                    await asyncio.sleep(0)  # each source reaches its first await: its connections are known
+                    health.mark_started()
                 summary.end_of_input = await self._wait_sources(source_tasks, stop)
                 if summary.end_of_input:
                     self._end_of_input()
@@ -232,17 +231,34 @@ class FlowRun:
                     channel.close()
                 await self._drain(sink_tasks)
         finally:
+            if health is not None:
+                health.mark_ended()
             await self._close_all(started)
             for node_id, node in self.nodes.items():
                 feed = self.channels.get(node_id)
                 if feed is not None and feed.dropped:
-                    node.counters["dropped"] += feed.dropped
+                    node.counters.drop(feed.dropped, "queue_full")
                 summary.counters[node_id] = dict(node.counters)
+            self._channel_drops_counted = True
             self.store.close()
             summary.seconds = time.monotonic() - began
         return summary
 
+    def channel_drops_pending(self, node_id: str) -> int:
+        """Drops of a sink's channel not yet added to its counters (they are at the end of the run)."""
+        channel = self.channels.get(node_id)
+        if channel is None or self._channel_drops_counted:
+            return 0
+        return channel.dropped
+
     async def _start(self, node: Node[Any]) -> None:
+        token = current_node.set((self.health, node.id) if self.health is not None else None)
+        try:
+            await self._start_node(node)
+        finally:
+            current_node.reset(token)
+
+    async def _start_node(self, node: Node[Any]) -> None:
         try:
             async with asyncio.timeout(float(getattr(node, "start_timeout", LIFECYCLE_TIMEOUT))):
                 await node.start()
@@ -254,6 +270,8 @@ class FlowRun:
             raise NodeError(node.id, f"cannot start: {exc}") from exc
 
     async def _run_source(self, source: Source[Any]) -> None:
+        if self.health is not None:
+            current_node.set((self.health, source.id))  # this task's own context
         try:
             await source.run()
         except asyncio.CancelledError:
@@ -298,7 +316,11 @@ class FlowRun:
 
     async def _feed_sink(self, sink: Sink[Any], channel: Channel[Message]) -> None:
         fail = self._failure_handler(sink.id, sink)
+        traffic = self.traffic[sink.id]
         while (batch := await channel.get_batch()) is not None:
+            if traffic.recording is not None:  # tapped per batch, off the hot path
+                for msg in batch:
+                    traffic.record("in", msg)
             try:
                 await sink.write(batch)
             except asyncio.CancelledError:
@@ -328,3 +350,9 @@ class FlowRun:
                 node.logger.error("node '%s' did not close within %.0f s", node.id, timeout)
             except Exception:
                 node.logger.exception("node '%s' failed to close", node.id)
+
+
+def _unchanged(before: NodeSpec, after: NodeSpec) -> bool:
+    """True when a reload kept a node as it was (same type, config and wires): it keeps its counters."""
+    return (before.type, before.config, before.wires, before.disabled) == (
+        after.type, after.config, after.wires, after.disabled)

@@ -16,6 +16,8 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Literal
 
+from flowengine.health import report_connection
+
 ConnectionState = Literal["connecting", "connected", "disconnected", "failed"]
 
 
@@ -54,7 +56,8 @@ async def supervise(
 
     ``connect_and_serve(connected)`` connects, calls ``connected()`` once the connection is
     usable, then serves until the connection is lost (raise) or its work is done (return:
-    supervision ends). Every state change is logged and passed to ``on_state(state, detail)``.
+    supervision ends). Every state change is logged, passed to ``on_state(state, detail)`` and
+    reported to the running flow's health (:mod:`flowengine.health`: ``/ready``, sd_notify).
     Cancellation is always re-raised.
     """
     policy = backoff or Backoff()
@@ -62,6 +65,7 @@ async def supervise(
     last_problem = ""
 
     def report(state: ConnectionState, detail: str = "") -> None:
+        report_connection(name, state, detail)
         if on_state is not None:
             on_state(state, detail)
 

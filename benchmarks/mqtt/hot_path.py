@@ -77,10 +77,10 @@ def flow_text(cut: str | None) -> str:
 class Stage:
     """One flow, built by the engine, with ``mqtt-in`` fed from a buffer and ``mqtt-out`` on a socket pair."""
 
-    def __init__(self, directory: Path, cut: str | None, registry: Registry) -> None:
+    def __init__(self, directory: Path, cut: str | None, registry: Registry, **run_options: Any) -> None:
         path = directory / "bench.yaml"
         path.write_text(flow_text(cut))
-        self.run = FlowRun(load_flow_or_raise(path, registry))
+        self.run = FlowRun(load_flow_or_raise(path, registry), **run_options)
         source = self.run.nodes["lock"]
         assert isinstance(source, MqttIn)
         self.source: MqttIn = source
@@ -138,9 +138,9 @@ class Stage:
 
 
 async def measure(directory: Path, cut: str | None, stream: bytes, count: int, registry: Registry,
-                  *, receive_only: bool = False) -> float:
-    """Return CPU seconds of one run."""
-    stage = Stage(directory, cut, registry)
+                  *, receive_only: bool = False, **run_options: Any) -> float:
+    """Return CPU seconds of one run (``run_options`` go to :class:`FlowRun`, e.g. ``tap=True``)."""
+    stage = Stage(directory, cut, registry, **run_options)
     await stage.start()
     try:
         cpu = time.process_time()

@@ -235,8 +235,15 @@ class MqttIn(Source[MqttInConfig]):
         elif not self._arrived.is_set():
             self._arrived.set()
 
+    def gauges(self) -> dict[str, int]:
+        """Messages received from the broker and not yet emitted into the flow."""
+        levels = super().gauges()
+        levels["queue_depth"] = len(self._inbox)
+        return levels
+
     def _dropped(self) -> None:
-        self.counters["dropped"] += 1
+        self.counters["received"] += 1
+        self.counters.drop(1, "inbox_full")
         now = time.monotonic()
         if now >= self._next_drop_log:
             self._next_drop_log = now + DROP_LOG_INTERVAL
@@ -253,7 +260,10 @@ class MqttIn(Source[MqttInConfig]):
         decode = self._decoder()
         bad_payload = self._bad_payload
 
+        counters = self.counters
+
         def emit_batch(count: int) -> None:
+            counters["received"] += count
             ts = now()
             popleft = inbox.popleft
             for _ in range(count):

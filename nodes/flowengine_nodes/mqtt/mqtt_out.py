@@ -366,6 +366,13 @@ class MqttOut(Sink[MqttOutConfig]):
         except (TimeoutError, aiomqtt.MqttError) as exc:
             self.logger.debug("%s: bridge/state offline not acknowledged: %s", self._name, exc)
 
+    def gauges(self) -> dict[str, int]:
+        """The outbox's depth (stored, not yet acknowledged, or QoS 0 not yet written) and timers."""
+        levels = super().gauges()
+        outbox = self._outbox
+        levels["outbox_depth"] = (len(outbox) if outbox is not None else 0) + self._pending
+        return levels
+
     # ---- the hot path ---------------------------------------------------------------
 
     async def write(self, batch: Sequence[Message]) -> None:
@@ -420,11 +427,12 @@ class MqttOut(Sink[MqttOutConfig]):
     def _write_packets(self, packets: bytearray, count: int) -> None:
         write = self._write_direct
         if write is None:
-            self._dropped(count, "not connected to the broker (QoS 0)")
+            self._dropped(count, "not connected to the broker (QoS 0)", "not_connected")
         elif write(packets):
             self.counters["published"] += count
         else:
-            self._dropped(count, "the connection does not take them (lost, or the broker is not reading) (QoS 0)")
+            self._dropped(count, "the connection does not take them (lost, or the broker is not reading) (QoS 0)",
+                          "connection_busy")
 
     def _write(self, batch: Sequence[Message]) -> None:
         entries: list[Entry] = []
@@ -445,6 +453,9 @@ class MqttOut(Sink[MqttOutConfig]):
                 append((topic, payload, qos, retain))
                 continue
             before, after = z2m.around(msg, topic)
+            state = z2m.state_payload(msg, topic)
+            if state is not msg.payload:
+                payload = encode_payload(state)
             entries.extend(before)
             append((topic, payload, qos, retain))
             entries.extend(after)
@@ -457,14 +468,15 @@ class MqttOut(Sink[MqttOutConfig]):
         if outbox is not None:
             dropped = outbox.append(entries)
             if dropped:
-                self._dropped(dropped, f"the outbox is full ({outbox.limit} messages, {outbox.overflow})")
+                self._dropped(dropped, f"the outbox is full ({outbox.limit} messages, {outbox.overflow})",
+                              "outbox_full")
             if len(outbox):
                 self._drained.clear()
             self._wake.set()
             return
         client = self._paho
         if client is None:
-            self._dropped(len(entries), "not connected to the broker (QoS 0)")
+            self._dropped(len(entries), "not connected to the broker (QoS 0)", "not_connected")
             return
         self._flush_direct()  # what write_now took first
         publish = client.publish
@@ -490,7 +502,7 @@ class MqttOut(Sink[MqttOutConfig]):
             self._write_packets(packets, queued)
         self.counters["published"] += sent
         if lost:
-            self._dropped(lost, "the connection was lost (QoS 0)")
+            self._dropped(lost, "the connection was lost (QoS 0)", "connection_lost")
 
     def _reject(self, msg: Message, exc: Exception) -> None:
         self.counters["errors"] += 1
@@ -499,8 +511,8 @@ class MqttOut(Sink[MqttOutConfig]):
         error = {"node": self.id, "type": type(exc).__name__, "message": str(exc)}
         self.emit(msg.evolve(meta={**msg.meta, "error": error}), ERRORS_PORT)
 
-    def _dropped(self, count: int, reason: str) -> None:
-        self.counters["dropped"] += count
+    def _dropped(self, count: int, reason: str, code: str) -> None:
+        self.counters.drop(count, code)
         now = time.monotonic()
         if now >= self._next_drop_log:
             self._next_drop_log = now + DROP_LOG_INTERVAL

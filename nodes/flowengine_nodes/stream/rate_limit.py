@@ -109,7 +109,7 @@ class RateLimit(Transform[RateLimitConfig]):
             self._expiry.push(ts + per, skey)
             return msg
         if self.config.overflow == "drop" or len(bucket.queue) >= self.config.max_queue:
-            self.counters["dropped"] += 1
+            self.counters.drop(1, "rate_limit")
             return None
         bucket.queue.append(msg)
         self.counters["delayed"] += 1
