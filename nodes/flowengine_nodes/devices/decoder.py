@@ -586,7 +586,8 @@ class Decoder:
             _, _, _, _, msg_type, data = parse_frame(frame, cluster, self._era)
         except ZclError as exc:
             return _Converted(f"ZCL frame rejected: {exc}", None, None, None)
-        plan = self._fixed_plan or (self._plan(model) if model else None)
+        # The plans already made answer without the method call (an unknown model's None too).
+        plan = self._fixed_plan or self._plans.get(model) or (self._plan(model) if model else None)  # type: ignore[arg-type]
         if plan is None:
             return _NOTHING
         name = plan.name
