@@ -2,16 +2,36 @@
 
 Two report sets: the 84 public reports (what the devices really send), cycled to 2,000 per model,
 and the oracle's generated vectors (``tests/data/vectors/household_generated.jsonl``: valid,
-damaged and hand-shaped frames). Every report is decoded once per pass on the decoder's plain path, which never consults
-the memo (``Decoder.decode_frame``; the hex text is converted too), in Zigbee2MQTT 2.x mode with
-``cache_state: false``. In the same run the same reports go through zigbee-herdsman 10.9.5 +
-zigbee-herdsman-converters 26.112.0 in node (``decode_household_node.js``, after one warm-up pass
-for the JIT) when ``ZIGBEE_ORACLE_MODULES`` names a ``node_modules`` holding them (see
-tests/nodes/decode/oracle/README.md); otherwise that column is skipped with a message. Both sides
-keep the best of ``--repeat`` passes, timed in CPU seconds of their own process, so a busy machine
-(other jobs on the same cores) disturbs the ratio as little as it can. Prints msg/s per model, the
-ratio flowengine / node, and for reference the same reports through ``Decoder.decode`` with its
-memo warm (``memo msg/s``: what repeated frames cost in a live flow; not part of the ratio).
+damaged and hand-shaped frames). In the same run the same reports go through zigbee-herdsman
+10.9.5 + zigbee-herdsman-converters 26.112.0 in node (``decode_household_node.js``) when
+``ZIGBEE_ORACLE_MODULES`` names a ``node_modules`` holding them (see
+tests/nodes/decode/oracle/README.md); otherwise that column is skipped with a message.
+
+What each side does per report (the same work, nothing remembered from one report to the next):
+
+* flowengine: ``bytes.fromhex`` of the frame text, then ``Decoder.decode_frame`` (Zigbee2MQTT
+  2.x mode, ``cache_state: false``), which never consults the memo: it parses the ZCL frame
+  (header, records, ``processAttributePostRead``), runs every converter of the definition that
+  listens to the cluster and message type, post-processes (calibration and precision rounding),
+  adds ``linkquality``, and builds the published payload (keys sorted, values as JSON) and the
+  typed event. What it keeps between reports depends only on the model (the definition's
+  dispatch table) or the cluster and manufacturer code (the named-attribute table), never on
+  the frame's bytes.
+* node: ``Buffer.from(frame, 'hex')``, ``Frame.fromBuffer`` (a fresh parse of header and
+  payload), ``attributeKeyValue`` (names and ``processAttributePostRead``) or the command's
+  payload, every ``fromZigbee`` converter of the definition matching cluster and type (awaited,
+  as Zigbee2MQTT does), ``postProcessConvertedFromZigbeeMessage`` (calibration and precision)
+  and ``linkquality``. The definition is found once per model (Zigbee2MQTT resolves it once per
+  device); each report gets its own device object, so no converter store carries anything over.
+  No typed event and no key sorting: flowengine does that much more.
+
+Neither side memoises anything keyed on a frame. Node runs one untimed warm-up pass per model
+first (V8's JIT compiles the hot functions: legitimate, as a live Zigbee2MQTT is warm). Both
+keep the best of ``--repeat`` passes, timed in CPU seconds of their own process, so a busy
+machine (other jobs on the same cores) disturbs the ratio as little as it can. Prints msg/s
+per model, the ratio flowengine / node, and for reference the same reports through
+``Decoder.decode`` with its memo warm (``memo msg/s``: what repeated frames cost in a live
+flow; not part of the ratio).
 Run: ``ZIGBEE_ORACLE_MODULES=/path/to/node_modules .venv/bin/python benchmarks/decode_household.py``.
 """
 

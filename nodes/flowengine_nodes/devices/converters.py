@@ -139,8 +139,18 @@ def number_value(value: float) -> float:
 
 def precision_round(value: float, decimals: int | float) -> float:
     """Zigbee2MQTT's ``precisionRound``: ``Math.round(value * 10**d) / 10**d``."""
-    if type(value) is int and type(decimals) is int and decimals >= 0 and -(2**50) < value < 2**50:
-        return value  # an integer times 10**d, rounded and divided back, is itself
+    if type(decimals) is int and decimals >= 0:
+        kind = type(value)
+        if kind is int and -(2**50) < value < 2**50:
+            return value  # an integer times 10**d, rounded and divided back, is itself
+        if kind is float:
+            # The usual case inlined (js_round, js_divide and number_value below, same results).
+            factor = 10**decimals
+            scaled = value * factor
+            if scaled - scaled == 0:  # finite (NaN and infinities give NaN)
+                floor = math.floor(scaled)
+                rounded = (floor + 1 if scaled - floor >= 0.5 else floor) / factor
+                return int(rounded) if rounded.is_integer() and abs(rounded) < 2**53 else rounded
     factor = 10**decimals
     scaled = value * factor
     if isinstance(scaled, float) and (math.isnan(scaled) or math.isinf(scaled)):
@@ -318,7 +328,8 @@ def color_colortemp(msg: ConvertInput) -> dict[str, Any]:
         result["color_temp_startup"] = value
     if (value := data.get(0x0008)) is not None:
         result["color_mode"] = _COLOR_MODES.get(js_key(value), value)
-    x, y, saturation, hue, enhanced_hue = (data.get(a) for a in (0x0003, 0x0004, 0x0001, 0x0000, 0x4000))
+    get = data.get
+    x, y, saturation, hue, enhanced_hue = get(0x0003), get(0x0004), get(0x0001), get(0x0000), get(0x4000)
     if x is not None or y is not None or saturation is not None or hue is not None or enhanced_hue is not None:
         color: dict[str, Any] = {}
         if x is not None:

@@ -135,6 +135,8 @@ _AS_IS: Final = frozenset({str, int, bool, type(None)})
 _SCALARS: Final = frozenset({str, int, bool, float, JsBigInt, type(None), type(UNDEFINED)})
 
 
+#: Integers below this (in magnitude) come out of ``precision_round`` unchanged.
+_INT_EXACT: Final = 2**50
 #: Integral floats from here up are printed by JavaScript with all their digits (an int in JSON).
 _BIG_INTEGRAL: Final = 2.0**53
 
@@ -153,6 +155,8 @@ def _published(result: Mapping[str, Any]) -> dict[str, Any]:
         kind = type(value)
         if kind is str or kind is int or value is None or kind is bool:
             payload[key] = value
+        elif kind is float and value - value == 0 and -_BIG_INTEGRAL < value < _BIG_INTEGRAL:
+            payload[key] = value  # a finite float JSON prints as it is (to_json_value's first case)
         elif value is not UNDEFINED:
             payload[key] = to_json_value(value)
     return payload
@@ -293,14 +297,14 @@ class _Plan(NamedTuple):
         meta: the definition's ``meta``.
         dispatch: cluster -> message type -> the converters' functions that listen, in order.
         events: the definition's event function, or None.
-        post_steps: (key, default decimals, no option touches it) per post-processed key.
+        post_steps: post-processed key -> (key, default decimals, no option touches it).
     """
 
     name: str
     meta: Mapping[str, Any]
     dispatch: dict[int, dict[str, tuple[Callable[[ConvertInput], dict[str, Any] | None], ...]]]
     events: Callable[[EventInput], DeviceEvent | None] | None
-    post_steps: tuple[tuple[str, int, bool], ...]
+    post_steps: dict[str, tuple[str, int, bool]]
 
     @classmethod
     def of(cls, definition: Definition, options: Mapping[str, Any]) -> _Plan:
@@ -310,10 +314,10 @@ class _Plan(NamedTuple):
             by_type = dispatch.setdefault(converter.cluster, {})
             for msg_type in converter.types:
                 by_type[msg_type] = (*by_type.get(msg_type, ()), converter.convert)
-        steps = tuple(
-            (key, decimals, f"{key}_calibration" not in options and f"{key}_precision" not in options)
+        steps = {
+            key: (key, decimals, f"{key}_calibration" not in options and f"{key}_precision" not in options)
             for key, decimals in definition.precision.items()
-        )
+        }
         return cls(definition.model, definition.meta, dispatch, definition.events, steps)
 
 
@@ -593,10 +597,16 @@ class Decoder:
     ) -> DecodeResult:
         """Decode one ZCL frame from a device; see :meth:`decode` (which validates a record first).
 
-        Never consults the memo: every call parses and converts (the cold path).
+        Never consults the memo: every call parses and converts (the cold path). The end of
+        :meth:`_finish` is inlined for the usual case (a payload, no state cache).
         """
         device = self._devices.get(ieee or "") or self._device(ieee)
-        return self._finish(self._convert(frame, cluster, model), lqi, device)
+        converted = self._convert(frame, cluster, model)
+        result = converted[2]
+        if result is None or self._cache_state:
+            return self._finish(converted, lqi, device)
+        result["linkquality"] = lqi
+        return _result(DecodeResult, (_published(result), converted[3], None, converted[1], device.name, device.topic))
 
     def _decode(self, frame: bytes, cluster: int, lqi: int, model: str | None, ieee: str | None) -> DecodeResult:
         """The plain pipeline, without the memo: convert the frame, then finish the report."""
@@ -608,7 +618,8 @@ class Decoder:
             _, _, _, _, msg_type, data = parse_frame(frame, cluster, self._era)
         except ZclError as exc:
             return _Converted(f"ZCL frame rejected: {exc}", None, None, None)
-        plan = self._fixed_plan or (self._plan(model) if model else None)
+        # The plans already made answer without the method call (an unknown model's None too).
+        plan = self._fixed_plan or self._plans.get(model) or (self._plan(model) if model else None)  # type: ignore[arg-type]
         if plan is None:
             return _NOTHING
         name = plan.name
@@ -641,11 +652,15 @@ class Decoder:
                 event = None
         if not result:
             return _new(_Converted, (None, name, None, event))
-        for key, decimals, plain in plan.post_steps:
+        steps = plan.post_steps
+        # The steps of the keys present: walk the smaller side (the keys are independent).
+        todo = steps.values() if len(steps) < len(result) else filter(None, map(steps.get, result))
+        for key, decimals, plain in todo:
             value = result.get(key)
             if type(value) is int or type(value) is float:
                 if plain:  # no calibration, default precision: only precisionRound
-                    result[key] = precision_round(value, decimals)
+                    if type(value) is float or not -_INT_EXACT < value < _INT_EXACT:
+                        result[key] = precision_round(value, decimals)  # (a small int stays itself)
                     continue
                 # Zigbee2MQTT logs a bad calibration option and keeps the value.
                 with contextlib.suppress(*CONVERTER_FAILURES):

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import math
 import struct
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any, Final
 
 from flowengine_nodes.devices.converters import (
@@ -62,43 +62,59 @@ _BOOLEAN_KEYS: Final = {513: "power_outage_memory", 514: "auto_off", 515: "led_d
 def battery_percentage(voltage: float, low: float, high: float) -> float:
     """``batteryVoltageToPercentage`` with ``{min: low, max: high}`` (``toPercentage``)."""
     clamped = high if voltage > high else low if voltage < low else voltage
-    return js_round((clamped - low) / (high - low) * 100)
+    percent = (clamped - low) / (high - low) * 100
+    if percent - percent == 0:  # finite: js_round inlined (halves go up)
+        floor = math.floor(percent)
+        return floor + 1 if percent - floor >= 0.5 else floor
+    return js_round(percent)
 
 
 def _battery(payload: dict[str, Any], voltage: Any, meta: Mapping[str, Any]) -> None:
     battery_range = meta.get("battery_range")
     if battery_range is not None:
-        payload["battery"] = battery_percentage(assert_number(voltage), *battery_range)
+        low, high = battery_range
+        payload["battery"] = battery_percentage(voltage if type(voltage) is int else assert_number(voltage), low, high)
 
 
-def entries(value: Any) -> list[tuple[int, Any]]:
-    """``Object.entries(value)`` with integer keys, for the values a MI_STRUCT slot can hold."""
+def entries(value: Any) -> tuple[Iterable[int], Any]:
+    """``Object.entries(value)`` for the values a MI_STRUCT slot can hold, as (keys, indexable).
+
+    The integer keys in ``Object.entries`` order, and what ``indexable[key]`` reads the values
+    from; no (key, value) pairs are built.
+    """
     if value is None:
         raise JsTypeError("Object.entries(undefined)")
     if isinstance(value, dict):
-        return sorted(value.items())
+        return sorted(value), value  # the keys are distinct: sorting them sorts the entries
     if isinstance(value, (bytes, list)):
-        return list(enumerate(value))
+        return range(len(value)), value
     if isinstance(value, str):
-        return list(enumerate(utf16_units(value)))
-    return []  # numbers, BigInts and plain objects have no integer keys
+        units = utf16_units(value)
+        return range(len(units)), units
+    return (), None  # numbers, BigInts and plain objects have no integer keys
 
 
-def numeric_attributes(msg: ConvertInput, items: list[tuple[int, Any]]) -> dict[str, Any]:
-    """``numericAttributes2Payload`` for one model: the keys that produce something."""
+def numeric_attributes(msg: ConvertInput, keys: Iterable[int], values: Any) -> dict[str, Any]:
+    """``numericAttributes2Payload`` for one model over ``values[key]`` for ``keys`` in order."""
     model = msg.model
     compat = msg.compat
     payload: dict[str, Any] = {}
-    for key, value in items:
-        if key == 0:
+    for key in keys:
+        if key not in _KNOWN_KEYS:
+            continue  # most heartbeat keys mean nothing to the converter: skip the chain below
+        value = values[key]
+        if key == 65281:  # the MI_STRUCT heartbeat, first: the keys are distinct, so the order of
+            # these tests changes nothing but how many are made
+            payload.update(numeric_attributes(msg, *entries(value)))
+        elif key == 0:
             payload["detection_period"] = _plain(value)
         elif key == 1:
             payload["voltage"] = UNDEFINED if value is None else value
             _battery(payload, value, msg.meta)
-        elif key == 3:
-            payload["device_temperature"] = assert_number(value)
+        elif key == 3:  # an int needs no assertNumber call (the usual value)
+            payload["device_temperature"] = value if type(value) is int else assert_number(value)
         elif key == 5:
-            payload["power_outage_count"] = assert_number(value) - 1
+            payload["power_outage_count"] = (value if type(value) is int else assert_number(value)) - 1
         elif key == 6:
             if model in ("MCCGQ11LM", "SJCGQ11LM"):
                 count = parse_int16(to_string16(assert_number(value))[-4:])
@@ -134,7 +150,8 @@ def numeric_attributes(msg: ConvertInput, items: list[tuple[int, Any]]) -> dict[
         elif key == 240:
             payload["flip_indicator_light"] = "ON" if strict_equals(value, 1) else "OFF"
         elif key == 247:
-            payload.update(numeric_attributes(msg, sorted(buffer_to_data(value).items())))
+            tlv = buffer_to_data(value)
+            payload.update(numeric_attributes(msg, sorted(tlv), tlv))
         elif key == 258:
             payload["detection_interval"] = _plain(value)
         elif key == 293:
@@ -163,11 +180,14 @@ def numeric_attributes(msg: ConvertInput, items: list[tuple[int, Any]]) -> dict[
                 "reverse_direction": _char_at(value, 2) == "\x01",
                 "hand_open": _char_at(value, 5) == "\x00",
             }
-        elif key == 65281:
-            payload.update(numeric_attributes(msg, entries(value)))
         elif key == 65282:
             _struct_ff02(payload, value, msg.meta)
     return payload
+
+
+#: Every key ``numeric_attributes`` reads (the others produce nothing).
+_KNOWN_KEYS: Final = frozenset({0, 1, 3, 5, 6, 11, 100, 101, 102, 149, 150, 151, 152, 240, 247, 258, 293, 512,
+                                *_BOOLEAN_KEYS, 523, 550, 1028, 1289, 1025, 65281, 65282})
 
 
 def _char_at(value: Any, index: int) -> Any:
@@ -271,8 +291,11 @@ def buffer_to_data(value: Any) -> dict[int, Any]:
 
 def lumi_basic(msg: ConvertInput) -> dict[str, Any]:
     """``lumi_basic``: the genBasic heartbeat (MI_STRUCT in 0xFF01, structure in 0xFF02, TLV in 0x00F7)."""
-    items = sorted((key, value) for key, value in msg.data.items() if key not in BASIC_NAMED)
-    return numeric_attributes(msg, items)
+    data = msg.data
+    keys = sorted(data)
+    if not BASIC_NAMED.isdisjoint(keys):
+        keys = [key for key in keys if key not in BASIC_NAMED]
+    return numeric_attributes(msg, keys, data)
 
 
 def lumi_contact(msg: ConvertInput) -> dict[str, Any]:

@@ -58,6 +58,16 @@ _INT_TYPES[0xE8] = (2, False)  # cluster id
 _INT_TYPES[0xE9] = (2, False)  # attribute id
 _INT_TYPES[0xEA] = (4, False)  # BACnet OID
 
+#: Integer types read with one precompiled ``struct`` unpacker (widths 1, 2 and 4: never a BigInt):
+#: type id -> (size in bytes, ``unpack_from``). The same values as ``int.from_bytes`` of the
+#: slice, without building the slice; other widths take the general path.
+_FAST_INTS: dict[int, tuple[int, Any]] = {
+    type_id: (width, struct.Struct("<" + {(1, False): "B", (1, True): "b", (2, False): "H", (2, True): "h",
+                                          (4, False): "I", (4, True): "i"}[width, signed]).unpack_from)
+    for type_id, (width, signed) in _INT_TYPES.items()
+    if width in (1, 2, 4)
+}
+
 # Analog ("ANALOG" class) and discrete types of zigbee-herdsman's utils.
 _ANALOG_TYPES = frozenset([*range(0x20, 0x27), *range(0x28, 0x2F), 0x38, 0x39, 0x3A, 0xE0, 0xE1, 0xE2])
 _DISCRETE_TYPES = frozenset(
@@ -94,6 +104,12 @@ class Frame(NamedTuple):
     command_id: int
     msg_type: str | None
     data: dict[Any, Any]
+
+
+#: Builds a Frame without the NamedTuple's Python-level ``__new__`` (half the cost, same object).
+_new = tuple.__new__
+#: "No fast-path value" (None is a value: JavaScript's undefined).
+_NO_VALUE: Final = object()
 
 
 def _short(what: str) -> ZclError:
@@ -241,32 +257,34 @@ class _Reader:
         era_2x = self.era == ERA_2X
         buf = self.buf
         size = self.size
+        pos = self.pos
         for _ in range(length):
-            pos = self.pos
             if pos + 2 > size:
+                self.pos = pos
                 raise _short("uint8")  # the key or the type is missing
             key = buf[pos]
             type_id = buf[pos + 1]
             pos += 2
-            int_type = _INT_TYPES.get(type_id)
-            if int_type is not None:  # inlined _Reader.uint: the usual entry
-                width, signed = int_type
+            fast = _FAST_INTS.get(type_id)
+            if fast is not None:  # a precompiled unpacker: the usual entry
+                width, unpack = fast
                 if pos + width > size:
                     raise _short(f"{width}-byte integer")
-                value: Any = int.from_bytes(buf[pos : pos + width], "little", signed=signed)
-                result[key] = JsBigInt(value) if width >= 7 else value
-                self.pos = pos + width
+                result[key] = unpack(buf, pos)[0]
+                pos += width
             else:
                 self.pos = pos
                 result[key] = self.value(type_id)
+                pos = self.pos
             if era_2x:
-                remaining = size - self.pos
+                remaining = size - pos
                 if remaining <= 1:
                     if remaining == 1:
-                        self.pos += 1
+                        pos += 1
                     break
-            elif self.pos == size:
+            elif pos == size:
                 break
+        self.pos = pos
         return result
 
     def attribute_value(self, attr_id: int, type_id: int, mi_struct: bool) -> Any:
@@ -327,18 +345,27 @@ def _records(reader: _Reader, era: int, with_status: bool, named: _Named | None)
             raise _short("uint8")
         type_id = buf[pos]
         pos += 1
-        int_type = _INT_TYPES.get(type_id)
-        if int_type is not None:
+        fast = _FAST_INTS.get(type_id)
+        int_type = None if fast is not None else _INT_TYPES.get(type_id)
+        if fast is not None:
+            width, unpack = fast
+            if pos + width > size:
+                raise _short(f"{width}-byte integer")
+            value: Any = unpack(buf, pos)[0]
+            reader.pos = pos + width
+        elif int_type is not None:
             width, signed = int_type
             if pos + width > size:
                 raise _short(f"{width}-byte integer")
-            value: Any = int.from_bytes(buf[pos : pos + width], "little", signed=signed)
+            value = int.from_bytes(buf[pos : pos + width], "little", signed=signed)
             if width >= 7:
                 value = JsBigInt(value)
             reader.pos = pos + width
         else:
             reader.pos = pos
-            value = reader.attribute_value(attr_id, type_id, True)
+            # The Xiaomi heartbeat (0xFF01 as a char string) straight to its reader.
+            value = reader.mi_struct() if type_id == TYPE_CHAR_STR and attr_id == ATTR_MI_STRUCT else \
+                reader.value(type_id)
         if named is not None and value is not None:
             attribute = named.get(attr_id)
             if attribute is not None:
@@ -565,35 +592,49 @@ def parse_frame(frame: bytes, cluster: int, era: int) -> Frame:
         pos = 3
     if frame_type == 0:
         if command_id == 0x0A and size > pos + 3:
-            # Fast path: one fixed-size integer record filling the rest of the frame (the usual
-            # lock report). Both eras parse it the same way; anything else takes the full path.
-            int_type = _INT_TYPES.get(frame[pos + 2])
-            if int_type is not None and pos + 3 + int_type[0] == size:
-                width, signed = int_type
-                value = int.from_bytes(frame[pos + 3 :], "little", signed=signed)
+            # Fast path: one fixed-size record (an integer or a single-precision float) filling the
+            # rest of the frame (the usual report). Both eras parse it the same way; anything else
+            # takes the full path.
+            type_id = frame[pos + 2]
+            fast = _FAST_INTS.get(type_id)
+            number: Any = _NO_VALUE
+            if fast is not None:
+                if pos + 3 + fast[0] == size:
+                    number = fast[1](frame, pos + 3)[0]
+            elif type_id == 0x39:
+                if pos + 7 == size:
+                    number = _UNPACK_F32(frame, pos + 3)[0]
+            else:
+                int_type = _INT_TYPES.get(type_id)
+                if int_type is not None and pos + 3 + int_type[0] == size:
+                    width, signed = int_type
+                    number = int.from_bytes(frame[pos + 3 :], "little", signed=signed)
+                    if width >= 7:
+                        number = JsBigInt(number)
+            if number is not _NO_VALUE:
                 attr_id = frame[pos] | (frame[pos + 1] << 8)
-                number: Any = JsBigInt(value) if width >= 7 else value
                 named = _named_attributes(cluster, manufacturer_code) if era == ERA_2X else None
                 attribute = None if named is None else named.get(attr_id)
                 if attribute is not None:
                     number = _post_read(attribute, number)
                     if number is _DROPPED:
-                        return Frame(frame_type, manufacturer_code, sequence, command_id, ATTRIBUTE_REPORT, {})
-                return Frame(frame_type, manufacturer_code, sequence, command_id, ATTRIBUTE_REPORT, {attr_id: number})
+                        return _new(Frame, (frame_type, manufacturer_code, sequence, command_id, ATTRIBUTE_REPORT, {}))
+                return _new(Frame, (frame_type, manufacturer_code, sequence, command_id, ATTRIBUTE_REPORT,
+                                    {attr_id: number}))
         reader = _Reader(frame, pos, era)
         named = _named_attributes(cluster, manufacturer_code) if era == ERA_2X else None
         if command_id == 0x0A:
             data = _records(reader, era, False, named)
-            return Frame(frame_type, manufacturer_code, sequence, command_id, ATTRIBUTE_REPORT, data)
+            return _new(Frame, (frame_type, manufacturer_code, sequence, command_id, ATTRIBUTE_REPORT, data))
         if command_id == 0x01:
             data = _records(reader, era, True, named)
-            return Frame(frame_type, manufacturer_code, sequence, command_id, READ_RESPONSE, data)
+            return _new(Frame, (frame_type, manufacturer_code, sequence, command_id, READ_RESPONSE, data))
         _skip_records(reader, era, command_id)
-        return Frame(frame_type, manufacturer_code, sequence, command_id, _GLOBAL_TYPES.get(command_id), {})
+        return _new(Frame, (frame_type, manufacturer_code, sequence, command_id, _GLOBAL_TYPES.get(command_id), {}))
     if frame_type == 1:
         direction = (control >> 3) & 1
         msg_type, payload = _cluster_specific(_Reader(frame, pos, era), era, cluster, direction, command_id)
-        return Frame(frame_type, manufacturer_code, sequence, command_id, msg_type, payload)
+        return _new(Frame, (frame_type, manufacturer_code, sequence, command_id, msg_type, payload))
     raise ZclError(f"frame type {frame_type} is not supported")
 
 
