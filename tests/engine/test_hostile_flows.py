@@ -106,7 +106,7 @@ def test_the_alias_bomb_ends_fast_and_small(tmp_path: Path, capsys: pytest.Captu
 
 
 def test_anchors_within_the_budget_still_work(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    text = GOOD.replace("  - id: d\n", "  - &delay\n    id: d\n") + "  - <<: *delay\n    id: d2\n    wires: []\n"
+    text = GOOD.replace("  - id: d\n", "  - &delay\n    id: d\n") + "  - <<: *delay\n    id: d2\n"  # its wires too
     text = text.replace("wires: [d]", "wires: [d, d2]")
     flow = tmp_path / "flow.yaml"
     flow.write_text(text)
