@@ -159,7 +159,18 @@ class FlowRun:
             self.channels[spec.id] = channel
             traffic.channel = channel  # the channel counts what the sink is offered; the feeder taps it
             return lambda upstream: channel_input(channel, upstream)
-        # A source fed by a wire (allowed by no built-in) ignores its input.
+        if isinstance(node, Source) and node.accepts_input:
+            receive = node.receive
+
+            def take(msg: Message) -> None:
+                traffic.received += 1
+                try:
+                    receive(msg)
+                except Exception as exc:  # noqa: BLE001 - a refused message is routed, not fatal
+                    fail(msg, exc)
+
+            return lambda upstream: upstream[0].counting(upstream[1], take) if upstream is not None else take
+        # A source fed by a wire that takes no input ignores it.
         return lambda upstream: upstream[0].counting(upstream[1], nothing) if upstream is not None else nothing
 
     def _failure_handler(self, node_id: str, node: Node[Any]) -> Callable[[Message, Exception], None]:

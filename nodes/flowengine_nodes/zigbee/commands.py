@@ -1,0 +1,235 @@
+"""Commands for the ``zigbee`` node: a message wired into it sets or reads one device.
+
+The message names the device by ``meta.friendly_name`` or ``meta.ieee``, else by its topic
+(``<base_topic>/<name>/set``, ``<base_topic>/<name>/set/<attribute>``, ``<base_topic>/<name>/get``,
+or just the name or ieee); ``meta.command`` (``set``/``get``) overrides what the topic says, and the
+default is ``set``. The payload is a Zigbee2MQTT ``/set`` or ``/get`` payload (an object, or its JSON
+text, or a bare ``ON``/``OFF``/``TOGGLE``; for ``/set/<attribute>`` the value).
+
+What is checked when the message arrives (refused at once: the engine routes it to ``errors`` and
+logs it; nothing is sent): the payload parses, the coordinator is connected, the device is known to
+zigpy and has a definition, and a ``set`` goes to a device with commands (a sensor has none).
+Accepted commands wait in a bounded queue served one at a time, so they go out in order and no
+faster than the coordinator answers; one that waited longer than ``command_expiry`` is dropped and
+counted (``commands_expired``), never sent late. Each runs through the definition's toZigbee
+converters (:mod:`flowengine_nodes.devices.requests`): every frame goes through zigpy
+(``Device.request``) and waits for its default or read response. Afterwards each failed key is one
+message on ``errors`` (``meta.error``) and one log line naming device and command, and the optimistic
+state, when there is one, leaves on ``state`` as the decode node shapes a device state
+(topic ``<base_topic>/<friendly name>``, ``meta.friendly_name``, ``meta.model``, ``meta.ieee``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from flowengine import Message
+from flowengine_nodes.devices.definitions import Definition, default_registry
+from flowengine_nodes.devices.requests import Kind, parse_request, run_request
+from flowengine_nodes.devices.to_zigbee import CommandError, ZclRequest
+
+if TYPE_CHECKING:
+    from flowengine_nodes.zigbee.source import Zigbee
+
+STATE_PORT = "state"
+HA_PROFILE = 0x0104
+
+
+class CommandRefused(ValueError):
+    """A command refused on arrival (bad payload, unknown device, coordinator gone, queue full)."""
+
+
+@dataclass(frozen=True, slots=True)
+class PendingCommand:
+    """A command accepted and waiting for its turn."""
+
+    kind: Kind
+    ieee: str
+    name: str
+    definition: Definition
+    request: dict[str, Any]
+    taken: float
+    origin: Message
+
+
+def normal_ieee(text: str) -> str:
+    """``0x00158d0001020304`` or ``00:15:8d:...`` (any case) -> ``00:15:8d:00:01:02:03:04``."""
+    digits = text.lower().removeprefix("0x").replace(":", "")
+    if len(digits) != 16 or any(c not in "0123456789abcdef" for c in digits):
+        return text
+    return ":".join(digits[i:i + 2] for i in range(0, 16, 2))
+
+
+class ZigpyTarget:
+    """Sends a converter's frames to one device through zigpy and waits for each answer."""
+
+    def __init__(self, device: Any, timeout: float) -> None:
+        self.device = device
+        self.timeout = timeout
+        self.manufacturer_code: int | None = getattr(device, "manufacturer_id", None)
+
+    def _endpoint(self, cluster: int) -> int:
+        for endpoint_id, endpoint in self.device.endpoints.items():
+            if endpoint_id and cluster in getattr(endpoint, "in_clusters", {}):
+                return int(endpoint_id)
+        return 1
+
+    async def send(self, request: ZclRequest) -> Mapping[int, Any]:
+        """Send ``request``; return the read response's values; raise CommandError on no/bad answer."""
+        device = self.device
+        sequence = device.get_sequence()
+        try:
+            reply = await device.request(
+                profile=HA_PROFILE, cluster=request.cluster, src_ep=1, dst_ep=self._endpoint(request.cluster),
+                sequence=sequence, data=request.to_bytes(sequence), expect_reply=request.expects_reply,
+                timeout=self.timeout, retries=0,
+            )
+        except TimeoutError as exc:
+            raise CommandError(f"Error: {request.name} got no answer within {self.timeout:g} s") from exc
+        except Exception as exc:
+            raise CommandError(f"Error: {request.name} failed ({type(exc).__name__}: {exc})") from exc
+        if reply is None:
+            return {}
+        records = getattr(reply, "status_records", None)
+        if records is not None:
+            return {int(r.attrid): r.value.value for r in records if int(r.status) == 0 and r.value is not None}
+        status = getattr(reply, "status", None)
+        if status is not None and int(status) != 0:
+            name = getattr(status, "name", str(status))
+            raise CommandError(f"Error: {request.name} failed (Status '{name}')")
+        return {}
+
+    async def sleep(self, seconds: float) -> None:
+        """Wait before a read-back (after a step's transition)."""
+        await asyncio.sleep(seconds)
+
+
+class Commander:
+    """The command side of one ``zigbee`` node: checks, queue, execution, results."""
+
+    def __init__(self, node: Zigbee, *, friendly_names: Mapping[str, str], base_topic: str, expiry: float,
+                 timeout: float, capacity: int) -> None:
+        self.node = node
+        self.base_topic = base_topic
+        self.expiry = expiry
+        self.timeout = timeout
+        self.names = {normal_ieee(ieee): name for ieee, name in friendly_names.items()}
+        self.by_name = {name: ieee for ieee, name in self.names.items()}
+        self.queue: asyncio.Queue[PendingCommand] = asyncio.Queue(capacity)
+        self.states: dict[str, dict[str, Any]] = {}
+        self.stores: dict[str, dict[str, Any]] = {}
+
+    # ---- arrival --------------------------------------------------------------------------
+
+    def _address(self, msg: Message) -> tuple[Kind, str, str | None]:
+        parts = [part for part in msg.topic.split("/") if part]
+        if parts and parts[0] == self.base_topic:
+            parts = parts[1:]
+        kind: Kind = "set"
+        attribute = None
+        if len(parts) >= 2 and parts[-1] in ("set", "get"):
+            kind = "get" if parts[-1] == "get" else "set"
+            parts = parts[:-1]
+        elif len(parts) >= 3 and parts[-2] == "set":
+            attribute, parts = parts[-1], parts[:-2]
+        command = msg.meta.get("command")
+        if command in ("set", "get"):
+            kind = command
+        reference = msg.meta.get("friendly_name") or msg.meta.get("ieee") or "/".join(parts)
+        return kind, str(reference), attribute
+
+    def submit(self, msg: Message) -> None:
+        """Check a command message and queue it; raise CommandRefused (nothing sent) when it cannot run."""
+        kind, reference, attribute = self._address(msg)
+        payload = msg.payload
+        request: dict[str, Any] | None
+        if isinstance(payload, dict):
+            request = dict(payload) if attribute is None else {attribute: payload}
+        elif isinstance(payload, str | bytes):
+            request = parse_request(payload, attribute)
+        else:
+            request = None if attribute is None else {attribute: payload}
+        if request is None:
+            raise CommandRefused(f"command for '{reference}': payload {payload!r} is not a Zigbee2MQTT request "
+                                 "(a JSON object, or ON/OFF/TOGGLE)")
+        ieee = self.by_name.get(reference) or normal_ieee(reference)
+        name = self.names.get(ieee, reference)
+        app = self.node.application
+        if app is None or not self.node.connected.is_set():
+            raise CommandRefused(f"command for '{name}' refused: the coordinator is not connected (reconnecting)")
+        device = _find_device(app, ieee)
+        if device is None:
+            raise CommandRefused(f"command for unknown device '{reference}' (not a friendly name or ieee of this "
+                                 "network)")
+        definition = default_registry().find(str(device.model or ""))
+        if definition is None:
+            raise CommandRefused(f"command for '{name}': model {device.model!r} has no definition")
+        if kind == "set" and not any(c.convert_set is not None for c in definition.to_zigbee):
+            raise CommandRefused(f"/set for '{name}' ({definition.model}): the device takes no commands (a sensor)")
+        try:
+            self.queue.put_nowait(PendingCommand(kind, ieee, name, definition, request, time.monotonic(), msg))
+        except asyncio.QueueFull:
+            raise CommandRefused(f"command for '{name}' refused: {self.queue.maxsize} commands already "
+                                 "waiting") from None
+        self.node.counters["commands_taken"] += 1
+
+    # ---- execution -----------------------------------------------------------------------------
+
+    async def serve(self) -> None:
+        """Run queued commands one at a time, until cancelled."""
+        while True:
+            command = await self.queue.get()
+            try:
+                waited = time.monotonic() - command.taken
+                if waited > self.expiry:
+                    self.node.counters["commands_expired"] += 1
+                    self.node.logger.warning("zigbee %s: command %s for '%s' dropped: it waited %.1f s (expiry %g s)",
+                                             self.node.id, command.request, command.name, waited, self.expiry)
+                    continue
+                await self._run(command)
+            finally:
+                self.queue.task_done()
+
+    async def _run(self, command: PendingCommand) -> None:
+        node = self.node
+        app = node.application
+        device = None if app is None else _find_device(app, command.ieee)
+        if device is None:
+            self._fail(command, f"'{command.name}': the coordinator is not connected (reconnecting)")
+            return
+        state = self.states.get(command.ieee, {})
+        outcome = await run_request(
+            command.kind, command.request, name=command.name, converters=command.definition.to_zigbee,
+            target=ZigpyTarget(device, self.timeout), state=state, options=command.definition.option_defaults(),
+            model=command.definition.model, store=self.stores.setdefault(command.ieee, {}),
+        )
+        node.counters["commands_done"] += 1
+        for error in outcome.errors:
+            self._fail(command, error)
+        if outcome.published is not None:
+            self.states[command.ieee] = outcome.published
+            meta = {**command.origin.meta, "ts": time.time(), "ieee": command.ieee,
+                    "friendly_name": command.name, "model": command.definition.model, "source": node.id}
+            meta.pop("command", None)
+            node.emit(Message(f"{self.base_topic}/{command.name}", dict(outcome.published), meta), STATE_PORT)
+
+    def _fail(self, command: PendingCommand, text: str) -> None:
+        node = self.node
+        node.counters["command_errors"] += 1
+        node.logger.warning("zigbee %s: %s %s to '%s' failed: %s", node.id, command.kind, command.request,
+                            command.name, text)
+        error = {"node": node.id, "type": "CommandError", "message": text, "device": command.name,
+                 "command": command.request}
+        origin = command.origin
+        node.emit(origin.evolve(meta={**origin.meta, "error": error}), "errors")
+
+
+def _find_device(app: Any, ieee: str) -> Any:
+    for device_ieee, device in app.devices.items():
+        if str(device_ieee) == ieee:
+            return device
+    return None
