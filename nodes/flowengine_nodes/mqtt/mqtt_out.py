@@ -457,7 +457,8 @@ class MqttOut(Sink[MqttOutConfig]):
             if state is not msg.payload:
                 payload = encode_payload(state)
             entries.extend(before)
-            append((topic, payload, qos, retain))
+            # The bridge's retained topics (zigbee2mqtt-api) say so in meta.retain.
+            append((topic, payload, qos, msg.meta.get("retain", retain) is True))
             entries.extend(after)
         self._deliver(entries)
 

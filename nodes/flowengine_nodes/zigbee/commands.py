@@ -25,7 +25,7 @@ import asyncio
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from flowengine import Message
 from flowengine_nodes.devices.definitions import Definition, default_registry
@@ -47,10 +47,10 @@ class CommandRefused(ValueError):
 class PendingCommand:
     """A command accepted and waiting for its turn."""
 
-    kind: Kind
+    kind: Kind | Literal["permit_join"]
     ieee: str
     name: str
-    definition: Definition
+    definition: Definition | None
     request: dict[str, Any]
     taken: float
     origin: Message
@@ -144,6 +144,9 @@ class Commander:
 
     def submit(self, msg: Message) -> None:
         """Check a command message and queue it; raise CommandRefused (nothing sent) when it cannot run."""
+        if msg.meta.get("command") == "permit_join":
+            self._permit(msg)
+            return
         kind, reference, attribute = self._address(msg)
         payload = msg.payload
         request: dict[str, Any] | None
@@ -177,6 +180,19 @@ class Commander:
                                  "waiting") from None
         self.node.counters["commands_taken"] += 1
 
+    def _permit(self, msg: Message) -> None:
+        """``meta.command: permit_join``, payload ``{"time": N}``: open (or close, 0) the network."""
+        seconds = msg.payload.get("time") if isinstance(msg.payload, dict) else None
+        if not isinstance(seconds, int) or isinstance(seconds, bool) or not 0 <= seconds <= 254:
+            raise CommandRefused(f"permit_join needs {{\"time\": 0-254}}, not {msg.payload!r}")
+        if self.node.application is None or not self.node.connected.is_set():
+            raise CommandRefused("permit_join refused: the coordinator is not connected (reconnecting)")
+        try:
+            self.queue.put_nowait(PendingCommand("permit_join", "", "", None, {"time": seconds}, time.monotonic(),
+                                                 msg))
+        except asyncio.QueueFull:
+            raise CommandRefused("permit_join refused: the command queue is full") from None
+
     # ---- execution -----------------------------------------------------------------------------
 
     async def serve(self) -> None:
@@ -197,6 +213,18 @@ class Commander:
     async def _run(self, command: PendingCommand) -> None:
         node = self.node
         app = node.application
+        if command.kind == "permit_join":
+            if app is None:
+                self._fail(command, "permit_join: the coordinator is not connected (reconnecting)")
+                return
+            try:
+                await app.permit(command.request["time"])
+            except Exception as exc:  # noqa: BLE001 - a lost broadcast is reported, not fatal
+                self._fail(command, f"permit_join failed: {type(exc).__name__}: {exc}")
+            else:
+                node.permit_opened(command.request["time"])
+            return
+        assert command.definition is not None
         device = None if app is None else _find_device(app, command.ieee)
         if device is None:
             self._fail(command, f"'{command.name}': the coordinator is not connected (reconnecting)")

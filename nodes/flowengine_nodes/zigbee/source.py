@@ -161,6 +161,8 @@ class Zigbee(Source[ZigbeeConfig]):
     outputs: ClassVar[tuple[str, ...]] = ("out", EVENTS_PORT, STATE_PORT)
     live: ClassVar[bool] = True
     accepts_input: ClassVar[bool] = True
+    #: Its events may feed what sends it commands (zigbee2mqtt-api lists the devices it hears of).
+    allows_cycles: ClassVar[bool] = True
 
     def __init__(self, config: ZigbeeConfig, context: NodeContext) -> None:
         super().__init__(config, context)
@@ -180,6 +182,10 @@ class Zigbee(Source[ZigbeeConfig]):
         self.commands = Commander(self, friendly_names=config.friendly_names, base_topic=config.base_topic,
                                   expiry=config.command_expiry, timeout=config.command_timeout,
                                   capacity=config.command_queue)
+
+    def permit_opened(self, seconds: int) -> None:
+        """Say on ``events`` that the network was opened (or closed, 0) on request."""
+        self._emit_event("permit_join", {"seconds": seconds})
 
     def receive(self, msg: Message) -> None:
         """A command wired into the node (:mod:`flowengine_nodes.zigbee.commands`); refused ones raise."""
