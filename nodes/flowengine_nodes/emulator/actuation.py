@@ -51,7 +51,7 @@ def bulb_command(bulb: TradfriBulb, cluster: int, command: int, body: bytes) -> 
 
 
 def _level(bulb: TradfriBulb, command: int, body: bytes) -> list[Report] | None:
-    """Move or step the level; the ``WithOnOff`` forms switch off at the minimum and on above it."""
+    """Move or step the level; the ``WithOnOff`` forms switch off at 0 and on above it."""
     if command in (_MOVE_TO_LEVEL, _MOVE_TO_LEVEL_ON_OFF):
         target = body[0]
     elif command in (_STEP, _STEP_ON_OFF):
@@ -62,7 +62,7 @@ def _level(bulb: TradfriBulb, command: int, body: bytes) -> list[Report] | None:
         return None
     reports: list[Report] = []
     if command in (_MOVE_TO_LEVEL_ON_OFF, _STEP_ON_OFF):
-        on = target > 1
+        on = target > 0  # IKEA lights stay on at level 1 (Zigbee2MQTT: no turnsOffAtBrightness1)
         if on != bulb.on:
             reports += bulb.switch(on)
         if not on:

@@ -255,6 +255,8 @@ class VirtualDevice:
         self.requests: list[ApsRequest] = []
         #: False: the device ignores every ZCL frame (failure tests: no answer, no default response).
         self.answering = True
+        #: Not 0: every cluster command is refused with this ZCL status (failure tests), nothing changes.
+        self.command_status = 0x00
         self.broadcasts_received = 0
         first = endpoints[0].endpoint
         self.attributes[(first, BASIC_CLUSTER, 0x0004)] = (T_CHAR_STRING, char_string(manufacturer))
@@ -438,6 +440,9 @@ class VirtualDevice:
         if header.cluster_specific:
             if request.cluster == OTA_CLUSTER:
                 return self._handle_ota(header, body, endpoint, request)
+            if self.command_status and not request.broadcast:
+                answer = self._answer_header(header, 0x0B) + bytes((header.command, self.command_status))
+                return [self.frame(answer, cluster=request.cluster, endpoint=endpoint)]
             reports = self.apply_command(request.cluster, header.command, body)
             if reports is not None:
                 return self._accepted(header, request, endpoint, reports)

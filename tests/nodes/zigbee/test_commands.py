@@ -93,6 +93,15 @@ def test_commands_switch_read_fail_and_refuse(tmp_path: Path) -> None:
                 assert len(state.messages) == before
                 bulb.answering = True
 
+                # an error status: the same, with zigpy's status name
+                bulb.command_status = 0x01
+                node.receive(_command("zigbee2mqtt/hall_light/set", {"state": "OFF"}))
+                failed = await errors.wait_for(lambda m: "Status 'FAILURE'" in m.meta["error"]["message"])
+                assert failed.meta["error"]["command"] == {"state": "OFF"}
+                assert len(state.messages) == before
+                assert bulb.on
+                bulb.command_status = 0x00
+
                 # an out-of-range value: Zigbee2MQTT's error, nothing sent
                 sent = len(bulb.requests)
                 node.receive(_command("zigbee2mqtt/hall_light/set", {"brightness": 300}))
@@ -158,6 +167,42 @@ def test_an_expired_command_is_dropped_and_counted_never_sent(tmp_path: Path) ->
                 assert len(switched) == 1  # only the first went out (on)
                 assert switched[0][2] == 0x01
                 assert bulb.on
+        finally:
+            await emulator.aclose()
+
+    run_sync(run())
+
+
+def test_a_burst_of_1000_commands_is_paced_with_none_lost_or_reordered(tmp_path: Path) -> None:
+    devices = [d for d in load_scenario(SCENARIO).build_devices() if d.name in ("hall_light", "kitchen_plug")]
+    bulb, plug = devices if devices[0].name == "hall_light" else devices[::-1]
+
+    async def run() -> None:
+        emulator = formed_emulator(tmp_path, *devices)
+        await emulator.start()
+        try:
+            async with Running(tmp_path, device=emulator.device_path, database="zigbee.db",
+                               command_expiry=600.0) as running:
+                state = Watcher()
+                running.node.bind_output("state", state)
+                await running.wait_connected()
+                await emulator.wait_host_ready()
+                for device in devices:
+                    emulator.join(device)
+                await _interviewed(running, 2)
+                levels = [1 + (i * 37) % 254 for i in range(500)]
+                for index, level in enumerate(levels):  # interleaved: 500 for the bulb, 500 for the plug
+                    running.node.receive(_command(bulb.ieee, {"brightness": level}))
+                    running.node.receive(_command(plug.ieee, {"state": "ON" if index % 2 else "OFF"}))
+                await running.node.commands.queue.join()
+                light = [m.payload["brightness"] for m in state.messages if m.meta["ieee"] == bulb.ieee]
+                switched = [m.payload["state"] for m in state.messages if m.meta["ieee"] == plug.ieee]
+                assert light == levels
+                assert switched == ["ON" if i % 2 else "OFF" for i in range(500)]
+                sent = [r.payload[3] for r in bulb.requests if r.cluster == 8]
+                assert sent == levels  # the frames reached the device in order
+                assert running.node.counters["commands_done"] == 1000
+                assert running.node.counters["command_errors"] == 0
         finally:
             await emulator.aclose()
 
