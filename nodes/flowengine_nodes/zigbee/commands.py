@@ -9,8 +9,9 @@ text, or a bare ``ON``/``OFF``/``TOGGLE``; for ``/set/<attribute>`` the value).
 What is checked when the message arrives (refused at once: the engine routes it to ``errors`` and
 logs it; nothing is sent): the payload parses, the coordinator is connected, the device is known to
 zigpy and has a definition, and a ``set`` goes to a device with commands (a sensor has none).
-Accepted commands wait in a bounded queue served one at a time, so they go out in order and no
-faster than the coordinator answers; one that waited longer than ``command_expiry`` is dropped and
+Accepted commands wait in one queue per device (``command_queue`` in all), each served one command
+at a time, so a device's commands go out in order and no faster than it answers, while a device that
+must wait does not hold up the others; one that waited longer than ``command_expiry`` is dropped and
 counted (``commands_expired``), never sent late. Each runs through the definition's toZigbee
 converters (:mod:`flowengine_nodes.devices.requests`): every frame goes through zigpy
 (``Device.request``) and waits for its default or read response. Afterwards each failed key is one
@@ -150,7 +151,15 @@ class Commander:
         self.timeout = timeout
         self.names = {normal_ieee(ieee): name for ieee, name in friendly_names.items()}
         self.by_name = {name: ieee for ieee, name in self.names.items()}
-        self.queue: asyncio.Queue[PendingCommand] = asyncio.Queue(capacity)
+        self.capacity = capacity
+        #: One queue per device (key "" for network requests): a device that must wait does not hold
+        #: up the others; within a device, commands keep their order.
+        self.queues: dict[str, asyncio.Queue[PendingCommand]] = {}
+        self._new_queues: asyncio.Queue[asyncio.Queue[PendingCommand]] = asyncio.Queue()
+        self.waiting = 0  # taken, not started (the limit is on these)
+        self.unfinished = 0  # taken, not yet run or dropped
+        self._idle = asyncio.Event()
+        self._idle.set()
         self.states: dict[str, dict[str, Any]] = {}
         self.stores: dict[str, dict[str, Any]] = {}
         self.sequences: dict[str, SequencePool] = {}
@@ -205,12 +214,21 @@ class Commander:
             raise CommandRefused(f"command for '{name}': model {device.model!r} has no definition")
         if kind == "set" and not any(c.convert_set is not None for c in definition.to_zigbee):
             raise CommandRefused(f"/set for '{name}' ({definition.model}): the device takes no commands (a sensor)")
-        try:
-            self.queue.put_nowait(PendingCommand(kind, ieee, name, definition, request, time.monotonic(), msg))
-        except asyncio.QueueFull:
-            raise CommandRefused(f"command for '{name}' refused: {self.queue.maxsize} commands already "
-                                 "waiting") from None
+        self._enqueue(PendingCommand(kind, ieee, name, definition, request, time.monotonic(), msg))
         self.node.counters["commands_taken"] += 1
+
+    def _enqueue(self, command: PendingCommand) -> None:
+        if self.waiting >= self.capacity:
+            raise CommandRefused(f"command for '{command.name or command.kind}' refused: {self.capacity} commands "
+                                 "already waiting")
+        queue = self.queues.get(command.ieee)
+        if queue is None:
+            queue = self.queues[command.ieee] = asyncio.Queue()
+            self._new_queues.put_nowait(queue)
+        queue.put_nowait(command)
+        self.waiting += 1
+        self.unfinished += 1
+        self._idle.clear()
 
     def _permit(self, msg: Message) -> None:
         """``meta.command: permit_join``, payload ``{"time": N}``: open (or close, 0) the network."""
@@ -219,18 +237,24 @@ class Commander:
             raise CommandRefused(f"permit_join needs {{\"time\": 0-254}}, not {msg.payload!r}")
         if self.node.application is None or not self.node.connected.is_set():
             raise CommandRefused("permit_join refused: the coordinator is not connected (reconnecting)")
-        try:
-            self.queue.put_nowait(PendingCommand("permit_join", "", "", None, {"time": seconds}, time.monotonic(),
-                                                 msg))
-        except asyncio.QueueFull:
-            raise CommandRefused("permit_join refused: the command queue is full") from None
+        self._enqueue(PendingCommand("permit_join", "", "", None, {"time": seconds}, time.monotonic(), msg))
 
     # ---- execution -----------------------------------------------------------------------------
 
     async def serve(self) -> None:
-        """Run queued commands one at a time, until cancelled."""
+        """Run each device's queued commands one at a time (devices side by side), until cancelled."""
+        async with asyncio.TaskGroup() as group:
+            while True:
+                group.create_task(self._serve_device(await self._new_queues.get()))
+
+    async def join(self) -> None:
+        """Wait until every command taken so far has been run or dropped."""
+        await self._idle.wait()
+
+    async def _serve_device(self, queue: asyncio.Queue[PendingCommand]) -> None:
         while True:
-            command = await self.queue.get()
+            command = await queue.get()
+            self.waiting -= 1
             try:
                 waited = time.monotonic() - command.taken
                 if waited > self.expiry:
@@ -240,7 +264,9 @@ class Commander:
                     continue
                 await self._run(command)
             finally:
-                self.queue.task_done()
+                self.unfinished -= 1
+                if not self.unfinished:
+                    self._idle.set()
 
     async def _run(self, command: PendingCommand) -> None:
         node = self.node

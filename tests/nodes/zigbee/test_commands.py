@@ -161,7 +161,7 @@ def test_an_expired_command_is_dropped_and_counted_never_sent(tmp_path: Path) ->
                 running.node.receive(_command(bulb.ieee, {"state": "ON"}))
                 await serving.wait()
                 running.node.receive(_command(bulb.ieee, {"state": "OFF"}))
-                await commander.queue.join()
+                await commander.join()
                 assert running.node.counters["commands_expired"] == 1
                 switched = [r.payload for r in bulb.requests if r.cluster == 6]
                 assert len(switched) == 1  # only the first went out (on)
@@ -194,7 +194,7 @@ def test_a_burst_of_1000_commands_is_paced_with_none_lost_or_reordered(tmp_path:
                 for index, level in enumerate(levels):  # interleaved: 500 for the bulb, 500 for the plug
                     running.node.receive(_command(bulb.ieee, {"brightness": level}))
                     running.node.receive(_command(plug.ieee, {"state": "ON" if index % 2 else "OFF"}))
-                await running.node.commands.queue.join()
+                await running.node.commands.join()
                 light = [m.payload["brightness"] for m in state.messages if m.meta["ieee"] == bulb.ieee]
                 switched = [m.payload["state"] for m in state.messages if m.meta["ieee"] == plug.ieee]
                 assert light == levels
