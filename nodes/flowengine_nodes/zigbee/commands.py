@@ -144,7 +144,7 @@ class Commander:
     """The command side of one ``zigbee`` node: checks, queue, execution, results."""
 
     def __init__(self, node: Zigbee, *, friendly_names: Mapping[str, str], base_topic: str, expiry: float,
-                 timeout: float, capacity: int) -> None:
+                 timeout: float, capacity: int, homeassistant: bool = False) -> None:
         self.node = node
         self.base_topic = base_topic
         self.expiry = expiry
@@ -152,6 +152,7 @@ class Commander:
         self.names = {normal_ieee(ieee): name for ieee, name in friendly_names.items()}
         self.by_name = {name: ieee for ieee, name in self.names.items()}
         self.capacity = capacity
+        self.homeassistant = homeassistant
         #: One queue per device (key "" for network requests): a device that must wait does not hold
         #: up the others; within a device, commands keep their order.
         self.queues: dict[str, asyncio.Queue[PendingCommand]] = {}
@@ -293,6 +294,7 @@ class Commander:
             target=ZigpyTarget(device, self.timeout, self.sequences.setdefault(command.ieee, SequencePool())),
             state=state, options=command.definition.option_defaults(),
             model=command.definition.model, store=self.stores.setdefault(command.ieee, {}),
+            homeassistant=self.homeassistant,
         )
         node.counters["commands_done"] += 1
         for error in outcome.errors:

@@ -120,6 +120,8 @@ class ZigbeeConfig(NodeConfig):
                                   "dropped (never sent late).")
     command_timeout: float = Field(5.0, gt=0, description="Commands: seconds to wait for a device's answer.")
     command_queue: int = Field(2000, ge=1, description="Commands: how many may wait; more are refused.")
+    homeassistant: bool = Field(False, description="Commands: Home Assistant sends them (as Zigbee2MQTT with its "
+                                "integration on, a redundant 'state' beside a colour change is dropped).")
 
 
 class Zigbee(Source[ZigbeeConfig]):
@@ -181,7 +183,7 @@ class Zigbee(Source[ZigbeeConfig]):
         self._group: asyncio.TaskGroup | None = None
         self.commands = Commander(self, friendly_names=config.friendly_names, base_topic=config.base_topic,
                                   expiry=config.command_expiry, timeout=config.command_timeout,
-                                  capacity=config.command_queue)
+                                  capacity=config.command_queue, homeassistant=config.homeassistant)
 
     def permit_opened(self, seconds: int) -> None:
         """Say on ``events`` that the network was opened (or closed, 0) on request."""
