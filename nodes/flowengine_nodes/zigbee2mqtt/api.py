@@ -11,7 +11,7 @@ Fed by an ``mqtt-in`` subscribed to ``<base>/+/set``, ``<base>/+/set/+``, ``<bas
   requests that change what the YAML declares (renames, removal, options, groups, binds, …) answer
   an error saying so;
 * ``<base>/bridge/info``, ``<base>/bridge/devices`` and ``<base>/bridge/groups`` leave on ``out``
-  retained (``meta.retain``) at start, and ``bridge/devices`` again whenever a device joins, is
+  retained (``meta.mqtt_retain``) at start, and ``bridge/devices`` again whenever a device joins, is
   interviewed, is restored at connect or leaves.
 """
 
@@ -139,7 +139,7 @@ class Zigbee2MqttApi(Transform[Zigbee2MqttApiConfig]):
             self.logger.warning("zigbee2mqtt-api %s: request '%s' refused: %s", self.id, request, error)
         if transaction is not None:
             payload["transaction"] = transaction
-        return Message(f"{self.base}/bridge/response/{request}", payload, {"retain": False})
+        return Message(f"{self.base}/bridge/response/{request}", payload, {"mqtt_retain": False})
 
     # ---- radio events --------------------------------------------------------------------------
 
@@ -168,7 +168,7 @@ class Zigbee2MqttApi(Transform[Zigbee2MqttApiConfig]):
     # ---- bridge topics -----------------------------------------------------------------------------
 
     def _retained(self, name: str, payload: Any) -> Message:
-        return Message(f"{self.base}/bridge/{name}", payload, {"retain": True})
+        return Message(f"{self.base}/bridge/{name}", payload, {"mqtt_retain": True})
 
     def _info(self) -> Message:
         return self._retained("info", {
