@@ -262,6 +262,19 @@ def leak_alarm() -> list[tuple[dict[str, Any], str | None]]:
     return rows
 
 
+def night_light() -> list[tuple[dict[str, Any], str | None]]:
+    """The household's front door opened by day and by night (Paris, UTC+1 in November)."""
+    door = {"ieee": "00:15:8d:00:01:02:03:04", "nwk": "0x1a2b", "model": "lumi.lock.aq1"}
+    return [
+        (record(T0 + 3 * 3600, door, opened("finger", 1, admin=True)), "finger_open"),  # 12:00 Paris: day
+        (record(T0 + 13 * 3600 + 1800, door, opened("password", 7)), "password_open"),  # 22:30: night
+        (record(T0 + 13 * 3600 + 1860, door, opened("finger", 1, admin=True)), "finger_open"),  # 22:31
+        (record(T0 + 19 * 3600, door, opened("door_closed", 0)), "door_closed"),  # 04:00: not an opening
+        (record(T0 + 20 * 3600 + 1800, door, opened("finger", 3)), "finger_open"),  # 05:30: night
+        (record(T0 + 21 * 3600 + 1800, door, opened("password", 7)), "password_open"),  # 06:30: day
+    ]
+
+
 CAPTURES = {
     "intrusion": intrusion,
     "door-left-unlocked": door_left_unlocked,
@@ -275,6 +288,7 @@ HOUSEHOLD_CAPTURES = {
     "door-left-open": door_left_open,
     "forced-entry": forced_entry,
     "leak-alarm": leak_alarm,
+    "night-light": night_light,
 }
 
 

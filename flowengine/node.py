@@ -398,7 +398,17 @@ class Source(Node[C]):
     role: ClassVar[Role] = "source"
     #: Live sources (radio, broker) run the flow on the wall clock; finite replays on event time.
     live: ClassVar[bool] = True
+    #: A source that takes messages wired into it (the ``zigbee`` node's commands): the engine calls
+    #: :meth:`receive` for each; otherwise a wire into a source delivers nothing.
+    accepts_input: ClassVar[bool] = False
     _backpressure: Callable[[], Any] | None = None
+
+    def receive(self, msg: Message) -> None:
+        """Take one message wired into this source (only when ``accepts_input``); must not block.
+
+        An exception refuses the message: the engine counts it, logs it and routes it to ``errors``.
+        """
+        raise NotImplementedError
 
     async def run(self) -> None:
         """Produce messages until done (return) or cancelled."""

@@ -293,7 +293,18 @@ class FlowRun:
                 channel = self.channels[spec.id] = Channel(node.capacity, "drop_newest")
             traffic.channel = channel  # the channel counts what the sink is offered; the feeder taps it
             return lambda upstream: channel_input(channel, upstream)
-        # A source fed by a wire (allowed by no built-in) ignores its input.
+        if isinstance(node, Source) and node.accepts_input:
+            receive = node.receive
+
+            def take(msg: Message) -> None:
+                traffic.received += 1
+                try:
+                    receive(msg)
+                except Exception as exc:  # noqa: BLE001 - a refused message is routed, not fatal
+                    fail(msg, exc)
+
+            return lambda upstream: upstream[0].counting(upstream[1], take) if upstream is not None else take
+        # A source fed by a wire that takes no input ignores it.
         return lambda upstream: upstream[0].counting(upstream[1], nothing) if upstream is not None else nothing
 
     # Running ----------------------------------------------------------------------------

@@ -253,6 +253,10 @@ class VirtualDevice:
         self._zdo_tsn = itertools.count(1)
         #: Unicast requests the host sent this device (broadcasts are only counted).
         self.requests: list[ApsRequest] = []
+        #: False: the device ignores every ZCL frame (failure tests: no answer, no default response).
+        self.answering = True
+        #: Not 0: every cluster command is refused with this ZCL status (failure tests), nothing changes.
+        self.command_status = 0x00
         self.broadcasts_received = 0
         first = endpoints[0].endpoint
         self.attributes[(first, BASIC_CLUSTER, 0x0004)] = (T_CHAR_STRING, char_string(manufacturer))
@@ -431,9 +435,17 @@ class VirtualDevice:
         body = request.payload[header.size :]
         endpoint = request.dst_endpoint if request.dst_endpoint != 0xFF else self._ota_endpoint()
         answer: bytes | None = None
+        if not self.answering:
+            return []  # told to stop answering (failure tests): the command is lost on the air
         if header.cluster_specific:
             if request.cluster == OTA_CLUSTER:
                 return self._handle_ota(header, body, endpoint, request)
+            if self.command_status and not request.broadcast:
+                answer = self._answer_header(header, 0x0B) + bytes((header.command, self.command_status))
+                return [self.frame(answer, cluster=request.cluster, endpoint=endpoint)]
+            reports = self.apply_command(request.cluster, header.command, body)
+            if reports is not None:
+                return self._accepted(header, request, endpoint, reports)
             if not header.frame_control & FC_DISABLE_DEFAULT_RESPONSE and not request.broadcast:
                 answer = self._answer_header(header, 0x0B) + bytes((header.command, 0x81))
         elif header.command == 0x00:  # Read Attributes
@@ -455,6 +467,25 @@ class VirtualDevice:
         if answer is None:
             return []
         return [self.frame(answer, cluster=request.cluster, endpoint=endpoint)]
+
+    def apply_command(self, cluster: int, command: int, body: bytes) -> list[Report] | None:
+        """Carry out a cluster-specific command; return the attribute reports that follow it.
+
+        None (the default): the device does not implement the command and answers
+        UNSUP_CLUSTER_COMMAND. Devices that act (the bulb, the plug) override it.
+        """
+        return None
+
+    def _accepted(self, header: ZclHeader, request: ApsRequest, endpoint: int, reports: list[Report]
+                  ) -> list[ApsFrame]:
+        """A default response (SUCCESS) when asked for, then the reports of what changed."""
+        frames: list[ApsFrame] = []
+        if not header.frame_control & FC_DISABLE_DEFAULT_RESPONSE and not request.broadcast:
+            answer = self._answer_header(header, 0x0B) + bytes((header.command, 0x00))
+            frames.append(self.frame(answer, cluster=request.cluster, endpoint=endpoint))
+        frames += [self.frame(report.payload, cluster=report.cluster, endpoint=report.endpoint or endpoint)
+                   for report in reports]
+        return frames
 
     def _handle_ota(self, header: ZclHeader, body: bytes, endpoint: int, request: ApsRequest) -> list[ApsFrame]:
         """OTA client side: Image Notify, Query Next Image Response, Image Block Response, Upgrade End."""

@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from flowengine_nodes.emulator.actuation import bulb_command
 from flowengine_nodes.emulator.devices import (
     BASE_EVENT_PARAMETERS,
     BASIC_CLUSTER,
@@ -48,7 +49,11 @@ COLOR_MODE_TEMPERATURE = 2
 
 
 class TradfriBulb(VirtualDevice):
-    """LED1545G12: state, brightness and colour temperature, read and reported (no commands yet)."""
+    """LED1545G12: state, brightness and colour temperature: read, reported and commanded.
+
+    Commands (On/Off, Level Control, Color Control's colour temperature) are carried out by
+    :mod:`flowengine_nodes.emulator.actuation`.
+    """
 
     logical_type = 0x01  # router
     mac_capability = 0x8E  # full-function device, mains powered, receiver on when idle
@@ -122,8 +127,27 @@ class TradfriBulb(VirtualDevice):
         return [Report(attribute_report(self.next_tsn(), records), cluster)]
 
     def _switch(self, on: bool) -> list[Report]:
+        return self.switch(on)
+
+    def switch(self, on: bool) -> list[Report]:
+        """Switch on or off; return the onOff report."""
         self.on = on
         return self._report(ON_OFF_CLUSTER, [(0x0000, T_BOOL, on)])
+
+    def dim(self, level: int) -> list[Report]:
+        """Set currentLevel (1-254); return its report."""
+        self.level = level
+        return self._report(LEVEL_CLUSTER, [(0x0000, T_UINT8, self.level)])
+
+    def tune(self, mired: int) -> list[Report]:
+        """Set the colour temperature (clamped to the bulb's range); return its report."""
+        self.color_temp = max(COLOR_TEMP_MIN, min(COLOR_TEMP_MAX, mired))
+        return self._report(COLOR_CLUSTER, [(0x0007, T_UINT16, self.color_temp),
+                                             (0x0008, T_ENUM8, COLOR_MODE_TEMPERATURE)])
+
+    def apply_command(self, cluster: int, command: int, body: bytes) -> list[Report] | None:
+        """On/off, level and colour-temperature commands (see :mod:`~flowengine_nodes.emulator.actuation`)."""
+        return bulb_command(self, cluster, command, body)
 
     def _brightness(self, params: Mapping[str, Any]) -> list[Report]:
         self.level = int_param(params, "brightness", self.level, 0, 254)

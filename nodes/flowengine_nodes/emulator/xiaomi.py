@@ -25,6 +25,7 @@ import math
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
+from flowengine_nodes.emulator.actuation import plug_command
 from flowengine_nodes.emulator.devices import (
     BASE_EVENT_PARAMETERS,
     BASIC_CLUSTER,
@@ -446,9 +447,17 @@ class SmartPlug(LumiDevice):
                 "off": lambda params: self._switch(False), "power": self._power}
 
     def _switch(self, on: bool) -> list[Report]:
+        return self.switch(on)
+
+    def switch(self, on: bool) -> list[Report]:
+        """Switch the relay; return the onOff report."""
         self.on = on
         self.attributes[(1, ON_OFF_CLUSTER, 0x0000)] = (T_BOOL, bytes((int(on),)))
         return [self.report(ON_OFF_CLUSTER, [(0x0000, T_BOOL, on)])]
+
+    def apply_command(self, cluster: int, command: int, body: bytes) -> list[Report] | None:
+        """On, off, toggle, onWithTimedOff (see :mod:`~flowengine_nodes.emulator.actuation`)."""
+        return plug_command(self, cluster, command, body)
 
     def _power(self, params: Mapping[str, Any]) -> list[Report]:
         self.power = float_param(params, "power", self.power, 0, 1e6)

@@ -456,7 +456,9 @@ class MqttOut(Sink[MqttOutConfig]):
             if state is not msg.payload:
                 payload = encode_payload(state)
             entries.extend(before)
-            append((topic, payload, qos, retain))
+            # The bridge's retained topics (zigbee2mqtt-api) say so in meta.mqtt_retain (not meta.retain,
+            # which mqtt-in sets on a retained message it received).
+            append((topic, payload, qos, msg.meta.get("mqtt_retain", retain) is True))
             entries.extend(after)
         self._deliver(entries)
 

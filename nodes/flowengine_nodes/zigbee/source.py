@@ -48,6 +48,7 @@ from flowengine import (
     Source,
     supervise,
 )
+from flowengine_nodes.zigbee.commands import STATE_PORT, Commander
 
 if TYPE_CHECKING:
     from flowengine_nodes.emulator.scenario import ScenarioRunner
@@ -113,6 +114,15 @@ class ZigbeeConfig(NodeConfig):
         description="Install an image found in ota_dir on the device that asked (default: only report it).",
     )
     baudrate: int | None = Field(None, gt=0, description="Serial speed (default zigpy's, 115200).")
+    friendly_names: dict[str, str] = Field(
+        default_factory=dict, description="Commands: ieee (any usual form) -> the friendly name commands use.")
+    base_topic: str = Field("zigbee2mqtt", description="Commands: the topic prefix of command and state topics.")
+    command_expiry: float = Field(10.0, gt=0, description="Commands: seconds a command may wait before it is "
+                                  "dropped (never sent late).")
+    command_timeout: float = Field(5.0, gt=0, description="Commands: seconds to wait for a device's answer.")
+    command_queue: int = Field(2000, ge=1, description="Commands: how many may wait; more are refused.")
+    homeassistant: bool = Field(False, description="Commands: Home Assistant sends them (as Zigbee2MQTT with its "
+                                "integration on, a redundant 'state' beside a colour change is dropped).")
 
 
 class Zigbee(Source[ZigbeeConfig]):
@@ -120,7 +130,9 @@ class Zigbee(Source[ZigbeeConfig]):
 
     ``out``: one message per frame a device sends on an application endpoint, topic
     ``zigbee/<ieee>/<endpoint>/<cluster>``, payload the raw report (CONTRACT §3).
-    ``events``: ``zigbee/event/<event>`` with ``payload.event`` one of ``coordinator``
+    ``state``: the state after a command (commands: a message wired into the node is a command for
+    one device, see :mod:`flowengine_nodes.zigbee.commands`; a flow with no wire into the node
+    accepts none). ``events``: ``zigbee/event/<event>`` with ``payload.event`` one of ``coordinator``
     (``state``: connecting, connected, disconnected, failed), ``device_joined``,
     ``device_interviewed``, ``device_interview_failed``, ``device_restored`` (known from
     the database at each connect), ``device_left``, ``device_removed``, ``permit_join``,
@@ -149,8 +161,11 @@ class Zigbee(Source[ZigbeeConfig]):
     """
 
     config_model: ClassVar[type[NodeConfig]] = ZigbeeConfig
-    outputs: ClassVar[tuple[str, ...]] = ("out", EVENTS_PORT)
+    outputs: ClassVar[tuple[str, ...]] = ("out", EVENTS_PORT, STATE_PORT)
     live: ClassVar[bool] = True
+    accepts_input: ClassVar[bool] = True
+    #: Its events may feed what sends it commands (zigbee2mqtt-api lists the devices it hears of).
+    allows_cycles: ClassVar[bool] = True
 
     def __init__(self, config: ZigbeeConfig, context: NodeContext) -> None:
         super().__init__(config, context)
@@ -167,6 +182,17 @@ class Zigbee(Source[ZigbeeConfig]):
         self._permit_done = False
         self._source = context.node_id
         self._group: asyncio.TaskGroup | None = None
+        self.commands = Commander(self, friendly_names=config.friendly_names, base_topic=config.base_topic,
+                                  expiry=config.command_expiry, timeout=config.command_timeout,
+                                  capacity=config.command_queue, homeassistant=config.homeassistant)
+
+    def permit_opened(self, seconds: int) -> None:
+        """Say on ``events`` that the network was opened (or closed, 0) on request."""
+        self._emit_event("permit_join", {"seconds": seconds})
+
+    def receive(self, msg: Message) -> None:
+        """A command wired into the node (:mod:`flowengine_nodes.zigbee.commands`); refused ones raise."""
+        self.commands.submit(msg)
 
     # ---- lifecycle ---------------------------------------------------------------------
 
@@ -238,6 +264,7 @@ class Zigbee(Source[ZigbeeConfig]):
             self._group = group
             if self.scenario_runner is not None:
                 group.create_task(self.scenario_runner.run())
+            commands = group.create_task(self.commands.serve())
             await supervise(
                 self._connect_and_serve,
                 name=f"zigbee {self.id}",
@@ -245,6 +272,7 @@ class Zigbee(Source[ZigbeeConfig]):
                 backoff=Backoff(base=0.5, cap=30.0, permanent=30.0),
                 on_state=self._on_connection_state,
             )
+            commands.cancel()
         self._group = None
 
     async def aclose(self) -> None:

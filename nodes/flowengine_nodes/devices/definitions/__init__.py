@@ -10,7 +10,7 @@ from __future__ import annotations
 import importlib
 import pkgutil
 import re
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from functools import cache
 from typing import TYPE_CHECKING, Any, Final, Literal, NamedTuple
@@ -184,16 +184,18 @@ EventFunction = Callable[[EventInput], "DeviceEvent | None"]
 
 @dataclass(frozen=True, slots=True)
 class ToZigbee:
-    """A ``toZigbee`` converter: the state keys it sets or reads and what it sends (commands, issue 8).
+    """A ``toZigbee`` converter: the state keys it sets or reads and what it sends (commands).
 
     Declared beside ``fromZigbee`` in the same definition, as in zigbee-herdsman-converters; the
-    decoder never reads it. ``convert_set(key, value, options)`` returns the ZCL commands that set
-    ``key``, ``convert_get(key, options)`` those that read it back; None: not supported.
+    decoder never reads it. ``convert_set(target, key, value, meta)`` sends the ZCL commands that set
+    ``key`` and returns Zigbee2MQTT's optimistic state (``{"state": {...}}``) or None;
+    ``convert_get(target, key, meta)`` sends the reads. None: the key is Zigbee2MQTT's but flowengine
+    does not serve it (a clear error). See :mod:`flowengine_nodes.devices.to_zigbee`.
     """
 
     keys: tuple[str, ...]
-    convert_set: Callable[[str, Any, Mapping[str, Any]], Any] | None = None
-    convert_get: Callable[[str, Mapping[str, Any]], Any] | None = None
+    convert_set: Callable[..., Awaitable[Any]] | None = None
+    convert_get: Callable[..., Awaitable[Any]] | None = None
 
 
 @dataclass(frozen=True, slots=True)

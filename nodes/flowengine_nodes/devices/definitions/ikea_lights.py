@@ -19,6 +19,7 @@ from flowengine_nodes.devices.converters import (
 )
 from flowengine_nodes.devices.definitions import Definition, EventInput, Expose, Option, ToZigbee, ValueSet
 from flowengine_nodes.devices.events import DeviceEvent, SwitchEvent
+from flowengine_nodes.devices.to_zigbee import LIGHT
 
 LIGHT_EXPOSES: Final = (
     Expose("state", "binary", "On/off state of this light", access=7, value_on="ON", value_off="OFF", group="light"),
@@ -100,7 +101,7 @@ DEFINITIONS: Final = (
         options=OPTIONS,
         ota=True,
         to_zigbee=(
-            ToZigbee(("state", "brightness", "color_temp", "transition")),
+            *LIGHT,
             ToZigbee(("level_config",)), ToZigbee(("color_temp_startup",)), ToZigbee(("power_on_behavior",)),
             ToZigbee(("effect",)), ToZigbee(("color_options",)), ToZigbee(("identify",)),
         ),

@@ -36,6 +36,7 @@ from flowengine_nodes.devices.lumi import (
     LUMI_POWER,
     LUMI_TEMPERATURE,
 )
+from flowengine_nodes.devices.to_zigbee import LUMI_PLUG
 
 # --- exposes (Zigbee2MQTT's presets) ------------------------------------------------------------
 
@@ -327,7 +328,7 @@ DEFINITIONS: Final = (
                  STATE_ACTION),
         precision={"power": 2, "energy": 2, "device_temperature": 0},
         ota=True,
-        to_zigbee=(ToZigbee(("state",)), ToZigbee(("power_outage_memory",)), ToZigbee(("power",))),
+        to_zigbee=LUMI_PLUG,
         events=plug_event,
         event_capabilities=_event_caps(SwitchEvent.values, family=ValueSet(frozenset({"switch"})),
                                        device=ValueSet(frozenset({"plug"})), power=_EVENT_ANY),
