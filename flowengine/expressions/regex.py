@@ -13,18 +13,27 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from functools import lru_cache
-from typing import Final
+from typing import TYPE_CHECKING, Any, Final
 
-import re2
+if TYPE_CHECKING:
+    import re2
 
 __all__ = ["MAX_PATTERN_LENGTH", "RegexError", "compile_regex"]
 
 #: Longest accepted pattern, in characters.
 MAX_PATTERN_LENGTH: Final = 2_000
 
-_OPTIONS: Final = re2.Options()
-_OPTIONS.log_errors = False  # RE2 would print its own line on stderr; the error is ours to report
-_OPTIONS.never_capture = True  # only "does it match" is asked: no groups to keep
+
+
+@lru_cache(maxsize=1)
+def _engine() -> tuple[Any, re2.Options]:
+    """The RE2 binding and its options, loaded on the first pattern (a flow without one never pays)."""
+    import re2
+
+    options = re2.Options()
+    options.log_errors = False  # RE2 would print its own line on stderr; the error is ours to report
+    options.never_capture = True  # only "does it match" is asked: no groups to keep
+    return re2, options
 
 
 class RegexError(ValueError):
@@ -43,9 +52,10 @@ def compile_regex(pattern: str) -> Callable[[str], bool]:
     """
     if len(pattern) > MAX_PATTERN_LENGTH:
         raise RegexError(f"a regular expression is limited to {MAX_PATTERN_LENGTH} characters")
+    engine, options = _engine()
     try:
-        compiled = re2.compile(pattern, _OPTIONS)
-    except re2.error as exc:
+        compiled = engine.compile(pattern, options)
+    except engine.error as exc:
         reason = exc.args[0] if exc.args else exc
         text = reason.decode("utf-8", "replace") if isinstance(reason, bytes) else str(reason)
         hint = ""
@@ -55,7 +65,7 @@ def compile_regex(pattern: str) -> Callable[[str], bool]:
     del compiled  # compiled only for its error message; matching goes through a one-pattern set:
     # RE2::Set's Match is one C call (about 0.9 µs), where the binding's search() builds a
     # generator and decodes offsets (2-6 µs per call).
-    matcher = re2.Set.SearchSet(_OPTIONS)
+    matcher = engine.Set.SearchSet(options)
     matcher.Add(pattern)
     matcher.Compile()
     match = matcher.Match
