@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
 from pathlib import Path
 
 import orjson
@@ -13,10 +12,8 @@ import pytest
 from flowengine import Message, NodeError, StateStore
 from flowengine.testing import run_sync
 from flowengine_nodes.mqtt.outbox import Outbox
-from tests.mosquitto import TEST_PASSWORD, TEST_USER, Certs, Mosquitto, Subscriber
+from tests.mosquitto import TEST_PASSWORD, TEST_USER, Certs, Mosquitto, Subscribe, Subscriber
 from tests.nodes.mqtt.support import LogWatch, Wired, messages, mqtt_out
-
-Subscribe = Callable[..., Subscriber]
 
 
 def numbers(subscriber: Subscriber, topic: str) -> list[int]:

@@ -14,8 +14,9 @@ from flowengine import Message, NodeContext, StateStore, Transform, WallClock
 from tests.nodes.stream.harness import REGISTRY, Harness
 
 
-def node(tmp_path: Path, type_name: str, state: Path | None = None, **config: Any) -> Harness:
-    return Harness(type_name, config, directory=tmp_path, state=state)
+def node(tmp_path: Path, type_name: str, **config: Any) -> Harness:
+    # No ``state`` parameter: every config key (``for`` included, via ``**{...}``) must land in ``config``.
+    return Harness(type_name, config, directory=tmp_path)
 
 
 # delay ------------------------------------------------------------------------------------------
