@@ -550,8 +550,12 @@ class Subscriber:
             self._condition.notify_all()
 
 
+#: The type of the ``mqtt_subscriber`` fixture: ``subscribe(broker, topics, **options) -> Subscriber``.
+Subscribe = Callable[..., Subscriber]
+
+
 @pytest.fixture
-def mqtt_subscriber() -> Iterator[Callable[..., Subscriber]]:
+def mqtt_subscriber() -> Iterator[Subscribe]:
     """Return ``subscribe(broker, topics, **options) -> Subscriber`` (started); all closed at teardown."""
     started: list[Subscriber] = []
 

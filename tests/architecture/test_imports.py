@@ -14,7 +14,7 @@ PUBLIC = {"flowengine"}
 
 def _engine_imports(path_text: str) -> list[tuple[int, str]]:
     """(line, module) of every import of an engine module, written as the source writes it."""
-    found = []
+    found: list[tuple[int, str]] = []
     for node in ast.walk(ast.parse(path_text)):
         if isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
             names = [node.module]

@@ -67,6 +67,7 @@ def test_systemd_analyze_verify_passes(tmp_path: Path) -> None:
 @needs_systemd
 def test_systemd_analyze_verify_can_fail(tmp_path: Path) -> None:
     # The check is real: a typo in a directive or a missing executable is refused.
+    assert ANALYZE is not None
     broken = installed_copy(tmp_path)
     broken.write_text(broken.read_text().replace("bin/flowengine run", "bin/flowengin run"))
     result = subprocess.run([ANALYZE, "verify", str(broken)], capture_output=True, text=True, timeout=120,

@@ -58,7 +58,8 @@ nodes:
     assert len(stamps) >= 20_000
     # One capture pass spans 999 s and each pass shifts by that span, so the stream is
     # 1_700_000_000 + k with k rising by 1 and repeating once at every pass boundary.
-    expected, k = [], 0
+    expected: list[float] = []
+    k = 0
     while len(expected) < len(stamps):
         expected.extend(1_700_000_000.0 + k + i for i in range(1000))
         k += 999

@@ -28,9 +28,8 @@ ISO_LINE = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}[+-]\d{2}:\d{
 SECRET = "hunter2-very-secret"
 
 
-def flowengine(*args: str, cwd: Path | None = None, **kwargs: object) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([*FLOWENGINE, *args], capture_output=True, text=True, timeout=60, cwd=cwd,
-                          check=False, **kwargs)  # type: ignore[call-overload]
+def flowengine(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([*FLOWENGINE, *args], capture_output=True, text=True, timeout=60, cwd=cwd, check=False)
 
 
 @pytest.fixture

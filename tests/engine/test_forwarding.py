@@ -14,7 +14,7 @@ from flowengine.health import Health
 from flowengine.registry import Registry
 from flowengine.runner import run_flows
 from flowengine.runtime import FORWARD_DEPTH, FlowRun, block_entries
-from flowengine.testing import load_text, registry_with_capture, run_flow, run_sync, write_flow
+from flowengine.testing import Capture, load_text, registry_with_capture, run_flow, run_sync, write_flow
 from tests.engine.test_runtime import make_capture, replay_flow
 
 
@@ -127,4 +127,6 @@ def test_counts_stay_exact_across_the_trampoline(tmp_path: Path, registry: Regis
     assert all(received[f"h{index}"] == 40 for index in range(151, 200))
     assert all(received[f"h{index}"] == 20 for index in range(1, 150))
     assert received["seen"] == 40
-    assert sorted(msg.payload["hops"] for msg in run.nodes["seen"].messages) == [51] * 20 + [200] * 20
+    seen = run.nodes["seen"]
+    assert isinstance(seen, Capture)
+    assert sorted(msg.payload["hops"] for msg in seen.messages) == [51] * 20 + [200] * 20

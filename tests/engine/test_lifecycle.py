@@ -281,10 +281,11 @@ def test_apply_counts_on_the_new_wiring_keeps_the_kept_nodes_counts_and_tells_he
 def test_start_task_returns_what_the_task_says_once_ready(tmp_path: Path, registry: Registry) -> None:
     loaded = load_text(tmp_path, "version: 1\nstate: memory\nnodes:\n  - id: src\n    type: feed\n"
                                  "    wires: [sink]\n  - id: sink\n    type: ready\n", registry=registry)
-    assert loaded.graph is not None
+    graph = loaded.graph
+    assert graph is not None  # a name, not the attribute: the narrowing reaches scenario()
 
     async def scenario() -> int:
-        run = FlowRun(loaded.graph, clock=EventClock(0.0))
+        run = FlowRun(graph, clock=EventClock(0.0))
         stop = asyncio.Event()
         running = asyncio.ensure_future(run.run(stop))
         await _node(run, "src").running.wait()
@@ -311,10 +312,11 @@ def test_a_task_failing_after_ready_is_counted_not_fatal(tmp_path: Path, registr
     loaded = load_text(tmp_path, "version: 1\nstate: memory\nnodes:\n  - id: src\n    type: feed\n"
                                  "    wires: [sink]\n  - id: sink\n    type: ready\n    mode: fail-later\n",
                        registry=registry)
-    assert loaded.graph is not None
+    graph = loaded.graph
+    assert graph is not None
 
     async def scenario() -> dict[str, int]:
-        run = FlowRun(loaded.graph, clock=EventClock(0.0))
+        run = FlowRun(graph, clock=EventClock(0.0))
         stop = asyncio.Event()
         running = asyncio.ensure_future(run.run(stop))
         sink = _node(run, "sink")
@@ -331,10 +333,11 @@ def test_a_sink_that_cannot_drain_is_cut_at_its_deadline_and_counts_what_it_held
 ) -> None:
     loaded = load_text(tmp_path, "version: 1\nstate: memory\nnodes:\n  - id: src\n    type: feed\n"
                                  "    wires: [sink]\n  - id: sink\n    type: stuck\n", registry=registry)
-    assert loaded.graph is not None
+    graph = loaded.graph
+    assert graph is not None
 
     async def scenario() -> dict[str, int]:
-        run = FlowRun(loaded.graph, clock=EventClock(0.0))
+        run = FlowRun(graph, clock=EventClock(0.0))
         stop = asyncio.Event()
         running = asyncio.ensure_future(run.run(stop))
         source = _node(run, "src")

@@ -1,9 +1,9 @@
 from pathlib import Path
 
-from flowengine.loader import load_yaml
+from flowengine.loader import Document, load_yaml
 
 
-def load(text: str, tmp_path: Path, environ: dict[str, str] | None = None):
+def load(text: str, tmp_path: Path, environ: dict[str, str] | None = None) -> Document:
     return load_yaml(tmp_path / "f.yaml", text=text, environ=environ or {})
 
 

@@ -123,7 +123,7 @@ class Tiny(Sink[NodeConfig]):
     """A sink with a 4-message channel (test node)."""
 
     config_model: ClassVar[type[NodeConfig]] = NodeConfig
-    capacity: ClassVar[int] = 4
+    capacity = 4  # the base class declares it (an int the engine reads per node)
     written: ClassVar[list[object]] = []
 
     async def write(self, batch: Sequence[Message]) -> None:

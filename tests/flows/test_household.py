@@ -15,13 +15,11 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable
 from pathlib import Path
 
-from tests.mosquitto import Mosquitto, ReceivedMessage, Subscriber
+from tests.mosquitto import Mosquitto, ReceivedMessage, Subscribe
 
 FLOWS = Path(__file__).resolve().parents[2] / "flows"
-Subscribe = Callable[..., Subscriber]
 
 #: friendly name -> Zigbee2MQTT's form of its IEEE address (the discovery topics' node id).
 HOUSEHOLD = {

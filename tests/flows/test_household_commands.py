@@ -20,9 +20,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from tests.flows.test_household import HOUSEHOLD, copy_flow, household_complete
-from tests.mosquitto import Mosquitto, ReceivedMessage, Subscriber, publish_messages
-
-Subscribe = Callable[..., Subscriber]
+from tests.mosquitto import Mosquitto, ReceivedMessage, Subscribe, publish_messages
 
 
 def _last_json(messages: list[ReceivedMessage], topic: str) -> object:

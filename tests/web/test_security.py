@@ -6,8 +6,8 @@ import json
 import os
 import subprocess
 import urllib.request
+from http.client import HTTPResponse
 from pathlib import Path
-from typing import Any
 
 from flowengine.redaction import expand
 from flowengine.web import api
@@ -94,7 +94,7 @@ def secret_url(broker: Mosquitto) -> str:
     return f"mqtt://{TEST_USER}:{TEST_PASSWORD}@{broker.host}:{broker.port}"
 
 
-def first_event(stream: Any) -> str:
+def first_event(stream: HTTPResponse) -> str:
     """Read a tap stream until its first event."""
     while True:
         line = stream.readline().decode()

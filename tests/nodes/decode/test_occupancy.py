@@ -129,7 +129,12 @@ def test_an_overdue_timer_fires_at_once_on_the_wall_clock_with_its_deadline(tmp_
                       capture_context(tmp_path, "decode", clock=WallClock(), state=state))
         out: list[Message] = []
         done = asyncio.Event()
-        node.bind_output("out", lambda msg: (out.append(msg), done.set()))
+
+        def arrived(msg: Message) -> None:
+            out.append(msg)
+            done.set()
+
+        node.bind_output("out", arrived)
         await node.start()
         async with asyncio.timeout(5):
             await done.wait()

@@ -43,16 +43,24 @@ class Wired:
         return self.ports.setdefault(port, [])
 
 
+class FastMqttOut(MqttOut):
+    """mqtt-out reconnecting on :data:`FAST` (``backoff`` is a class-level setting of the node)."""
+
+    backoff = FAST
+
+
+class FastMqttIn(MqttIn):
+    """mqtt-in reconnecting on :data:`FAST` (``backoff`` is a class-level setting of the node)."""
+
+    backoff = FAST
+
+
 def mqtt_out(tmp_path: Path, node_id: str = "out", *, store: StateStore | None = None, **config: Any) -> MqttOut:
-    node = MqttOut(MqttOutConfig.model_validate(config), context(tmp_path, node_id, store))
-    node.backoff = FAST
-    return node
+    return FastMqttOut(MqttOutConfig.model_validate(config), context(tmp_path, node_id, store))
 
 
 def mqtt_in(tmp_path: Path, node_id: str = "in", **config: Any) -> MqttIn:
-    node = MqttIn(MqttInConfig.model_validate(config), context(tmp_path, node_id))
-    node.backoff = FAST
-    return node
+    return FastMqttIn(MqttInConfig.model_validate(config), context(tmp_path, node_id))
 
 
 def messages(topic: str, payloads: list[Any]) -> list[Message]:

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import paho.mqtt.client as mqtt
 import pytest
+from paho.mqtt.enums import CallbackAPIVersion
 
 from flowengine.testing import run_sync
 from flowengine_nodes.mqtt import paho_fast
@@ -25,7 +26,7 @@ from flowengine_nodes.mqtt.packets import add_publish, publish_header
 from flowengine_nodes.mqtt.paho_fast import BufferedReads, attach_socket, unwritten, write_packets
 from tests.nodes.mqtt.support import Collector, cancel, mqtt_in
 
-Received = tuple[str, str, bytes, bool]  # (path, topic, payload, retain)
+Received = tuple[str, str, bytes | bytearray, bool]  # (path, topic, payload as handed over, retain)
 
 fast_only = pytest.mark.skipif(not paho_fast.FAST, reason=f"MQTT fast paths off: {paho_fast.UNAVAILABLE}")
 
@@ -64,7 +65,7 @@ class Harness:
     def __init__(self, v5: bool) -> None:
         protocol = mqtt.MQTTv5 if v5 else mqtt.MQTTv311
         self.v5 = v5
-        self.client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, protocol=protocol)
+        self.client = mqtt.Client(CallbackAPIVersion.VERSION2, protocol=protocol)
         self.ours, self.broker = socket.socketpair()
         self.ours.setblocking(False)
         attach_socket(self.client, self.ours)
@@ -190,7 +191,7 @@ def test_write_packets_sends_encoded_publishes_after_what_paho_queued(harness: H
 
 @fast_only
 def test_write_packets_refuses_without_a_connection() -> None:
-    client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2)
+    client = mqtt.Client(CallbackAPIVersion.VERSION2)
     assert not write_packets(client, bytearray(b"\x30\x03\x00\x01a"))
     assert unwritten(client) == 0
 

@@ -7,11 +7,12 @@ import ssl
 
 import paho.mqtt.client as mqtt
 import pytest
+from paho.mqtt.enums import CallbackAPIVersion
 
-from tests.mosquitto import TEST_PASSWORD, TEST_USER, Certs, Mosquitto, publish_messages, tls_client_context
+from tests.mosquitto import TEST_PASSWORD, TEST_USER, Certs, Mosquitto, Subscribe, publish_messages, tls_client_context
 
 
-def test_plain_broker_delivers_to_subscriber(mosquitto: Mosquitto, mqtt_subscriber) -> None:
+def test_plain_broker_delivers_to_subscriber(mosquitto: Mosquitto, mqtt_subscriber: Subscribe) -> None:
     subscriber = mqtt_subscriber(mosquitto, "fixture/#")
     publish_messages(mosquitto, [("fixture/a", b"1"), ("fixture/b", b"2")])
     assert subscriber.wait_for_count(2, timeout=10)
@@ -19,7 +20,7 @@ def test_plain_broker_delivers_to_subscriber(mosquitto: Mosquitto, mqtt_subscrib
 
 
 def test_persistent_broker_keeps_queued_messages_across_restart(
-    mosquitto_persistent: Mosquitto, mqtt_subscriber
+    mosquitto_persistent: Mosquitto, mqtt_subscriber: Subscribe
 ) -> None:
     broker = mosquitto_persistent
     port = broker.port
@@ -49,7 +50,7 @@ def test_tls_listener_uses_the_test_ca(mosquitto_tls: Mosquitto, test_ca: Certs)
 
 def test_password_file_refuses_wrong_credentials(mosquitto_auth: Mosquitto) -> None:
     def connect(username: str, password: str) -> int:
-        client = mqtt.Client(callback_api_version=mqtt.CallbackAPIVersion.VERSION2)
+        client = mqtt.Client(callback_api_version=CallbackAPIVersion.VERSION2)
         result: list[int] = []
         client.on_connect = lambda c, u, f, reason, p: result.append(reason.value)
         client.username_pw_set(username, password)

@@ -5,10 +5,12 @@ from __future__ import annotations
 import asyncio
 import logging
 from pathlib import Path
+from typing import Any
 
 import pytest
 from pydantic import ValidationError
 
+from flowengine import Message
 from flowengine.testing import run_sync
 from flowengine_nodes.mqtt.mqtt_in import MqttInConfig
 from tests.mosquitto import TEST_USER, Mosquitto, publish_messages
@@ -100,7 +102,12 @@ def test_shared_subscription_splits_a_stream_with_none_lost(mosquitto: Mosquitto
         collectors = [Collector(), Collector()]
         tasks = []
         for node, collector in zip(nodes, collectors, strict=True):
-            node.bind_output("out", lambda msg, collector=collector: (collector(msg), both(msg)))
+
+            def deliver(msg: Message, collector: Collector = collector) -> None:
+                collector(msg)
+                both(msg)
+
+            node.bind_output("out", deliver)
             await node.start()
             tasks.append(asyncio.create_task(node.run()))
         for node in nodes:
@@ -143,7 +150,7 @@ def test_resubscribes_after_the_broker_restarts(mosquitto: Mosquitto, tmp_path: 
 
 def test_persistent_session_keeps_messages_while_the_flow_is_stopped(mosquitto: Mosquitto,
                                                                       tmp_path: Path) -> None:
-    config = {"broker": mosquitto.url, "topics": ["later/#"], "qos": 1, "clean_session": False,
+    config: dict[str, Any] = {"broker": mosquitto.url, "topics": ["later/#"], "qos": 1, "clean_session": False,
               "client_id": "flow-later"}
 
     async def run_until(count: int) -> list[object]:

@@ -4,19 +4,18 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import orjson
 import pytest
 
 from flowengine import Message, NodeError, StateStore
 from flowengine.testing import run_sync
+from flowengine_nodes.mqtt.connection import ConnectionStatus
 from flowengine_nodes.mqtt.outbox import Outbox
-from tests.mosquitto import TEST_PASSWORD, TEST_USER, Certs, Mosquitto, Subscriber
+from tests.mosquitto import TEST_PASSWORD, TEST_USER, Certs, Mosquitto, ReceivedMessage, Subscribe, Subscriber
 from tests.nodes.mqtt.support import LogWatch, Wired, messages, mqtt_out
-
-Subscribe = Callable[..., Subscriber]
 
 
 def numbers(subscriber: Subscriber, topic: str) -> list[int]:
@@ -218,12 +217,20 @@ def test_at_least_once_in_order_across_five_broker_restarts(
         written = 0
         for restart in range(5):
             # Stream a chunk; stop the broker once some of it has arrived (mid-stream).
-            await node.status.wait_for(lambda s, r=restart: s.connected and s.connects > r)
+
+            def reconnected(s: ConnectionStatus, r: int = restart) -> bool:
+                return s.connected and s.connects > r
+
+            await node.status.wait_for(reconnected)
             for start in range(written, written + chunk, 100):
                 await node.write(batch(start, 100))
             written += chunk
             seen = len(subscriber.snapshot())
-            assert await subscriber.until(lambda m, seen=seen: len(m) > seen, within=30)
+
+            def more(m: list[ReceivedMessage], seen: int = seen) -> bool:
+                return len(m) > seen
+
+            assert await subscriber.until(more, within=30)
             await asyncio.to_thread(broker.stop)
             assert node._outbox is not None
             pending_at_stops.append(len(node._outbox))  # written but not yet acknowledged
@@ -293,7 +300,7 @@ def test_right_credentials_connect(mosquitto_auth: Mosquitto, mqtt_subscriber: S
 def test_tls_with_the_test_ca(mosquitto_tls: Mosquitto, test_ca: Certs, mqtt_subscriber: Subscribe,
                               tmp_path: Path, mutual: bool) -> None:
     subscriber = mqtt_subscriber(mosquitto_tls, "tls/#")
-    extra = {"cert": str(test_ca.client_cert), "key": str(test_ca.client_key)} if mutual else {}
+    extra: dict[str, Any] = {"cert": str(test_ca.client_cert), "key": str(test_ca.client_key)} if mutual else {}
     url = mosquitto_tls.mtls_url if mutual else mosquitto_tls.tls_url
 
     async def main() -> None:

@@ -8,13 +8,11 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable
 from pathlib import Path
 
-from tests.mosquitto import Mosquitto, Subscriber, publish_messages
+from tests.mosquitto import Mosquitto, ReceivedMessage, Subscribe, Subscriber, publish_messages
 
 FLOWENGINE = [sys.executable, "-m", "flowengine.cli"]
-Subscribe = Callable[..., Subscriber]
 IEEE = "00:15:8d:00:01:02:03:04"
 LANES = 3
 
@@ -69,7 +67,7 @@ def test_at_least_once_in_order_across_sigkill_restarts(
     for number, kill_after in enumerate((2500, 6000)):
         process = run_flow_process(tmp_path, number)
         try:
-            arrived = subscriber.wait_until(lambda m, n=kill_after: len(m) >= n, timeout=60)
+            arrived = subscriber.wait_for_count(kill_after, timeout=60)
             assert arrived, (tmp_path / f"run{number}.log").read_text()
             assert process.poll() is None, "the runner ended before the kill: not mid-stream"
         finally:
@@ -130,11 +128,11 @@ def test_two_runners_split_a_shared_subscription_with_none_lost(
             assert all(p.poll() is None for p in processes)
             before = len(collected.snapshot())
             publish_messages(mosquitto, [("jobs/probe", b"probe")])
-            collected.wait_until(lambda m, n=before: len(m) > n, timeout=0.5)  # one probe at a time
+            collected.wait_for_count(before + 1, timeout=0.5)  # one probe at a time
         total = 2000
         publish_messages(mosquitto, [(f"jobs/{n % 5}", str(n).encode()) for n in range(total)])
 
-        def real(messages: list) -> list:
+        def real(messages: list[ReceivedMessage]) -> list[ReceivedMessage]:
             return [m for m in messages if not m.topic.endswith("/probe")]
 
         assert collected.wait_until(lambda m: len(real(m)) >= total, timeout=60)

@@ -6,7 +6,6 @@ import asyncio
 import json
 import shutil
 import socket
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -17,12 +16,11 @@ from flowengine.testing import run_flow, run_sync
 from flowengine_nodes.devices.definitions import default_registry
 from flowengine_nodes.zigbee2mqtt.bridge import Zigbee2MqttConfig, zigbee2mqtt_ieee
 from flowengine_nodes.zigbee2mqtt.discovery import definition_exposes, expose_configs, label
-from tests.mosquitto import Mosquitto, ReceivedMessage, Subscriber, publish_messages
+from tests.mosquitto import Mosquitto, ReceivedMessage, Subscribe, publish_messages
 from tests.nodes.mqtt.support import mqtt_out
 
 REPO = Path(__file__).resolve().parents[3]
 IEEE = "0x00158d08294b422c"
-Subscribe = Callable[..., Subscriber]
 
 
 def flow_text(broker: Mosquitto, qos: int = 1, z2m: str = "{availability: true, homeassistant: true}") -> str:

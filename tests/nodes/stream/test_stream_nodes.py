@@ -14,15 +14,20 @@ from flowengine import Message, NodeContext, StateStore, Transform, WallClock
 from tests.nodes.stream.harness import REGISTRY, Harness
 
 
-def node(tmp_path: Path, type_name: str, state: Path | None = None, **config: Any) -> Harness:
+def node(tmp_path: Path, type_name: str, *, state: Path | None = None, **config: Any) -> Harness:
     return Harness(type_name, config, directory=tmp_path, state=state)
+
+
+def timed(tmp_path: Path, type_name: str, period: str | float) -> Harness:
+    """A delay or debounce node: ``for`` is a Python keyword, so it cannot be passed to :func:`node` by name."""
+    return Harness(type_name, {"for": period}, directory=tmp_path)
 
 
 # delay ------------------------------------------------------------------------------------------
 
 
 def test_delay_releases_each_message_for_later_in_order(tmp_path: Path) -> None:
-    h = node(tmp_path, "delay", **{"for": "30s"})
+    h = timed(tmp_path, "delay", "30s")
     h.send(0, 1)
     h.send(10, 2)
     h.send(10, 3)
@@ -37,7 +42,7 @@ def test_delay_releases_each_message_for_later_in_order(tmp_path: Path) -> None:
 
 
 def test_delay_zero_passes_at_once(tmp_path: Path) -> None:
-    h = node(tmp_path, "delay", **{"for": 0})
+    h = timed(tmp_path, "delay", 0)
     h.send(5, "x")
     assert [(m.payload, m.meta["ts"]) for m in h.out] == [("x", 5)]
 
@@ -46,7 +51,7 @@ def test_delay_zero_passes_at_once(tmp_path: Path) -> None:
 
 
 def test_debounce_passes_the_newest_after_quiet_per_key(tmp_path: Path) -> None:
-    h = node(tmp_path, "debounce", **{"for": "2s"})
+    h = timed(tmp_path, "debounce", "2s")
     h.send(0.0, "a1", key="a")
     h.send(1.0, "a2", key="a")
     h.send(1.5, "b1", key="b")
@@ -62,7 +67,7 @@ def test_debounce_passes_the_newest_after_quiet_per_key(tmp_path: Path) -> None:
 
 
 def test_debounce_flushes_pending_at_the_end(tmp_path: Path) -> None:
-    h = node(tmp_path, "debounce", **{"for": 10})
+    h = timed(tmp_path, "debounce", 10)
     h.send(0, "x")
     h.send(1, "y")
     h.end()

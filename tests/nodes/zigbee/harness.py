@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from flowengine import Message, NodeContext, StateStore, WallClock
-from flowengine_nodes.emulator.devices import LumiLock
+from flowengine_nodes.emulator.devices import LumiLock, VirtualDevice
 from flowengine_nodes.emulator.server import Emulator
 from flowengine_nodes.emulator.stick import StickState
 from flowengine_nodes.zigbee.source import Zigbee, ZigbeeConfig
@@ -28,7 +28,7 @@ def make_lock(name: str = "front_door", *, model: str = "lumi.lock.aq1", ieee: s
     return LumiLock(name, ieee=ieee, nwk=nwk, model=model)
 
 
-def formed_emulator(directory: Path, *devices: LumiLock) -> Emulator:
+def formed_emulator(directory: Path, *devices: VirtualDevice) -> Emulator:
     """An emulator whose stick (kept in ``directory``) is already formed: zigpy starts in ms."""
     stick = StickState.load(directory / "stick.json")
     if not stick.formed:

@@ -17,7 +17,9 @@ import pytest
 
 from flowengine import Message
 from flowengine.testing import run_sync
+from flowengine_nodes.emulator.ikea import TradfriBulb
 from flowengine_nodes.emulator.scenario import load_scenario
+from flowengine_nodes.emulator.xiaomi import SmartPlug
 from flowengine_nodes.zigbee.commands import CommandRefused
 from tests.nodes.zigbee.harness import Running, Watcher, formed_emulator
 
@@ -41,6 +43,8 @@ def test_commands_switch_read_fail_and_refuse(tmp_path: Path) -> None:
     devices = [d for d in load_scenario(SCENARIO).build_devices() if d.name in NAMES]
     by_name = {d.name: d for d in devices}
     bulb, plug = by_name["hall_light"], by_name["kitchen_plug"]
+    assert isinstance(bulb, TradfriBulb)
+    assert isinstance(plug, SmartPlug)
 
     async def run() -> None:
         emulator = formed_emulator(tmp_path, *devices)
@@ -136,6 +140,7 @@ def test_a_command_without_a_coordinator_is_refused_at_once(tmp_path: Path) -> N
 def test_an_expired_command_is_dropped_and_counted_never_sent(tmp_path: Path) -> None:
     devices = [d for d in load_scenario(SCENARIO).build_devices() if d.name == "hall_light"]
     bulb = devices[0]
+    assert isinstance(bulb, TradfriBulb)
 
     async def run() -> None:
         emulator = formed_emulator(tmp_path, *devices)

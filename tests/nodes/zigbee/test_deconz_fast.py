@@ -131,8 +131,9 @@ def test_the_poll_is_the_frame_zigpy_deconz_writes_and_gets_its_answer() -> None
                 api.data_received(indication(b"\x18\x01\x0a", sequence=sent[1]))
                 answer = await poll
                 assert answer["asdu"] == b"\x18\x01\x0a"
-                assert answer["src_addr"].as_zigpy_type() == zigpy_deconz_reading(indication(b""))[
-                    "src_addr"].as_zigpy_type()
+                expected = zigpy_deconz_reading(indication(b""))["src_addr"]
+                assert isinstance(expected, deconz_t.DeconzAddress)
+                assert answer["src_addr"].as_zigpy_type() == expected.as_zigpy_type()
             assert [data[1] for data in uart.sent] == [1, 2, 3]
 
     run_sync(scenario())

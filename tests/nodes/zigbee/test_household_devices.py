@@ -10,8 +10,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from flowengine import Message
 from flowengine.testing import run_sync
 from flowengine_nodes.devices.decoder import Decoder
+from flowengine_nodes.emulator.devices import ApsFrame
 from flowengine_nodes.emulator.scenario import load_scenario
 from tests.nodes.zigbee.harness import Running, formed_emulator
 
@@ -71,8 +73,11 @@ def test_every_household_device_joins_is_interviewed_and_reports_what_it_should(
                     for event, params, expected in EVENTS.get(device.name, []):
                         start = len(running.out.messages)
                         frames = emulator.send_event_frames(device, event, **params)
-                        await running.out.wait_for(lambda m, f=frames[-1]: m.payload["frame"] == f.payload.hex(),
-                                                   start=start)
+
+                        def carries(m: Message, f: ApsFrame = frames[-1]) -> bool:
+                            return bool(m.payload["frame"] == f.payload.hex())
+
+                        await running.out.wait_for(carries, start=start)
                         report = next(m.payload for m in running.out.messages[start:]
                                       if m.payload["frame"] == frames[-1].payload.hex())
                         assert report["model"] == device.model

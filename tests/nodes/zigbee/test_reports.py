@@ -102,7 +102,10 @@ def test_reports_reach_the_flow_but_not_zigpy_and_a_restart_still_knows_the_lock
 
 
 def _packet(frame: str, *, cluster: int = DOOR_LOCK, profile: int = 0x0104, src_ep: int = 1) -> zigpy_t.ZigbeePacket:
-    return zigpy_t.ZigbeePacket(src_ep=src_ep, dst_ep=1, profile_id=profile, cluster_id=cluster,
+    # zigpy's integer types are what the stack builds packets from; their constructors are unannotated.
+    u8, u16 = zigpy_t.uint8_t, zigpy_t.uint16_t
+    return zigpy_t.ZigbeePacket(src_ep=u8(src_ep), dst_ep=u8(1),  # type: ignore[no-untyped-call]
+                                profile_id=u16(profile), cluster_id=u16(cluster),  # type: ignore[no-untyped-call]
                                 data=zigpy_t.SerializableBytes(bytes.fromhex(frame)))
 
 

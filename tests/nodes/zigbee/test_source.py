@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from flowengine import Message
 from flowengine.testing import run_sync
 from flowengine_nodes.emulator.devices import ApsFrame
 from tests.nodes.zigbee.harness import LOCK_IEEE, Running, formed_emulator, join_and_interview, make_lock
@@ -236,9 +237,12 @@ def test_emulated_device_plays_a_scenario_and_keeps_its_stick_beside_the_databas
             assert len(sent) == 12
             position = 0
             for frame in sent:  # in order: one indication queue carries every device's frames
-                match = await running.out.wait_for(
-                    lambda m, f=frame: m.payload["frame"] == f.payload.hex() and m.payload["lqi"] == f.lqi
-                    and m.payload["rssi"] == f.rssi, start=position)
+
+                def carries(m: Message, f: ApsFrame = frame) -> bool:
+                    return bool(m.payload["frame"] == f.payload.hex() and m.payload["lqi"] == f.lqi
+                                and m.payload["rssi"] == f.rssi)
+
+                match = await running.out.wait_for(carries, start=position)
                 position = running.out.messages.index(match) + 1
             by_model = {m.payload.get("model") for m in running.out.messages} - {None}
             assert by_model == {"lumi.lock.aq1", "lumi.lock.acn02", "lumi.lock.acn03"}
