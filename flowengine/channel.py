@@ -1,4 +1,4 @@
-"""Bounded channels: the edges in front of sinks and other I/O (STYLE.md convention 5).
+"""Bounded channels: the edges in front of sinks and other I/O.
 
 A :class:`Channel` is written synchronously from the hot path (``put``) and read in
 batches by one task (``get_batch``). When it is full, its overflow policy decides which

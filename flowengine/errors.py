@@ -1,4 +1,4 @@
-"""The one exception root of flowengine and its data-bearing leaves (STYLE.md convention 7)."""
+"""The one exception root of flowengine and its data-bearing leaves."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The node API: config models and the three role contracts (STYLE.md convention 3).
+"""The node API: config models and the three role contracts.
 
 A node type is one module holding a config model (a subclass of :class:`NodeConfig`)
 and a node class (a subclass of :class:`Source`, :class:`Transform` or :class:`Sink`)

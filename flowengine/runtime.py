@@ -1,4 +1,4 @@
-"""Running one flow: instantiate nodes, wire them, drive their lifecycle (STYLE.md conventions 3-5).
+"""Running one flow: instantiate nodes, wire them, drive their lifecycle.
 
 A :class:`FlowRun` owns one ``asyncio.TaskGroup``. Transforms are called directly on the
 hot path: wiring compiles every port into a plain function that calls the next node, so

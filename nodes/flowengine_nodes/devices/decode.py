@@ -1,4 +1,4 @@
-"""``decode``: raw Zigbee reports -> Zigbee2MQTT payloads and typed lock events (CONTRACT §4, LOCK.md)."""
+"""``decode``: raw Zigbee reports -> Zigbee2MQTT payloads and typed lock events (CONTRACT §4)."""
 
 from __future__ import annotations
 
@@ -244,7 +244,7 @@ class Decode(Transform[DecodeConfig]):
 
     @classmethod
     def payload_values(cls, config: Any, port: str, node_id: str) -> PayloadValues | None:
-        """What ``port`` can carry, for the capability lint (LOCK.md)."""
+        """What ``port`` can carry, for the capability lint."""
         from flowengine import PayloadValues  # the lint pulls in the graph library; only load it here
 
         if port == EVENTS_PORT:

@@ -1,6 +1,6 @@
 """Zigbee2MQTT-compatible decoding of raw Zigbee reports (CONTRACT §3) into device state payloads.
 
-:class:`Decoder` is the whole pipeline of LOCK_REFERENCE.md section 4 for one report: parse the
+:class:`Decoder` is the whole pipeline of Zigbee2MQTT's receive path (docs/decoder.md) for one report: parse the
 ZCL frame (:mod:`flowengine_nodes.devices.zcl`), find the device definition, run every matching
 converter, merge, round, add ``linkquality``, apply the state cache; beside it the typed lock
 event. It is synchronous, allocation-light and free of I/O, so the ``decode`` node, the

@@ -65,7 +65,7 @@ LOCK_EVENTS: Final = (
 
 @dataclass(frozen=True, slots=True)
 class LockEvent(DeviceEvent):
-    """A lock report (LOCK.md "Typed lock events").
+    """A lock report.
 
     Its payload keeps the lock's historical shape (no ``family`` key): ``event``, ``method``,
     ``role``, ``user``, ``repeat``, ``state``, ``reverse``, every key present.

@@ -1,4 +1,4 @@
-"""The capability lint (LOCK.md "Capability lint"): comparisons a decoder's output never satisfies.
+"""The capability lint: comparisons a decoder's output never satisfies.
 
 Given a decoder's options, :func:`capabilities` says which payload keys its ``out`` port can
 carry and which values each may take (from the device definitions: one model, or every

@@ -1,6 +1,6 @@
 """ZCL frame parsing with the accept/reject behaviour of Zigbee2MQTT's parser (zigbee-herdsman).
 
-Two eras are reproduced (LOCK_REFERENCE.md sections 3 and 9.4):
+Two eras are reproduced:
 
 * ``ERA_1X`` (20): zigbee-herdsman 2.1.9, the parser of Zigbee2MQTT 1.42 (``compat: 1``);
 * ``ERA_2X`` (26): zigbee-herdsman 10.9.5, the parser of Zigbee2MQTT 2.x (``compat: 2``).

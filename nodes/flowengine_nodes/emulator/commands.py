@@ -1,4 +1,4 @@
-"""deCONZ serial commands: ids, statuses, the frame layout and the state byte (DECONZ.md §2-§3, §6).
+"""deCONZ serial commands: ids, statuses, the frame layout and the state byte.
 
 Unescaped frame layout (checksum excluded)::
 
@@ -58,7 +58,7 @@ class NetworkState(IntEnum):
 CONFIRM_WAITING = 0x04
 #: Device-state flag: an APS data indication is waiting.
 INDICATION_WAITING = 0x08
-#: Device-state flag: free APS request slots. Missing once, every later send blocks (DECONZ.md §11.1).
+#: Device-state flag: free APS request slots. Missing once, every later send blocks.
 FREE_SLOTS = 0x20
 
 #: Commands whose frames carry a payload-length field after the frame length.
@@ -98,8 +98,7 @@ class Frame:
 def build_frame(command: int, sequence: int, body: bytes, status: int = Status.SUCCESS) -> bytes:
     """Return the unescaped frame (no checksum) for ``command`` with ``body``.
 
-    Both length fields are computed here, so a caller cannot get them wrong by one
-    (DECONZ.md §11.5).
+    Both length fields are computed here, so a caller cannot get them wrong by one.
     """
     if command in WITH_PAYLOAD_LENGTH:
         header_size = 7

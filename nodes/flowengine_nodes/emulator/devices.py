@@ -3,10 +3,10 @@
 A :class:`VirtualDevice` answers ZDO requests (node, active endpoint and simple
 descriptors, bind, address requests), ZCL Read/Write Attributes and Configure Reporting,
 and runs an OTA client (Image Notify → Query Next Image → Image Block … → Upgrade End), so
-zigpy's interview and OTA code run against it unchanged (DECONZ.md §8).
+zigpy's interview and OTA code run against it unchanged.
 
-:class:`LumiLock` adds the Aqara locks' events as the real frames of LOCK.md and
-LOCK_REFERENCE.md §3/§5: ZNMS11LM (``lumi.lock.aq1``) numeric 0xFF10/0xFF11 values and the
+:class:`LumiLock` adds the Aqara locks' events as the real frames the locks send and Zigbee2MQTT
+decodes (docs/decoder.md): ZNMS11LM (``lumi.lock.aq1``) numeric 0xFF10/0xFF11 values and the
 0xFF01 MI_STRUCT; ZNMS12LM (``lumi.lock.acn02``) and ZNMS13LM (``lumi.lock.acn03``) string
 values and their 0xFFF6 lock states.
 
@@ -116,7 +116,7 @@ class Endpoint:
     out_clusters: tuple[int, ...] = ()
 
     def descriptor(self) -> bytes:
-        """Return the simple descriptor bytes (DECONZ.md §5 layout)."""
+        """Return the simple descriptor bytes."""
         return (
             struct.pack("<BHHBB", self.endpoint, self.profile, self.device_type, self.version, len(self.in_clusters))
             + b"".join(struct.pack("<H", cluster) for cluster in self.in_clusters)
@@ -272,7 +272,7 @@ class VirtualDevice:
         """Return the next ZCL transaction sequence number (1..255, wrapping).
 
         Every emulated report takes a new one: zigpy drops a frame identical to one from the
-        same device in the last 10 s (DECONZ.md §11.8).
+        same device in the last 10 s.
         """
         return (next(self._tsn) - 1) % 255 + 1
 
@@ -301,7 +301,7 @@ class VirtualDevice:
         )
 
     def announce(self) -> ApsFrame:
-        """Return the ZDO Device_annce this device broadcasts when it joins (DECONZ.md §8)."""
+        """Return the ZDO Device_annce this device broadcasts when it joins."""
         payload = (
             bytes((next(self._zdo_tsn) & 0xFF,))
             + struct.pack("<H", self.nwk)
@@ -606,7 +606,7 @@ LOCK_MODELS = {
     "lumi.lock.acn03": "ZNMS13LM",
 }
 
-#: 0xFFF6 lock-status codes (bytes 3-4) for ZNMS12LM/13LM, by the action they mean (LOCK_REFERENCE §5.3).
+#: 0xFFF6 lock-status codes (bytes 3-4) for ZNMS12LM/13LM, by the action they mean.
 LOCK_STATE_CODES = {
     "locked": "0111",
     "reverse_lock": "0215",
@@ -665,7 +665,7 @@ class LumiLock(VirtualDevice):
 
     Endpoint 1 (HA door lock) with Basic, Power Configuration, Identify and Door Lock
     server clusters and an OTA client, Lumi's manufacturer code 0x115F. The signature is
-    plausible rather than captured from a unit; the event frames follow LOCK.md exactly.
+    plausible rather than captured from a unit; the event frames are those docs/decoder.md describes.
     """
 
     def __init__(
@@ -738,7 +738,7 @@ class LumiLock(VirtualDevice):
         command = _OPEN_COMMANDS[name]
         role = _role_digit(params)
         if self.numeric:
-            # 0xCT___UU_ (LOCK_REFERENCE §5.2 A): command digit, user-type digit, user id in digits 5-6.
+            # 0xCT___UU_: command digit, user-type digit, user id in digits 5-6.
             user = int_param(params, "user", 1, 0, 255)
             value = (command << 28) | (role << 24) | (user << 4)
             return self._report(struct.pack("<HBI", 0xFF10, T_UINT32, value))

@@ -1,4 +1,4 @@
-"""deCONZ serial framing: SLIP encoding with a 16-bit checksum (DECONZ.md §2).
+"""deCONZ serial framing: SLIP encoding with a 16-bit checksum.
 
 A frame on the wire is ``C0 escaped(body + checksum) C0``. Inside, ``C0`` is sent as
 ``DB DC`` and ``DB`` as ``DB DD``. The checksum is the two's complement of the plain byte

@@ -1,10 +1,10 @@
-"""The emulated deCONZ coordinator: a TCP server speaking DECONZ.md's protocol.
+"""The emulated deCONZ coordinator: a TCP server speaking the deCONZ serial protocol (docs/emulator.md).
 
 One host connection at a time (a second one is refused while the first is open). The
 stick's parameters live in a :class:`~flowengine_nodes.emulator.stick.StickState` that
 outlives connections, like NVRAM. Frames from virtual devices are queued as APS data
 indications and announced with an unsolicited DEVICE_STATE_CHANGED (0x0E) frame, which
-the host then polls (DECONZ.md §6.2); APS data requests get an immediate answer, a
+the host then polls; APS data requests get an immediate answer, a
 queued confirm and, when a virtual device or the coordinator's own ZDO server answers,
 indications (§6.1, §7).
 
@@ -282,7 +282,7 @@ class Emulator:
         self._writer = writer
         self.stats.connections += 1
         self._decoder = FrameDecoder()
-        # Pending traffic of an earlier session means nothing to a new host (DECONZ.md §10).
+        # Pending traffic of an earlier session means nothing to a new host.
         self._indications.clear()
         self._confirms.clear()
         self._host_ready.clear()
@@ -389,7 +389,7 @@ class Emulator:
             self._indications.clear()
         self.stick.network_up = self._network == NetworkState.CONNECTED
         self.stick.save()
-        # The host only learns the new state from an unsolicited frame (DECONZ.md §3).
+        # The host only learns the new state from an unsolicited frame.
         self._schedule_notify()
 
     def _aps_data_confirm(self, sequence: int) -> None:
@@ -512,7 +512,7 @@ class Emulator:
                 return 0x00, device.handle(request)
         return CONFIRM_NO_ACK, []
 
-    # ---- the coordinator's own ZDO server (DECONZ.md §7) ---------------------------------
+    # ---- the coordinator's own ZDO server ---------------------------------
 
     def _coordinator_answer(self, request: ApsRequest, body: bytes) -> ApsFrame:
         tsn = request.payload[:1] or b"\x00"

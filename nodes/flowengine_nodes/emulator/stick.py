@@ -4,9 +4,9 @@ Like a real ConBee's NVRAM, this state outlives host connections, and with a ``p
 outlives the emulator too: it is kept in a small JSON file that is rewritten (atomically)
 whenever something in it changes. A restart of host and emulator on the same file and the
 same zigpy database therefore takes zigpy's formed-network path: no formation, no
-interview (DECONZ.md §10).
+interview.
 
-Parameter values are encoded here exactly as on the wire (DECONZ.md §5). Addresses are
+Parameter values are encoded here exactly as on the wire. Addresses are
 kept in wire order (least significant byte first) in memory and written to JSON in the
 usual display order (``00:15:8d:00:01:02:03:04``).
 """
@@ -26,7 +26,7 @@ from flowengine_nodes.emulator.commands import PROTOCOL_VERSION
 
 
 class Param(IntEnum):
-    """Network parameter ids (DECONZ.md §5)."""
+    """Network parameter ids."""
 
     MAC_ADDRESS = 0x01
     NWK_PANID = 0x05
@@ -108,7 +108,7 @@ class StickState:
 
     A new instance is a factory-new stick (not formed). :meth:`form` writes a formed
     network directly, which is how the emulator starts "already formed" to spare zigpy's
-    2-4 s formation (DECONZ.md §11.7).
+    2-4 s formation.
     """
 
     mac_address: bytes = field(default_factory=lambda: ieee_to_wire("00:21:2e:ff:ff:00:00:01"))
@@ -206,7 +206,7 @@ class StickState:
 
     @property
     def formed(self) -> bool:
-        """True when zigpy would consider the network formed (DECONZ.md §4 step 3)."""
+        """True when zigpy would consider the network formed."""
         extended = self.aps_extended_panid if any(self.aps_extended_panid) else self.nwk_extended_panid
         return not (
             self.nwk_address == 0xFFFF

@@ -1,7 +1,7 @@
 """A faster path for the three deCONZ frames that every device frame costs (used by ``stack``).
 
 Each frame a device sends reaches the host as a DEVICE_STATE_CHANGED notification (0x0E),
-then the host's APS_DATA_INDICATION request (0x17) and its answer (DECONZ.md §6).
+then the host's APS_DATA_INDICATION request (0x17) and its answer.
 zigpy-deconz 1.1.0 reads every frame through its generic schema machinery (a zigpy
 ``Struct`` per frame and per address, then a re-serialisation of every field to check the
 lengths): on the lock replay of ``benchmarks/radio_path.py`` that was about a fifth of the

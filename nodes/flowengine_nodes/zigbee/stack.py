@@ -5,7 +5,7 @@ listing node types) never pays for zigpy (lazy loading). What lives here:
 
 * :class:`FlowControllerApplication`, zigpy-deconz's controller with one change: its
   :meth:`~FlowControllerApplication.packet_received` hands every packet to the node's
-  *frame tap* before zigpy parses it (DECONZ.md §12), keeps attribute reports that the
+  *frame tap* before zigpy parses it, keeps attribute reports that the
   flow decodes itself away from zigpy (below), and shields zigpy-deconz's data poller
   from exceptions raised while zigpy handles the packet (a frame shorter than a ZCL
   header raises ``ValueError`` there, and the poller then sleeps a second before it polls
@@ -76,7 +76,7 @@ OtaTap = Callable[[Any, QueryNextImageCommand, Any], None]
 
 @dataclass(frozen=True, slots=True)
 class NetworkSettings:
-    """Network settings used only when zigpy forms a network (DECONZ.md §12)."""
+    """Network settings used only when zigpy forms a network."""
 
     channel: int | None = None
     pan_id: int | None = None
@@ -236,7 +236,7 @@ def handle_report(packet: zigpy_t.ZigbeePacket, device: Any) -> bool:
 
 
 class AppListener:
-    """zigpy application listener: zigpy calls these methods by name (DECONZ.md §9)."""
+    """zigpy application listener: zigpy calls these methods by name."""
 
     def __init__(
         self,

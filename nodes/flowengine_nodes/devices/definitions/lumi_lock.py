@@ -2,7 +2,7 @@
 
 The converters reproduce Zigbee2MQTT's ``lumi_door_lock_report`` (closuresDoorLock),
 ``lumi_basic`` (genBasic) and ``lumi_door_lock_low_battery`` (genPowerCfg), quirks included
-(LOCK_REFERENCE.md sections 5 and 9.2): ``compat: 1`` is converters 20.58 with the ``legacy``
+: ``compat: 1`` is converters 20.58 with the ``legacy``
 option, ``compat: 2`` converters 26.x. Values are the JavaScript model of
 :mod:`flowengine_nodes.devices.jsvalues`, so ``toString(16)``, ``parseInt`` and ``Buffer.from`` behave
 exactly as in the reference.
@@ -272,7 +272,7 @@ def _znms13lm_capabilities(compat: int, legacy: bool) -> dict[str, ValueSet]:
 
 
 
-# --- typed lock events (LOCK.md "Typed lock events") --------------------------------------------
+# --- typed lock events --------------------------------------------
 
 _EVENT_COMPOSITE = re.compile(r"(finger_open|password_open|door_closed|change_language_to)_(admin|user)_id")
 _LANGUAGE = re.compile(r"change_language_to_(chinese|english)")
