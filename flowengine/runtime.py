@@ -22,6 +22,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from flowengine.acks import Acknowledgements
 from flowengine.channel import Channel
 from flowengine.clock import Clock, EventClock, WallClock
 from flowengine.errors import NodeError
@@ -30,6 +31,7 @@ from flowengine.health import FlowHealth, current_node
 from flowengine.inputs import Upstream, channel_input, fan_out, inline_sink_input, nothing, transform_input
 from flowengine.message import Message
 from flowengine.node import ERRORS_PORT, OUT_PORT, Node, NodeContext, Sink, Source, Transform
+from flowengine.sinkwrite import write_durably
 from flowengine.state import StateStore
 from flowengine.traffic import Traffic
 
@@ -98,6 +100,8 @@ class FlowRun:
                 traffic.carry(previous.traffic[spec.id])
             self.nodes[spec.id] = spec.node_class(spec.config, context)
         self._wire(specs)
+        # Delivery (docs/delivery.md): sources' checkpoints over every sink channel's watermarks.
+        self.acks = Acknowledgements(list(self.channels.values()))
 
     # Wiring -----------------------------------------------------------------------------
 
@@ -219,6 +223,7 @@ class FlowRun:
                 sources = [n for n in self._by_role("source") if isinstance(n, Source)]
                 for source in sources:
                     source._backpressure = self.backpressure  # noqa: SLF001 - the engine wires a source's backpressure
+                    source._checkpoint = self.acks.checkpoint  # noqa: SLF001 - delivery hook (flowengine.acks)
                 source_tasks = [group.create_task(self._run_source(s), name=f"source:{s.id}")
                                 for s in sources]
                 if health is not None:
@@ -321,13 +326,9 @@ class FlowRun:
             if traffic.recording is not None:  # tapped per batch, off the hot path
                 for msg in batch:
                     traffic.record("in", msg)
-            try:
-                await sink.write(batch)
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:  # noqa: BLE001 - a node's failure is routed, not fatal
-                for msg in batch:
-                    fail(msg, exc)
+            await write_durably(sink, batch, fail)  # delivery hook: retried until durable (flowengine.sinkwrite)
+            channel.settled += len(batch)
+            self.acks.advance()
 
     async def _drain(self, sink_tasks: Iterable[asyncio.Task[None]]) -> None:
         tasks = list(sink_tasks)

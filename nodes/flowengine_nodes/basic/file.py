@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Literal
 
 import orjson
 from pydantic import Field, ValidationInfo, field_validator
@@ -17,6 +18,10 @@ class FileConfig(NodeConfig):
     """Config of ``file``."""
 
     path: str = Field(description="File to append to (created with its folder when missing).")
+    fsync: Literal["batch", "always", "never"] = Field(
+        "batch", description="When written lines reach the disk: batch (one fsync per batch the engine "
+        "hands over, before the sources are acknowledged), always (one write and fsync per message), "
+        "never (left to the OS: survives a crash of the process, not of the machine).")
 
     @field_validator("path")
     @classmethod
@@ -60,8 +65,11 @@ class File(Sink[FileConfig]):
 
     Each batch is written with a single ``write`` on a file opened for appending, so
     every line is complete and no line is written twice; bytes in a payload are written
-    as hex. A capture written on a ``zigbee`` node's output replays unchanged through
-    ``zigbee-replay``.
+    as hex. With ``fsync: batch`` (the default) the batch is synced to disk before the
+    write returns, so the sources upstream acknowledge only lines that are on disk
+    (docs/delivery.md). A write that fails (disk full, file-size limit, read-only) leaves
+    the file as it was before the batch; the engine retries the batch. A capture written
+    on a ``zigbee`` node's output replays unchanged through ``zigbee-replay``.
 
     Example:
         ```yaml
@@ -93,10 +101,26 @@ class File(Sink[FileConfig]):
         """Write the batch as complete lines in one system call (more if the kernel asks)."""
         if self._fd is None:
             raise RuntimeError("file sink is not open")
-        data = memoryview(b"".join([encode_line(msg) for msg in batch]))
-        while data:
-            written = os.write(self._fd, data)
-            data = data[written:]
+        fd = self._fd
+        mode = self.config.fsync
+        chunks = [encode_line(msg) for msg in batch]
+        if mode != "always":
+            chunks = [b"".join(chunks)]
+        size = os.lseek(fd, 0, os.SEEK_END)
+        try:
+            for chunk in chunks:
+                data = memoryview(chunk)
+                while data:
+                    written = os.write(fd, data)
+                    data = data[written:]
+                if mode == "always":
+                    os.fsync(fd)
+            if mode == "batch":
+                os.fsync(fd)
+        except OSError:
+            with contextlib.suppress(OSError):
+                os.ftruncate(fd, size)  # no partial line stays behind: the batch is written again
+            raise
 
     async def aclose(self) -> None:
         """Flush to disk and close."""

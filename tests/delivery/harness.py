@@ -1,0 +1,134 @@
+"""Running ``flowengine run`` and SIGKILLing it at random moments: the delivery matrix's tools.
+
+Shared by the short forms in this folder and the long forms in ``benchmarks/sigkill_matrix.py``.
+A kill happens when the run's observable progress (lines in the output file, messages at a
+subscriber) first reaches a random target, so the moment is random but never a guess of
+time; a kill that comes after the runner ended by itself is reported as such.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+from collections import Counter
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+FLOWENGINE = [sys.executable, "-m", "flowengine.cli"]
+IEEE = "00:15:8d:00:01:02:03:04"
+#: Seconds between two looks at a progress that has no event to wait on (a file's size).
+POLL = 0.005
+
+
+def write_capture(path: Path, count: int, *, lanes: int = 3) -> None:
+    """Raw reports 1 ms apart, each carrying its number (``seq``) and a lane."""
+    with path.open("w") as capture:
+        for seq in range(count):
+            capture.write(json.dumps({
+                "ts": 1_700_000_000 + seq / 1000, "ieee": IEEE, "endpoint": 1, "profile": 260, "cluster": 6,
+                "frame": "18010a00001001", "seq": seq, "lane": seq % lanes,
+            }) + "\n")
+
+
+def start_runner(folder: Path, number: int, flow: str = "flow.yaml") -> subprocess.Popen[bytes]:
+    """Start ``flowengine run`` in ``folder``; its stderr goes to ``run<number>.log``."""
+    with (folder / f"run{number}.log").open("wb") as log:  # the child keeps its own descriptor
+        return subprocess.Popen([*FLOWENGINE, "run", flow], cwd=folder, stdout=subprocess.DEVNULL, stderr=log)
+
+
+def file_lines(path: Path) -> int:
+    """Complete lines in ``path`` so far (0 when it does not exist yet)."""
+    try:
+        with path.open("rb") as handle:
+            return sum(chunk.count(b"\n") for chunk in iter(lambda: handle.read(1 << 20), b""))
+    except FileNotFoundError:
+        return 0
+
+
+def kill_when(process: subprocess.Popen[bytes], reached: Callable[[], bool], timeout: float = 120.0) -> bool:
+    """SIGKILL ``process`` once ``reached()``; True when it was still running (a mid-stream kill)."""
+    deadline = time.monotonic() + timeout
+    while process.poll() is None and not reached() and time.monotonic() < deadline:
+        time.sleep(POLL)
+    alive = process.poll() is None
+    if alive:
+        os.kill(process.pid, signal.SIGKILL)
+    process.wait(10)
+    return alive
+
+
+@dataclass
+class Tally:
+    """What arrived, against what was sent: lost, duplicated, and how many kills hit a running runner."""
+
+    expected: int
+    seen: Counter[int] = field(default_factory=Counter)
+    kills: int = 0
+
+    def add(self, seqs: Iterable[int]) -> None:
+        """Count the sequence numbers that arrived."""
+        self.seen.update(seqs)
+
+    @property
+    def lost(self) -> list[int]:
+        """Sequence numbers that never arrived."""
+        return [seq for seq in range(self.expected) if seq not in self.seen]
+
+    @property
+    def duplicates(self) -> int:
+        """Arrivals beyond the first of each number."""
+        return sum(self.seen.values()) - len(self.seen)
+
+    def line(self, name: str) -> str:
+        """One line for a report."""
+        return (f"{name}: {len(self.seen)}/{self.expected} arrived, {len(self.lost)} lost, "
+                f"{self.duplicates} duplicates, {self.kills} kills mid-stream")
+
+
+def file_seqs(path: Path) -> list[int]:
+    """The ``seq`` of every line a ``file`` sink wrote (every line must be complete JSON)."""
+    with path.open("rb") as handle:
+        return [json.loads(line)["payload"]["seq"] for line in handle]
+
+
+def kill_targets(rng: random.Random, total: int, kills: int) -> list[int]:
+    """``kills`` random progress points in the first 90 % of ``total``, ascending."""
+    return sorted(rng.randrange(1, max(2, total * 9 // 10)) for _ in range(kills))
+
+
+REPLAY_TO_FILE = """
+version: 1
+nodes:
+  - id: capture
+    type: zigbee-replay
+    path: capture.jsonl
+    speed: 0
+    resume: true
+    wires: [save]
+  - id: save
+    type: file
+    path: out.jsonl
+"""
+
+
+def replay_to_file(folder: Path, total: int, kills: int, rng: random.Random) -> Tally:
+    """The matrix row replay (resume) → file: ``kills`` SIGKILLs, then a run to the end."""
+    write_capture(folder / "capture.jsonl", total)
+    (folder / "flow.yaml").write_text(REPLAY_TO_FILE)
+    out = folder / "out.jsonl"
+    tally = Tally(total)
+    number = 0
+    for number, target in enumerate(kill_targets(rng, total, kills)):
+        process = start_runner(folder, number)
+        tally.kills += kill_when(process, lambda t=target: file_lines(out) >= t)
+    last = start_runner(folder, number + 1)
+    code = last.wait(600)
+    assert code == 0, (folder / f"run{number + 1}.log").read_text()
+    tally.add(file_seqs(out))
+    return tally
