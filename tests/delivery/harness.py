@@ -20,6 +20,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from tests.mosquitto import Mosquitto, Subscriber, publish_messages
+
 FLOWENGINE = [sys.executable, "-m", "flowengine.cli"]
 IEEE = "00:15:8d:00:01:02:03:04"
 #: Seconds between two looks at a progress that has no event to wait on (a file's size).
@@ -131,4 +133,65 @@ def replay_to_file(folder: Path, total: int, kills: int, rng: random.Random) -> 
     code = last.wait(600)
     assert code == 0, (folder / f"run{number + 1}.log").read_text()
     tally.add(file_seqs(out))
+    return tally
+
+
+def mqtt_flow(broker_url: str, *, inline: bool = False) -> str:
+    """mqtt-in (QoS 1, persistent session) → change → mqtt-out (QoS 1): the matrix's MQTT row."""
+    return f"""
+version: 1
+nodes:
+  - id: inbound
+    type: mqtt-in
+    broker: {broker_url}
+    client_id: delivery-in
+    clean_session: false
+    topics: [in/#]
+    qos: 1
+    wires: [mark]
+  - id: mark
+    type: change
+    set:
+      topic: "out/{{{{ payload.seq }}}}"
+      payload: {{seq: "{{{{ payload.seq }}}}", via: flow}}
+    wires: [publish]
+  - id: publish
+    type: mqtt-out
+    broker: {broker_url}
+    client_id: delivery-out
+    qos: 1
+    inline: {"true" if inline else "false"}
+"""
+
+
+def subscriber_seqs(subscriber: Subscriber) -> list[int]:
+    """The ``seq`` of every message a subscriber received."""
+    return [int(json.loads(payload)["seq"]) for payload in subscriber.payloads()]
+
+
+def mqtt_in_to_out(folder: Path, broker: Mosquitto, subscriber: Subscriber, total: int, kills: int,
+                   rng: random.Random) -> Tally:
+    """The matrix row mqtt-in → change → mqtt-out, all QoS 1: ``kills`` SIGKILLs, then a run until all arrived.
+
+    The runner's session is made first and every message published before the first run, so
+    the broker holds them for it; ``subscriber`` (persistent, on ``out/#``) counts what arrives.
+    """
+    Subscriber(broker, ["in/#"], client_id="delivery-in").start().close()  # the session the flow resumes
+    publish_messages(broker, [(f"in/{seq % 3}", json.dumps({"seq": seq})) for seq in range(total)])
+    (folder / "flow.yaml").write_text(mqtt_flow(broker.url))
+    tally = Tally(total)
+    number = 0
+    for number, target in enumerate(kill_targets(rng, total, kills)):
+        process = start_runner(folder, number)
+        tally.kills += kill_when(process, lambda t=target: subscriber.wait_until(lambda m: len(m) >= t, 0.05))
+    last = start_runner(folder, number + 1)
+    try:
+        everything = subscriber.wait_until(lambda m: len({json.loads(x.payload)["seq"] for x in m}) >= total,
+                                           timeout=120)
+    finally:
+        last.send_signal(signal.SIGTERM)
+        code = last.wait(60)
+    assert everything, (folder / f"run{number + 1}.log").read_text()
+    assert code == 0, (folder / f"run{number + 1}.log").read_text()
+    tally.add(subscriber_seqs(subscriber))
     return tally
