@@ -119,20 +119,53 @@ nodes:
 """
 
 
+def run_with_kills(folder: Path, targets: list[int], progress: Callable[[int], bool]) -> tuple[int, int]:
+    """Start the runner once per target and SIGKILL it when ``progress(target)``; return (kills mid-stream, runs)."""
+    kills = 0
+    for number, target in enumerate(targets):
+        process = start_runner(folder, number)
+        kills += kill_when(process, lambda t=target: progress(t))
+    return kills, len(targets)
+
+
+def finish(folder: Path, number: int, timeout: float = 600.0) -> None:
+    """Run the (finite) flow to its end; it must exit 0."""
+    code = start_runner(folder, number).wait(timeout)
+    assert code == 0, (folder / f"run{number}.log").read_text()
+
+
 def replay_to_file(folder: Path, total: int, kills: int, rng: random.Random) -> Tally:
     """The matrix row replay (resume) → file: ``kills`` SIGKILLs, then a run to the end."""
     write_capture(folder / "capture.jsonl", total)
     (folder / "flow.yaml").write_text(REPLAY_TO_FILE)
     out = folder / "out.jsonl"
     tally = Tally(total)
-    number = 0
-    for number, target in enumerate(kill_targets(rng, total, kills)):
-        process = start_runner(folder, number)
-        tally.kills += kill_when(process, lambda t=target: file_lines(out) >= t)
-    last = start_runner(folder, number + 1)
-    code = last.wait(600)
-    assert code == 0, (folder / f"run{number + 1}.log").read_text()
+    tally.kills, runs = run_with_kills(folder, kill_targets(rng, total, kills), lambda t: file_lines(out) >= t)
+    finish(folder, runs)
     tally.add(file_seqs(out))
+    return tally
+
+
+def replay_to_mqtt(folder: Path, broker: Mosquitto, subscriber: Subscriber, total: int, kills: int,
+                   rng: random.Random) -> Tally:
+    """The matrix row replay (resume) → mqtt-out (QoS 1, its defaults): SIGKILLs, then a run to the end."""
+    write_capture(folder / "capture.jsonl", total)
+    (folder / "flow.yaml").write_text(REPLAY_TO_FILE.replace("""  - id: save
+    type: file
+    path: out.jsonl
+""", f"""  - id: save
+    type: mqtt-out
+    broker: {broker.url}
+    client_id: delivery-replay
+    topic: "out/{{{{ payload.lane }}}}"
+    qos: 1
+"""))
+    tally = Tally(total)
+    tally.kills, runs = run_with_kills(
+        folder, kill_targets(rng, total, kills), lambda t: subscriber.wait_until(lambda m: len(m) >= t, 0.05))
+    finish(folder, runs)
+    assert subscriber.wait_until(lambda m: len({json.loads(x.payload)["seq"] for x in m}) >= total, 30)
+    tally.add(subscriber_seqs(subscriber))
     return tally
 
 
@@ -180,18 +213,16 @@ def mqtt_in_to_out(folder: Path, broker: Mosquitto, subscriber: Subscriber, tota
     publish_messages(broker, [(f"in/{seq % 3}", json.dumps({"seq": seq})) for seq in range(total)])
     (folder / "flow.yaml").write_text(mqtt_flow(broker.url))
     tally = Tally(total)
-    number = 0
-    for number, target in enumerate(kill_targets(rng, total, kills)):
-        process = start_runner(folder, number)
-        tally.kills += kill_when(process, lambda t=target: subscriber.wait_until(lambda m: len(m) >= t, 0.05))
-    last = start_runner(folder, number + 1)
+    tally.kills, runs = run_with_kills(
+        folder, kill_targets(rng, total, kills), lambda t: subscriber.wait_until(lambda m: len(m) >= t, 0.05))
+    last = start_runner(folder, runs)
     try:
         everything = subscriber.wait_until(lambda m: len({json.loads(x.payload)["seq"] for x in m}) >= total,
                                            timeout=120)
     finally:
         last.send_signal(signal.SIGTERM)
         code = last.wait(60)
-    assert everything, (folder / f"run{number + 1}.log").read_text()
-    assert code == 0, (folder / f"run{number + 1}.log").read_text()
+    assert everything, (folder / f"run{runs}.log").read_text()
+    assert code == 0, (folder / f"run{runs}.log").read_text()
     tally.add(subscriber_seqs(subscriber))
     return tally

@@ -9,7 +9,7 @@ import random
 from collections.abc import Callable
 from pathlib import Path
 
-from tests.delivery.harness import mqtt_in_to_out, replay_to_file
+from tests.delivery.harness import mqtt_in_to_out, replay_to_file, replay_to_mqtt
 from tests.mosquitto import Mosquitto, Subscriber
 
 
@@ -30,5 +30,17 @@ def test_mqtt_in_change_mqtt_out_loses_nothing_across_sigkills(
     subscriber = mqtt_subscriber(mosquitto_persistent, "out/#", client_id="delivery-check")
     tally = mqtt_in_to_out(tmp_path, mosquitto_persistent, subscriber, 1_000, 3, random.Random(seed))
     print(tally.line(f"mqtt-in → change → mqtt-out (seed {seed})"))
+    assert tally.lost == [], f"seed {seed}"
+    assert tally.kills >= 1, "no kill hit a running runner: the row tested nothing"
+
+
+def test_replay_to_mqtt_out_loses_nothing_across_sigkills(
+    mosquitto_persistent: Mosquitto, mqtt_subscriber: Callable[..., Subscriber], tmp_path: Path
+) -> None:
+    """replay (resume) → mqtt-out (QoS 1, not inline): 3 SIGKILLs, every record at the subscriber."""
+    seed = random.randrange(1 << 30)
+    subscriber = mqtt_subscriber(mosquitto_persistent, "out/#", client_id="delivery-check")
+    tally = replay_to_mqtt(tmp_path, mosquitto_persistent, subscriber, 5_000, 3, random.Random(seed))
+    print(tally.line(f"replay → mqtt-out (seed {seed})"))
     assert tally.lost == [], f"seed {seed}"
     assert tally.kills >= 1, "no kill hit a running runner: the row tested nothing"
