@@ -89,19 +89,29 @@ class File(Sink[FileConfig]):
     _fd: int | None = None
 
     async def start(self) -> None:
-        """Open (and create) the file for appending."""
+        """Open (and create) the file for appending.
+
+        A place that cannot hold a file fails the start; a folder that cannot be written now
+        (read-only, no space) does not: the first write tries again, and the engine retries
+        that write until it succeeds (docs/delivery.md).
+        """
         path = self.context.resolve_path(self.config.path)
         problem = place_problem(path)
         if problem is not None:  # the file system changed since validation
             raise NotADirectoryError(problem)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self._fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        with contextlib.suppress(OSError):
+            self._open()
+
+    def _open(self) -> int:
+        if self._fd is None:
+            path = self.context.resolve_path(self.config.path)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            self._fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        return self._fd
 
     async def write(self, batch: Sequence[Message]) -> None:
-        """Write the batch as complete lines in one system call (more if the kernel asks)."""
-        if self._fd is None:
-            raise RuntimeError("file sink is not open")
-        fd = self._fd
+        """Write the batch as complete lines in one system call (more if the kernel asks), then sync it."""
+        fd = self._open()
         mode = self.config.fsync
         chunks = [encode_line(msg) for msg in batch]
         if mode != "always":
