@@ -8,6 +8,7 @@ time; a kill that comes after the runner ended by itself is reported as such.
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import random
@@ -124,7 +125,7 @@ def run_with_kills(folder: Path, targets: list[int], progress: Callable[[int], b
     kills = 0
     for number, target in enumerate(targets):
         process = start_runner(folder, number)
-        kills += kill_when(process, lambda t=target: progress(t))
+        kills += kill_when(process, functools.partial(progress, target))
     return kills, len(targets)
 
 
