@@ -350,3 +350,4 @@ def _send_acks(acks: list[tuple[Any, int, int]]) -> None:
     """Send the PUBACKs (PUBCOMPs) of durable messages; on a lost connection paho refuses them quietly."""
     for client, mid, qos in acks:
         client.ack(mid, qos)
+    acks[-1][0].loop_write()  # out now, not a turn of the loop later: the broker's window refills sooner
