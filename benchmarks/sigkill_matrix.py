@@ -18,7 +18,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from tests.delivery.harness import Tally, mqtt_in_to_out, replay_to_file, replay_to_mqtt
+from tests.delivery.harness import Tally, fan_out, mqtt_in_to_out, replay_to_file, replay_to_mqtt
 from tests.mosquitto import Mosquitto, Subscriber, mosquitto_binary
 
 Row = Callable[[Path, Mosquitto, random.Random, int, int], Tally]
@@ -51,10 +51,16 @@ def row_mqtt(folder: Path, broker: Mosquitto, rng: random.Random, total: int, ki
         subscriber.close()
 
 
+def row_fan_out(folder: Path, broker: Mosquitto, rng: random.Random, total: int, kills: int) -> Tally:
+    """replay → fan-out to a filter, a rule and a file."""
+    return fan_out(folder, total, kills, rng)
+
+
 ROWS: dict[str, tuple[Row, int]] = {
     "replay-file": (row_replay_file, 50_000),
     "replay-mqtt": (row_replay_mqtt, 20_000),
     "mqtt": (row_mqtt, 5_000),
+    "fan-out": (row_fan_out, 50_000),
 }
 
 

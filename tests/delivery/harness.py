@@ -73,6 +73,8 @@ class Tally:
     expected: int
     seen: Counter[int] = field(default_factory=Counter)
     kills: int = 0
+    #: Records missing from the other outputs of a fan-out row.
+    missing_elsewhere: int = 0
 
     def add(self, seqs: Iterable[int]) -> None:
         """Count the sequence numbers that arrived."""
@@ -80,8 +82,8 @@ class Tally:
 
     @property
     def lost(self) -> list[int]:
-        """Sequence numbers that never arrived."""
-        return [seq for seq in range(self.expected) if seq not in self.seen]
+        """Sequence numbers that never arrived (a fan-out row's other outputs count as ``-1`` each)."""
+        return [seq for seq in range(self.expected) if seq not in self.seen] + [-1] * self.missing_elsewhere
 
     @property
     def duplicates(self) -> int:
@@ -226,4 +228,58 @@ def mqtt_in_to_out(folder: Path, broker: Mosquitto, subscriber: Subscriber, tota
     assert everything, (folder / f"run{runs}.log").read_text()
     assert code == 0, (folder / f"run{runs}.log").read_text()
     tally.add(subscriber_seqs(subscriber))
+    return tally
+
+
+FAN_OUT = """
+version: 1
+nodes:
+  - id: capture
+    type: zigbee-replay
+    path: capture.jsonl
+    speed: 0
+    resume: true
+    wires: [lane0, milestones, save]
+  - id: lane0
+    type: filter
+    when: "payload.lane == 0"
+    wires: [lane0_file]
+  - id: lane0_file
+    type: file
+    path: lane0.jsonl
+  - id: milestones
+    type: rule
+    when: "payload.seq % 50 == 49"
+    wires: [milestone_file]
+  - id: milestone_file
+    type: file
+    path: milestones.jsonl
+  - id: save
+    type: file
+    path: out.jsonl
+"""
+
+
+def fan_out(folder: Path, total: int, kills: int, rng: random.Random) -> Tally:
+    """The matrix row replay → fan-out to a filter, a rule and a plain sink, each into its own file.
+
+    Every output must be complete: the filter's file holds every lane-0 record, the rule's every
+    50th record (the rule swallows the other 49), the plain file every record. The tally is over
+    all three (``expected`` = the sum of what each should hold; a number missing in any is lost).
+    """
+    write_capture(folder / "capture.jsonl", total)
+    (folder / "flow.yaml").write_text(FAN_OUT)
+    out = folder / "out.jsonl"
+    tally = Tally(total)
+    tally.kills, runs = run_with_kills(folder, kill_targets(rng, total, kills), lambda t: file_lines(out) >= t)
+    finish(folder, runs)
+    tally.add(file_seqs(out))
+    wanted = {"lane0.jsonl": [seq for seq in range(total) if seq % 3 == 0],
+              "milestones.jsonl": [seq for seq in range(total) if seq % 50 == 49]}
+    for name, seqs in wanted.items():
+        seen = set(file_seqs(folder / name))
+        missing = [seq for seq in seqs if seq not in seen]
+        extra = seen - set(seqs)
+        assert not extra, f"{name} holds records it should not: {sorted(extra)[:5]}"
+        tally.missing_elsewhere += len(missing)
     return tally

@@ -9,7 +9,7 @@ import random
 from collections.abc import Callable
 from pathlib import Path
 
-from tests.delivery.harness import mqtt_in_to_out, replay_to_file, replay_to_mqtt
+from tests.delivery.harness import fan_out, mqtt_in_to_out, replay_to_file, replay_to_mqtt
 from tests.mosquitto import Mosquitto, Subscriber
 
 
@@ -42,5 +42,14 @@ def test_replay_to_mqtt_out_loses_nothing_across_sigkills(
     subscriber = mqtt_subscriber(mosquitto_persistent, "out/#", client_id="delivery-check")
     tally = replay_to_mqtt(tmp_path, mosquitto_persistent, subscriber, 5_000, 3, random.Random(seed))
     print(tally.line(f"replay → mqtt-out (seed {seed})"))
+    assert tally.lost == [], f"seed {seed}"
+    assert tally.kills >= 1, "no kill hit a running runner: the row tested nothing"
+
+
+def test_fan_out_with_a_filter_and_a_rule_loses_nothing_across_sigkills(tmp_path: Path) -> None:
+    """replay → (filter → file, rule → file, file): 3 SIGKILLs, every output complete at the end."""
+    seed = random.randrange(1 << 30)
+    tally = fan_out(tmp_path, 20_000, 3, random.Random(seed))
+    print(tally.line(f"fan-out (seed {seed})"))
     assert tally.lost == [], f"seed {seed}"
     assert tally.kills >= 1, "no kill hit a running runner: the row tested nothing"
