@@ -10,7 +10,7 @@ from collections.abc import Callable, Collection
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
-from flowengine.errors import NodeError
+from flowengine.errors import NodeError, StateFileError
 from flowengine.flow import LoadedFlow, load_flow
 from flowengine.graph import FlowGraph
 from flowengine.health import FlowHealth, Health
@@ -81,7 +81,7 @@ class FlowRunner:
                 previous = FlowRun(graph, health=self.health, tap=self.tap, previous=previous)
                 async with shown(previous, self.progress):
                     summary = await previous.run(flow_stop)
-            except NodeError as exc:
+            except (NodeError, StateFileError) as exc:
                 logger.error("flow '%s' did not start: %s", graph.name, exc)
                 self.failed = True
                 summary = None

@@ -15,12 +15,18 @@ from typing import Any
 
 import orjson
 
+from flowengine.errors import StateFileError
+
 
 class StateStore:
     """The state file of one flow; hands out one :class:`NodeState` per node."""
 
     def __init__(self, path: Path | None) -> None:
-        """Open (creating if needed) the store at ``path``; ``None`` keeps state in memory."""
+        """Open (creating if needed) the store at ``path``; ``None`` keeps state in memory.
+
+        Raises:
+            StateFileError: ``path`` is not a usable SQLite database (corrupt): it is left as it is.
+        """
         self.path = path
         target = ":memory:"
         if path is not None:
@@ -28,14 +34,19 @@ class StateStore:
             target = str(path)
         self._lock = threading.Lock()
         self._db = sqlite3.connect(target, check_same_thread=False, isolation_level=None)
-        if path is not None:
-            self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute("PRAGMA synchronous=NORMAL")
-        self._db.execute(
-            "CREATE TABLE IF NOT EXISTS node_state ("
-            " node TEXT NOT NULL, key TEXT NOT NULL, value BLOB NOT NULL,"
-            " PRIMARY KEY (node, key)) WITHOUT ROWID"
-        )
+        try:
+            if path is not None:
+                self._db.execute("PRAGMA journal_mode=WAL")
+                self._db.execute("PRAGMA synchronous=NORMAL")
+                _check(self._db)
+            self._db.execute(
+                "CREATE TABLE IF NOT EXISTS node_state ("
+                " node TEXT NOT NULL, key TEXT NOT NULL, value BLOB NOT NULL,"
+                " PRIMARY KEY (node, key)) WITHOUT ROWID"
+            )
+        except sqlite3.DatabaseError as exc:  # "file is not a database", a damaged page
+            self._db.close()
+            raise StateFileError(path.resolve() if path is not None else ":memory:", str(exc)) from None
 
     def node(self, node_id: str) -> NodeState:
         """Return the state of node ``node_id``."""
@@ -81,6 +92,13 @@ class StateStore:
     def _clear(self, node: str) -> None:
         with self._lock:
             self._db.execute("DELETE FROM node_state WHERE node = ?", (node,))
+
+
+def _check(db: sqlite3.Connection) -> None:
+    """Raise ``sqlite3.DatabaseError`` unless SQLite's quick check finds the file sound."""
+    problem = db.execute("PRAGMA quick_check").fetchone()[0]
+    if problem != "ok":
+        raise sqlite3.DatabaseError(problem)
 
 
 class NodeState:

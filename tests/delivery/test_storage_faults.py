@@ -92,3 +92,20 @@ def test_read_only_folder_keeps_everything_and_resumes_by_itself(tmp_path: Path)
     assert "Traceback" not in log
     (tmp_path / "out.jsonl").write_bytes((folder / "out.jsonl").read_bytes())
     check_everything_once(tmp_path)
+
+
+def test_a_corrupt_state_file_stops_the_start_with_a_clear_error(tmp_path: Path) -> None:
+    """A damaged state file is never reset silently: one error naming it and how to move it aside, exit 1."""
+    write_capture(tmp_path / "capture.jsonl", 10)
+    (tmp_path / "flow.yaml").write_text(REPLAY_TO_FILE.replace("version: 1\n", "version: 1\nstate: state.db\n"))
+    garbage = b"this is not a database, it was damaged" * 200
+    (tmp_path / "state.db").write_bytes(garbage)
+    result = subprocess.run([*FLOWENGINE, "run", "flow.yaml"], cwd=tmp_path, capture_output=True, timeout=60,
+                            check=False)
+    assert result.returncode == 1
+    error = result.stderr.decode()
+    assert "Traceback" not in error
+    assert f"state file {tmp_path / 'state.db'} cannot be used (file is not a database)" in error
+    assert "state.db.corrupt" in error
+    assert (tmp_path / "state.db").read_bytes() == garbage  # left as it was
+    assert not (tmp_path / "out.jsonl").exists()
