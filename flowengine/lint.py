@@ -53,19 +53,31 @@ class Finding:
 
 
 def _downstream(flow: FlowGraph, node_id: str, port: str) -> Iterator[NodeSpec]:
-    """Yield the nodes a port feeds, following nodes that pass the payload on unchanged."""
+    """Yield the nodes a port feeds, following nodes that pass the payload on unchanged.
+
+    A node that is also fed by something else (another producer, a rule's own messages) is
+    not yielded: its comparisons may hold for those messages.
+    """
     seen: set[str] = set()
+    passing: set[tuple[str, str]] = {(node_id, port)}
     frontier = [t for t in flow.nodes[node_id].wires.get(port, ()) if t in flow.nodes]
+    found: list[NodeSpec] = []
     while frontier:
         target = frontier.pop()
         if target in seen:
             continue
         seen.add(target)
         spec = flow.nodes[target]
-        yield spec
+        found.append(spec)
         if getattr(spec.node_class, "passes_payload", False):
-            for targets in spec.wires.values():
+            for out_port, targets in spec.wires.items():
+                passing.add((spec.id, out_port))
                 frontier.extend(t for t in targets if t in flow.nodes)
+    for spec in found:
+        feeders = {(source.id, out_port) for source in flow.nodes.values()
+                   for out_port, targets in source.wires.items() if spec.id in targets}
+        if feeders <= passing:
+            yield spec
 
 
 def check(flow: FlowGraph) -> list[Finding]:

@@ -512,12 +512,19 @@ def humidity(msg: ConvertInput) -> dict[str, Any] | None:
 def pressure(msg: ConvertInput) -> dict[str, Any]:
     """``fz.pressure``: measuredValue in hPa, or scaledValue / 10**scale / 100.
 
-    The scale is read from the endpoint's attribute cache, which is empty for a report decoded
-    alone: ``10 ** undefined`` is NaN, so a scaled report gives ``pressure: NaN`` (published null).
+    The scale is read from the endpoint's attribute cache. For a report decoded alone (the
+    reference harness and its vectors) that cache is empty: ``10 ** undefined`` is NaN, so a
+    scaled report gives ``pressure: NaN`` (published null). A live Zigbee2MQTT stores every
+    attribute of a report on the endpoint before its converters run, so a report that carries
+    ``scale`` (0x0014) beside ``scaledValue`` (0x0010), as the weather sensor's do, is scaled:
+    with ``options["live_timers"]`` (the decode node's live mode) that is what happens here.
     """
     data = msg.data
     if data.get(0x0010) is not None:
-        to_number(data[0x0010])  # a BigInt still throws before the NaN
+        scaled = to_number(data[0x0010])  # a BigInt still throws before the NaN
+        scale = data.get(0x0014)
+        if msg.options.get("live_timers") and isinstance(scale, int | float) and not isinstance(scale, bool):
+            return {"pressure": number_value(js_divide(js_divide(scaled, 10.0 ** scale), 100.0))}
         return {"pressure": math.nan}
     value = data.get(ATTR_MEASURED_VALUE)
     return {"pressure": UNDEFINED if value is None else value}

@@ -7,11 +7,12 @@ from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 from pydantic import Field, field_validator
 
-from flowengine import ERRORS_PORT, FlowError, Message, NodeConfig, NodeContext, Transform
-from flowengine_nodes.devices.decoder import DEFAULT_BASE_TOPIC, Decoder
+from flowengine import ERRORS_PORT, FlowError, Message, NodeConfig, NodeContext, Transform, event_time
+from flowengine_nodes.devices.decoder import DEFAULT_BASE_TOPIC, Decoder, normalize_ieee
 from flowengine_nodes.devices.definitions import default_registry
-from flowengine_nodes.devices.events import DeviceEvent
+from flowengine_nodes.devices.events import DeviceEvent, MotionEvent
 from flowengine_nodes.devices.lint import DecoderProfile, closed_values, event_values, where_else
+from flowengine_nodes.devices.occupancy import OccupancyTimers
 
 if TYPE_CHECKING:
     from flowengine import FlowSetting, PayloadValues
@@ -77,6 +78,11 @@ class DecodeConfig(NodeConfig):
         default_factory=dict,
         description="IEEE address (any usual form) -> friendly name; default name: 0x + the address.",
     )
+    options: dict[str, Any] = Field(
+        default_factory=dict,
+        description="Zigbee2MQTT device options for every device (occupancy_timeout, temperature_precision, "
+        "…); a missing one takes Zigbee2MQTT's default, one a model does not know is ignored.",
+    )
 
     @field_validator("model")
     @classmethod
@@ -140,7 +146,13 @@ class Decode(Transform[DecodeConfig]):
             model=config.model,
             base_topic=config.base_topic,
             friendly_names=config.friendly_names,
+            options=config.options,
+            # The node runs the occupancy timers itself, so it publishes occupancy as a live
+            # Zigbee2MQTT does (the plain decoder reproduces the reference harness by default).
+            live_timers=True,
         )
+        self._occupancy = OccupancyTimers(context.clock, context.state, self._clear_occupancy, self._timer_failed)
+        self._occupancy_pending = self._occupancy.timers  # its truth is tested per report
         # Bound once: the hot path calls it for every report (the ``decode`` method looked up on
         # each call, and ``emit`` looking the port up, cost more than the call itself).
         self._decode = self.decoder.decode
@@ -153,8 +165,20 @@ class Decode(Transform[DecodeConfig]):
         if port == EVENTS_PORT:
             self._emit_event = emitter
 
+    async def start(self) -> None:
+        """Schedule again the occupancy timers a previous run left pending."""
+        restored = self._occupancy.restore()
+        if restored:
+            self.logger.info("decode '%s': restored %d pending occupancy timers", self.id, restored)
+
+    def flush(self) -> None:
+        """The input has ended: pending occupancy timers run out at their deadlines (as rules' do)."""
+        self._occupancy.run_all()
+
     def process(self, msg: Message) -> Message | None:
         """Decode one raw report; return the ``out`` message (or None) and emit the event."""
+        if self._occupancy_pending:  # timers a message's event time has passed run first
+            self._occupancy.run_due(event_time(msg, self.context.clock))
         record = msg.payload
         # Exact type first: ``isinstance`` against the Mapping ABC costs a few hundred ns.
         if type(record) is not dict and not isinstance(record, Mapping):
@@ -180,9 +204,30 @@ class Decode(Transform[DecodeConfig]):
                 self._event_payloads.clear()
             cached = self._event_payloads[id(event)] = (event, event.to_payload())
         self._emit_event(_message(Message, (topic + "/event", cached[1].copy(), meta)))
+        if type(event) is MotionEvent:
+            ieee = record.get("ieee")
+            if isinstance(ieee, str):
+                self._occupancy.detected(normalize_ieee(ieee), ieee, event_time(msg, self.context.clock),
+                                         event.timeout, meta)
         if payload is None:
             return None
         return _message(Message, (topic, payload, meta))
+
+    def _clear_occupancy(self, ieee: str, deadline: float, timeout: float, meta: dict[str, Any]) -> None:
+        """An occupancy timeout ran out: publish ``occupancy: false`` and a ``motion_cleared`` event.
+
+        Both messages keep the last detection's meta, with ``ts`` = the deadline.
+        """
+        payload, _, topic = self.decoder.publish(ieee, {"occupancy": False})
+        cleared = {**meta, "ts": deadline}
+        self.counters["occupancy_cleared"] += 1
+        self._emit_event(Message(topic + "/event", MotionEvent("motion_cleared", timeout).to_payload(), cleared))
+        self.emit(Message(topic, payload, cleared))
+
+    def _timer_failed(self, exc: BaseException) -> None:
+        """A clearing raised from a clock callback: count and log it (the flow goes on)."""
+        self.counters["errors"] += 1
+        self.logger.error("decode '%s': occupancy timer failed: %s", self.id, exc)
 
     def _unparsed(self, msg: Message, reason: str, frame: str | None) -> None:
         """Count, log at debug and route to ``errors`` a report that cannot be decoded."""

@@ -461,6 +461,20 @@ class Decoder:
         """Return a copy of the cached state of a device (empty when nothing is cached)."""
         return dict(self._states.get(normalize_ieee(ieee), {}))
 
+    def publish(self, ieee: str, values: Mapping[str, Any]) -> tuple[dict[str, Any], str, str]:
+        """Return ``(payload, friendly_name, topic)`` for keys a converter publishes by itself.
+
+        Zigbee2MQTT's converters call ``publish(values)`` from their timers (the motion
+        sensors' ``occupancy: false``); it goes out as a state update: merged into the
+        device's cached state with ``cache_state`` (and cached), as it is otherwise. No
+        ``linkquality`` is added: no frame was received.
+        """
+        device = self._device(ieee)
+        result = dict(values)
+        if self._cache_state:
+            result = self._merge_state(device, result)
+        return _published(result), device.name, device.topic
+
     def reset(self) -> None:
         """Forget every device's cached state."""
         for device in self._by_address.values():

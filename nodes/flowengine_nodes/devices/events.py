@@ -12,7 +12,7 @@ family (class)            ``event`` values                                      
 lock (:class:`LockEvent`) the 17 lock actions (``finger_open``, ``ring_bell``…)  method, role, user, repeat,
                                                                                 state, reverse
 contact                   ``contact_opened``, ``contact_closed``                 —
-motion                    ``motion_detected``                                   timeout, illuminance
+motion                    ``motion_detected``, ``motion_cleared`` (timer)       timeout, illuminance
 button                    ``button_pressed``                                    action
 leak                      ``leak_detected``, ``leak_cleared``                    battery_low
 switch (plug, light)      ``switched_on``, ``switched_off``, ``power_changed``   power (plug)
@@ -125,7 +125,9 @@ class MotionEvent(DeviceEvent):
     """
 
     family: ClassVar[str] = "motion"
-    values: ClassVar[frozenset[str]] = frozenset({"motion_detected"})
+    #: ``motion_cleared`` is not decoded from a report: the ``decode`` node emits it when the
+    #: occupancy timeout runs out (it publishes ``occupancy: false`` then).
+    values: ClassVar[frozenset[str]] = frozenset({"motion_detected", "motion_cleared"})
 
     timeout: float = 90
     illuminance: float | None = None

@@ -100,14 +100,7 @@ async def _serve(args: argparse.Namespace, scenario: Scenario | None) -> None:
 
 
 def _report_sent(record: SentEvent) -> None:
-    if record.frame is None:
-        return
     what = record.event.event if record.event is not None else "join"
-    logging.getLogger("flowengine.emulator").info(
-        "%s: %s frame %s lqi %d rssi %d",
-        record.device,
-        what,
-        record.frame.payload.hex(),
-        record.frame.lqi,
-        record.frame.rssi,
-    )
+    for frame in record.frames:
+        logging.getLogger("flowengine.emulator").info(
+            "%s: %s frame %s lqi %d rssi %d", record.device, what, frame.payload.hex(), frame.lqi, frame.rssi)

@@ -80,6 +80,19 @@ class ApsFrame:
 
 
 @dataclass(frozen=True, slots=True)
+class Report:
+    """One frame a scripted event sends: the ZCL bytes, the cluster and (default: the first) endpoint."""
+
+    payload: bytes
+    cluster: int
+    endpoint: int | None = None
+
+
+#: Builds the frames of one scripted event from its parameters.
+EventBuilder = Callable[[Mapping[str, Any]], list[Report]]
+
+
+@dataclass(frozen=True, slots=True)
 class ApsRequest:
     """What the host asked a device to receive (the interesting part of an APS data request)."""
 
@@ -205,6 +218,8 @@ class VirtualDevice:
     #: Node descriptor: end device, 2.4 GHz, sleepy (rx off when idle), battery powered.
     logical_type = 0x02
     mac_capability = 0x80
+    #: Basic cluster ``powerSource`` (0x0007): 0x01 mains, 0x03 battery.
+    power_source = 0x03
 
     def __init__(
         self,
@@ -243,7 +258,7 @@ class VirtualDevice:
         self.attributes[(first, BASIC_CLUSTER, 0x0004)] = (T_CHAR_STRING, char_string(manufacturer))
         self.attributes[(first, BASIC_CLUSTER, 0x0005)] = (T_CHAR_STRING, char_string(model))
         self.attributes[(first, BASIC_CLUSTER, 0x0000)] = (T_UINT8, bytes((3,)))
-        self.attributes[(first, BASIC_CLUSTER, 0x0007)] = (0x30, bytes((3,)))  # power source: battery
+        self.attributes[(first, BASIC_CLUSTER, 0x0007)] = (0x30, bytes((self.power_source,)))
         if ota is not None:
             self.attributes[(first, OTA_CLUSTER, 0x0002)] = (T_UINT32, struct.pack("<I", ota.file_version))
 
@@ -493,19 +508,43 @@ class VirtualDevice:
     # ---- scripted events ---------------------------------------------------------------
 
     def event_frame(self, event: str, params: Mapping[str, Any]) -> ApsFrame:
-        """Return the frame for a scripted event (see :meth:`events`).
+        """Return the frame for a scripted event that sends one frame (see :meth:`event_frames`).
+
+        Raises:
+            ValueError: the event is unknown for this device, its parameters are wrong, or it
+                sends more than one frame.
+        """
+        frames = self.event_frames(event, params)
+        if len(frames) != 1:
+            raise ValueError(f"event {event!r} of {self.name!r} sends {len(frames)} frames; use event_frames")
+        return frames[0]
+
+    def event_frames(self, event: str, params: Mapping[str, Any]) -> list[ApsFrame]:
+        """Return the frames a scripted event sends, in order (see :meth:`events`).
 
         Raises:
             ValueError: the event is unknown for this device or its parameters are wrong.
         """
         if event == "raw":
-            return self.raw_frame(params)
+            return [self.raw_frame(params)]
         builder = self.events().get(event)
         if builder is None:
             known = ", ".join(sorted(["raw", *self.events()]))
             raise ValueError(f"device {self.name!r} ({self.model}) has no event {event!r}; known: {known}")
-        payload, cluster = builder(params)
-        return self.frame(payload, cluster=cluster, lqi=params.get("lqi"), rssi=params.get("rssi"))
+        return [
+            self.frame(report.payload, cluster=report.cluster, endpoint=report.endpoint,
+                       lqi=params.get("lqi"), rssi=params.get("rssi"))
+            for report in builder(params)
+        ]
+
+    def event_parameters(self) -> Mapping[str, frozenset[str]]:
+        """Return the parameters each scripted event takes (``lqi`` and ``rssi`` aside)."""
+        return EVENT_PARAMETERS
+
+    def unknown_parameters(self, event: str, params: Mapping[str, Any]) -> list[str]:
+        """Return the parameters of ``params`` that ``event`` of this device does not take."""
+        allowed = self.event_parameters().get(event, frozenset()) | LINK_PARAMETERS
+        return sorted(name for name in params if name not in allowed)
 
     def raw_frame(self, params: Mapping[str, Any]) -> ApsFrame:
         """Return a frame with arbitrary bytes: ``frame`` (hex, spaces allowed), ``cluster``, …."""
@@ -523,7 +562,7 @@ class VirtualDevice:
             rssi=params.get("rssi"),
         )
 
-    def events(self) -> dict[str, Callable[[Mapping[str, Any]], tuple[bytes, int]]]:
+    def events(self) -> dict[str, EventBuilder]:
         """Return the scripted events this device knows, by name (``raw`` is always known)."""
         return {}
 
@@ -551,7 +590,13 @@ _FAILED_KINDS = {"finger_not_match": 0x40, "password_not_match": 0x02, "ring_bel
 _USER_COMMANDS = {"finger_add": 1, "finger_delete": 2, "password_add": 3, "password_delete": 4}
 
 
-#: Parameters each scripted event takes (every event also takes ``lqi`` and ``rssi``).
+#: Parameters of the events every device has (every event also takes ``lqi`` and ``rssi``).
+BASE_EVENT_PARAMETERS: dict[str, frozenset[str]] = {
+    "raw": frozenset({"frame", "cluster", "endpoint", "profile"}),
+    "join": frozenset(),
+}
+
+#: Parameters each scripted event of a lock takes (every event also takes ``lqi`` and ``rssi``).
 EVENT_PARAMETERS: dict[str, frozenset[str]] = {
     **{name: frozenset({"role", "user"}) for name in _OPEN_COMMANDS},
     "finger_not_match": frozenset({"repeat"}),
@@ -560,16 +605,9 @@ EVENT_PARAMETERS: dict[str, frozenset[str]] = {
     **{name: frozenset({"user"}) for name in _USER_COMMANDS},
     "lock_state": frozenset({"state", "code"}),
     "battery": frozenset({"voltage"}),
-    "raw": frozenset({"frame", "cluster", "endpoint", "profile"}),
-    "join": frozenset(),
+    **BASE_EVENT_PARAMETERS,
 }
 LINK_PARAMETERS = frozenset({"lqi", "rssi"})
-
-
-def unknown_parameters(event: str, params: Mapping[str, Any]) -> list[str]:
-    """Return the parameters of ``params`` that ``event`` does not take (typos, usually)."""
-    allowed = EVENT_PARAMETERS.get(event, frozenset()) | LINK_PARAMETERS
-    return sorted(name for name in params if name not in allowed)
 
 
 def _role_digit(params: Mapping[str, Any]) -> int:
@@ -579,7 +617,12 @@ def _role_digit(params: Mapping[str, Any]) -> int:
     return 1 if role == "admin" else 2
 
 
-def _int_param(params: Mapping[str, Any], name: str, default: int, low: int, high: int) -> int:
+def int_param(params: Mapping[str, Any], name: str, default: int, low: int, high: int) -> int:
+    """Return the integer parameter ``name`` (``default`` when absent), checked against ``low..high``.
+
+    Raises:
+        ValueError: not an integer, or out of range.
+    """
     value = params.get(name, default)
     if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high:
         raise ValueError(f"{name} must be an integer in {low}..{high}, not {value!r}")
@@ -629,9 +672,9 @@ class LumiLock(VirtualDevice):
         )
         self.numeric = model == "lumi.lock.aq1"
 
-    def events(self) -> dict[str, Callable[[Mapping[str, Any]], tuple[bytes, int]]]:
+    def events(self) -> dict[str, EventBuilder]:
         """Lock events: opens, failed attempts, the bell, users added/deleted, lock states."""
-        table: dict[str, Callable[[Mapping[str, Any]], tuple[bytes, int]]] = {}
+        table: dict[str, EventBuilder] = {}
         for names, build in (
             (_OPEN_COMMANDS, self._open),
             (_FAILED_KINDS, self._failed),
@@ -640,16 +683,16 @@ class LumiLock(VirtualDevice):
             for name in names:
                 table[name] = functools.partial(self._on_lock_cluster, build, name)
         if not self.numeric:
-            table["lock_state"] = lambda params: (self._lock_state(params), DOOR_LOCK_CLUSTER)
+            table["lock_state"] = lambda params: [Report(self._lock_state(params), DOOR_LOCK_CLUSTER)]
         if self.model == "lumi.lock.acn02":
-            table["battery"] = lambda params: (self._battery(params), BASIC_CLUSTER)
+            table["battery"] = lambda params: [Report(self._battery(params), BASIC_CLUSTER)]
         return table
 
     @staticmethod
     def _on_lock_cluster(
         build: Callable[[str, Mapping[str, Any]], bytes], name: str, params: Mapping[str, Any]
-    ) -> tuple[bytes, int]:
-        return build(name, params), DOOR_LOCK_CLUSTER
+    ) -> list[Report]:
+        return [Report(build(name, params), DOOR_LOCK_CLUSTER)]
 
     def _report(self, records: bytes) -> bytes:
         header = zcl_header(tsn=self.next_tsn(), command=0x0A, manufacturer_code=LUMI_MANUFACTURER_CODE)
@@ -665,11 +708,11 @@ class LumiLock(VirtualDevice):
         role = _role_digit(params)
         if self.numeric:
             # 0xCT___UU_ (LOCK_REFERENCE §5.2 A): command digit, user-type digit, user id in digits 5-6.
-            user = _int_param(params, "user", 1, 0, 255)
+            user = int_param(params, "user", 1, 0, 255)
             value = (command << 28) | (role << 24) | (user << 4)
             return self._report(struct.pack("<HBI", 0xFF10, T_UINT32, value))
         # Char string: byte 3 command, high nibble of byte 4 user type, byte 6 user id (§5.3).
-        user = _int_param(params, "user", 1, 0, 127)
+        user = int_param(params, "user", 1, 0, 127)
         raw = self._filler(10)
         raw[3] = command
         raw[4] = (role << 4) | 0x04
@@ -680,10 +723,10 @@ class LumiLock(VirtualDevice):
         kind = _FAILED_KINDS[name]
         if self.numeric:
             # 0xR____KK_ (§5.2 B): repeat count in digit 0, kind in digits 5-6; the bell has no count.
-            repeat = 1 if name == "ring_bell" else _int_param(params, "repeat", 1, 1, 15)
+            repeat = 1 if name == "ring_bell" else int_param(params, "repeat", 1, 1, 15)
             value = (repeat << 28) | (kind << 4)
             return self._report(struct.pack("<HBI", 0xFF11, T_UINT32, value))
-        repeat = _int_param(params, "repeat", 1, 0, 127)
+        repeat = int_param(params, "repeat", 1, 0, 127)
         raw = self._filler(12)
         raw[3] = repeat
         raw[6] = kind
@@ -694,12 +737,12 @@ class LumiLock(VirtualDevice):
         if self.numeric:
             # 0xFF01 MI_STRUCT (§3.4, §5.2 C): key 1 uint32 with the command in digit 0 and the
             # user in digits 5-6, then key 3 (int8, a temperature) as a real lock sends it.
-            user = _int_param(params, "user", 1, 0, 255)
+            user = int_param(params, "user", 1, 0, 255)
             value = (command << 28) | (1 << 24) | (user << 4)
             entries = struct.pack("<BBI", 0x01, T_UINT32, value) + struct.pack("<BBb", 0x03, T_INT8, 18)
             return self._report(struct.pack("<HB", 0xFF01, T_CHAR_STRING) + char_string(entries))
         # Octet string (§5.3): byte 9 command, byte 6 user.
-        user = _int_param(params, "user", 1, 0, 255)
+        user = int_param(params, "user", 1, 0, 255)
         raw = self._filler(11)
         raw[6] = user
         raw[9] = command
@@ -723,31 +766,10 @@ class LumiLock(VirtualDevice):
         return self._report(struct.pack("<HB", 0xFFF6, T_CHAR_STRING) + char_string(bytes(raw)))
 
     def _battery(self, params: Mapping[str, Any]) -> bytes:
-        voltage = _int_param(params, "voltage", 3050, 0, 65535)
+        voltage = int_param(params, "voltage", 3050, 0, 65535)
         entries = (
             struct.pack("<BBH", 0x01, T_UINT16, voltage)
             + struct.pack("<BBb", 0x03, T_INT8, 23)
             + struct.pack("<BBH", 0x05, T_UINT16, 14)
         )
         return self._report(struct.pack("<HB", 0xFF01, T_CHAR_STRING) + char_string(entries))
-
-
-def make_device(name: str, spec: Mapping[str, Any]) -> VirtualDevice:
-    """Build a virtual device from a scenario's device entry (``model``, ``ieee``, ``nwk``, …).
-
-    Raises:
-        ValueError: unknown model or bad values.
-    """
-    model = str(spec.get("model", "lumi.lock.aq1"))
-    if model in LOCK_MODELS.values():
-        model = next(key for key, value in LOCK_MODELS.items() if value == model)
-    return LumiLock(
-        name,
-        ieee=str(spec["ieee"]),
-        nwk=int(spec["nwk"]),
-        model=model,
-        manufacturer=str(spec.get("manufacturer", "LUMI")),
-        lqi=int(spec.get("lqi", 120)),
-        rssi=int(spec.get("rssi", -60)),
-        firmware_version=int(spec.get("firmware_version", 0x10)),
-    )

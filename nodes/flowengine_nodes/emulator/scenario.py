@@ -29,7 +29,8 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from flowengine_nodes.emulator.devices import LOCK_MODELS, ApsFrame, VirtualDevice, make_device, unknown_parameters
+from flowengine_nodes.emulator.catalog import make_device, zigbee_model
+from flowengine_nodes.emulator.devices import ApsFrame, VirtualDevice
 from flowengine_nodes.emulator.server import Emulator
 from flowengine_nodes.emulator.stick import ieee_to_wire
 
@@ -45,10 +46,10 @@ class DeviceSpec(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    model: str = Field("lumi.lock.aq1", description="Zigbee model id or Zigbee2MQTT model (ZNMS11LM, …).")
+    model: str = Field("lumi.lock.aq1", description="Zigbee model id or Zigbee2MQTT model (ZNMS11LM, MCCGQ11LM, …).")
     ieee: str = Field(description="IEEE address, colon hex, most significant byte first.")
     nwk: int = Field(ge=0x0001, le=0xFFF7, description="Network address.")
-    manufacturer: str = "LUMI"
+    manufacturer: str | None = Field(None, description="What the Basic cluster answers (default: the model's own).")
     lqi: int = Field(120, ge=0, le=255, description="Default LQI of the device's frames.")
     rssi: int = Field(-60, ge=-128, le=127, description="Default RSSI (dBm) of the device's frames.")
     join: float | None = Field(
@@ -65,8 +66,7 @@ class DeviceSpec(BaseModel):
     @field_validator("model")
     @classmethod
     def _check_model(cls, value: str) -> str:
-        if value not in LOCK_MODELS and value not in LOCK_MODELS.values():
-            raise ValueError(f"unknown model {value!r}; known: {', '.join([*LOCK_MODELS, *LOCK_MODELS.values()])}")
+        zigbee_model(value)  # raises for an unknown model
         return value
 
 
@@ -125,13 +125,13 @@ def parse_scenario(text: str, source: str = "<scenario>") -> Scenario:
             raise ScenarioError(f"{where}: unknown device {event.device!r}")
         if event.times is not None and event.every is None:
             raise ScenarioError(f"{where}: times needs every")
-        unknown = unknown_parameters(event.event, event.params)
+        unknown = device.unknown_parameters(event.event, event.params)
         if unknown:
             raise ScenarioError(f"{where}: event {event.event!r} takes no {', '.join(unknown)}")
         if event.event == "join":
             continue
         try:
-            device.event_frame(event.event, event.params)  # a dry run checks every parameter
+            device.event_frames(event.event, event.params)  # a dry run checks every parameter
         except (ValueError, TypeError) as exc:
             raise ScenarioError(f"{where}: {exc}") from exc
     return scenario
@@ -148,11 +148,15 @@ def load_scenario(path: Path) -> Scenario:
 
 @dataclass(frozen=True, slots=True)
 class SentEvent:
-    """What a scenario did: the event and the frame it sent (``None`` for a skipped join)."""
+    """What a scenario did: the event and the (last) frame it sent (``None`` for a skipped join).
+
+    ``frames`` holds every frame of the event (a motion is an illuminance and an occupancy report).
+    """
 
     event: EventSpec | None
     device: str
     frame: ApsFrame | None
+    frames: tuple[ApsFrame, ...] = ()
 
 
 class ScenarioRunner:
@@ -203,16 +207,17 @@ class ScenarioRunner:
 
     def _perform(self, name: str, event: EventSpec | None) -> None:
         device = self.emulator.device(name)
-        frame: ApsFrame | None
+        frames: list[ApsFrame]
         if event is None:
-            frame = None if device.joined else self.emulator.join(device)
+            frames = [] if device.joined else [self.emulator.join(device)]
         elif event.event == "join":
-            frame = self.emulator.join(device)
+            frames = [self.emulator.join(device)]
         else:
-            frame = self.emulator.send_event(device, event.event, **event.params)
-        record = SentEvent(event, name, frame)
+            frames = self.emulator.send_event_frames(device, event.event, **event.params)
+        frame = frames[-1] if frames else None
+        record = SentEvent(event, name, frame, tuple(frames))
         self.sent.append(record)
         if self.on_sent is not None:
             self.on_sent(record)
-        if frame is not None:
-            logger.debug("emulator: %s %s %s", name, event.event if event else "join", frame.payload.hex())
+        for sent in frames:
+            logger.debug("emulator: %s %s %s", name, event.event if event else "join", sent.payload.hex())

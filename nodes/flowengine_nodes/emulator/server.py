@@ -220,9 +220,13 @@ class Emulator:
         return frame
 
     def send_event(self, device: VirtualDevice | str, event: str, **params: object) -> ApsFrame:
-        """Let ``device`` perform a scripted event (see :meth:`VirtualDevice.event_frame`)."""
+        """Let ``device`` perform a scripted event; return its last frame (see :meth:`send_event_frames`)."""
+        return self.send_event_frames(device, event, **params)[-1]
+
+    def send_event_frames(self, device: VirtualDevice | str, event: str, **params: object) -> list[ApsFrame]:
+        """Let ``device`` perform a scripted event and send its frames in order (:meth:`VirtualDevice.event_frames`)."""
         dev = self.devices[device] if isinstance(device, str) else device
-        return self.send(dev.event_frame(event, params))
+        return [self.send(frame) for frame in dev.event_frames(event, params)]
 
     # ---- queues ------------------------------------------------------------------------
 

@@ -20,6 +20,7 @@ from typing import Any
 import orjson
 
 from flowengine import (
+    EventClock,
     Expiry,
     Message,
     NodeContext,
@@ -32,6 +33,7 @@ from flowengine import (
 )
 from flowengine_nodes.keyed.absence import Absence
 from flowengine_nodes.keyed.count import Count
+from flowengine_nodes.keyed.dataclock import DataClock
 from flowengine_nodes.keyed.kind import RuleKind
 from flowengine_nodes.keyed.sequence import Sequence
 from flowengine_nodes.keyed.spec import Kind, RuleSpec
@@ -69,6 +71,10 @@ class KeyedRule(Transform[Any]):
         self.durable = context.state.durable
         #: The node's timers, on the flow's clock.
         self.schedule = Schedule(context.clock, self._timer_failed)
+        #: Repeating timers (absence ``repeat``): on the wall clock live, run only by data on an
+        #: event clock, so the end of a finite replay (which runs every timer) stays finite.
+        repeat_clock = DataClock(context.clock) if isinstance(context.clock, EventClock) else context.clock
+        self.repeats = Schedule(repeat_clock, self._timer_failed)
         #: When a key's entries may be forgotten (kinds and cooldowns push to it).
         self.expiry = Expiry()
         #: Latest event time seen.
@@ -130,7 +136,7 @@ class KeyedRule(Transform[Any]):
 
     def pending_timers(self) -> int:
         """Return how many timers are scheduled."""
-        return len(self.schedule)
+        return len(self.schedule) + len(self.repeats)
 
     # Hot path ----------------------------------------------------------------------------
 
@@ -139,6 +145,8 @@ class KeyedRule(Transform[Any]):
         ts = event_time(msg, self.context.clock)
         if ts > self.now:
             self.now = ts
+            if self.repeats:
+                self._run_repeats(ts)
             self.schedule.run_due(ts)
             if self.expiry.due(ts):
                 self._evict(ts)
@@ -154,6 +162,15 @@ class KeyedRule(Transform[Any]):
                 self.changes[GUARD] = _fingerprint(msg)
             self.commit()
         return None
+
+    def _run_repeats(self, ts: float) -> None:
+        """Run the repeats due by ``ts`` with the other timers due before each, in deadline order."""
+        while True:
+            due = self.repeats.next_deadline()
+            if due is None or due > ts:
+                return
+            self.schedule.run_due(due)
+            self.repeats.run_due(due)
 
     # For the kinds ---------------------------------------------------------------------
 

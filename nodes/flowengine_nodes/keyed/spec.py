@@ -36,6 +36,8 @@ class RuleSpec:
     unless: Callable[[Message], Any] | None = None
     sequence: tuple[Callable[[Message], Any], ...] = ()
     cooldown: float | None = None
+    #: Absence only: after firing, fire again every ``repeat`` seconds until cancelled.
+    repeat: float | None = None
     emit_topic: Template | None = None
     emit_payload: Template | None = None
     keep_payload: bool = True

@@ -453,6 +453,9 @@ class MqttOut(Sink[MqttOutConfig]):
                 append((topic, payload, qos, retain))
                 continue
             before, after = z2m.around(msg, topic)
+            state = z2m.state_payload(msg, topic)
+            if state is not msg.payload:
+                payload = encode_payload(state)
             entries.extend(before)
             append((topic, payload, qos, retain))
             entries.extend(after)

@@ -48,6 +48,9 @@ class RuleConfig(NodeConfig):
         None, description="Window of `count` and `sequence`, timer of `unless` (e.g. 60s, 5m).")
     cooldown: Duration | None = Field(
         None, description="After an emitted firing, suppress firings of the same key for this long.")
+    repeat: Duration | None = Field(
+        None, description="Absence only: after firing, fire again every `repeat` until an `unless` message "
+                          "cancels the timer (a reminder).")
     key: Expr = Field(
         "meta.ieee", validate_default=True,
         description="Expression giving the key state is kept per (default: the device, meta.ieee).")
@@ -68,6 +71,8 @@ class RuleConfig(NodeConfig):
             raise ValueError("`within` only makes sense with count, unless or sequence")
         if self.within is not None and self.within <= 0:
             raise ValueError("`within` must be longer than 0s")
+        if self.repeat is not None and (self.unless is None or self.repeat <= 0):
+            raise ValueError("`repeat` needs `unless` (an absence rule) and must be longer than 0s")
         return self
 
     @property
@@ -94,6 +99,7 @@ def spec_of(config: RuleConfig) -> RuleSpec:
         unless=config.unless.function if config.unless is not None else None,
         sequence=tuple(condition.function for condition in config.sequence or ()),
         cooldown=config.cooldown,
+        repeat=config.repeat,
     )
 
 
@@ -108,7 +114,9 @@ class Rule(KeyedRule):
     order by one key's messages (others in between ignored), the last within ``within`` of
     the first; a message that does not continue a sequence but matches its first condition
     restarts it. ``cooldown`` suppresses a key's firings until ``cooldown`` after its last
-    emitted one.
+    emitted one. ``repeat`` (absence only) fires again every ``repeat`` after the deadline
+    until an ``unless`` message cancels the timer: on an event clock the repeats run as later
+    messages carry time past them (none is invented after a finite replay ends).
 
     A firing emits ``emit`` (``topic`` and ``payload`` templates seeing the triggering message
     and ``count``, ``key``, ``first``, ``last``) or the triggering message itself, with the

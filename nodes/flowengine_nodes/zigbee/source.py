@@ -34,7 +34,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
-from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic import Field, SecretStr, field_validator
 
 from flowengine import (
     Backoff,
@@ -96,7 +96,11 @@ class ZigbeeConfig(NodeConfig):
     device: str = Field(
         description="Serial port (/dev/ttyACM0), socket://host:port, or 'emulated' (built-in emulator)."
     )
-    scenario: str | None = Field(None, description="With device: emulated, the emulator's scenario YAML.")
+    scenario: str | None = Field(
+        None,
+        description="With device: emulated, the emulator's scenario YAML (ignored, with a warning, with a "
+        "real device, so one flow serves both: device: ${ZIGBEE_DEVICE:-emulated}).",
+    )
     database: str | None = Field(
         None, description="zigpy's SQLite database (default .flowengine/<flow>-<node id>.zigbee.db)."
     )
@@ -108,12 +112,6 @@ class ZigbeeConfig(NodeConfig):
         description="Install an image found in ota_dir on the device that asked (default: only report it).",
     )
     baudrate: int | None = Field(None, gt=0, description="Serial speed (default zigpy's, 115200).")
-
-    @model_validator(mode="after")
-    def _check_scenario(self) -> ZigbeeConfig:
-        if self.scenario is not None and self.device != "emulated":
-            raise ValueError("scenario needs device: emulated")
-        return self
 
 
 class Zigbee(Source[ZigbeeConfig]):
@@ -194,6 +192,8 @@ class Zigbee(Source[ZigbeeConfig]):
                 raise NodeError(self.id, f"ota_dir {self._ota_dir} is not a folder")
         if config.device == "emulated":
             await self._start_emulator()
+        elif config.scenario is not None:
+            self.logger.warning("node '%s': scenario is ignored with a real device (%s)", self.id, config.device)
 
     async def _start_emulator(self) -> None:
         from flowengine_nodes.emulator.scenario import ScenarioError, ScenarioRunner, load_scenario

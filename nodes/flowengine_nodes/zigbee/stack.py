@@ -5,10 +5,14 @@ listing node types) never pays for zigpy (lazy loading). What lives here:
 
 * :class:`FlowControllerApplication`, zigpy-deconz's controller with one change: its
   :meth:`~FlowControllerApplication.packet_received` hands every packet to the node's
-  *frame tap* before zigpy parses it (DECONZ.md §12), and shields zigpy-deconz's data
-  poller from exceptions raised while zigpy handles the packet (a frame shorter than a
-  ZCL header raises ``ValueError`` there, and the poller then sleeps a second before it
-  polls again, stalling every frame behind it).
+  *frame tap* before zigpy parses it (DECONZ.md §12), keeps attribute reports that the
+  flow decodes itself away from zigpy (below), and shields zigpy-deconz's data poller
+  from exceptions raised while zigpy handles the packet (a frame shorter than a ZCL
+  header raises ``ValueError`` there, and the poller then sleeps a second before it polls
+  again, stalling every frame behind it).
+* its :meth:`~FlowControllerApplication.connect` opens the stick as zigpy-deconz does,
+  with :class:`~flowengine_nodes.zigbee.deconz_fast.FastDeconz` reading the two frames
+  each device frame costs (the indication answer and the state change) directly.
 * :class:`FlowOta`, zigpy's OTA manager, reporting each image lookup to the node.
 * :func:`build_config`, the zigpy configuration for the node's settings.
 * :class:`AppListener`, the application listener whose callbacks the node turns into
@@ -16,11 +20,35 @@ listing node types) never pays for zigpy (lazy loading). What lives here:
 
 All zigpy callbacks run on the loop that started the application, which is the flow's
 loop; see the bridge in :mod:`flowengine_nodes.zigbee.source`.
+
+What zigpy does not see
+-----------------------
+zigpy is what the node relies on for the network, joins, interviews, ZDO, security, OTA
+and the database of devices; the *contents* of attribute reports are the decoder's job.
+So a ZCL Report Attributes frame (profile-wide command 0x0A on the Home Automation
+profile) from an interviewed device, on an application endpoint it has, on any cluster
+but Basic, goes to the frame tap only. For such a frame zigpy would parse the ZCL payload
+a second time, update its attribute cache, queue a database write of the attribute and
+of ``last_seen`` on aiosqlite's thread, and emit events that nothing in a flow listens
+to. What it must still do is done here, as zigpy would (:func:`handle_report`):
+
+* the device's ``lqi`` and ``rssi`` are set from the frame;
+* ``last_seen`` is set through zigpy when zigpy would write it to the database (it skips
+  updates less than ``MIN_UPDATE_DELTA``, 30 s, apart), so the database says the same;
+* a report whose sender asks for a Default Response (its disable-default-response bit is
+  clear and it was not a broadcast: the Zigbee Cluster Library's rule, which zigpy and
+  Zigbee2MQTT both follow) is left to zigpy, which parses it and answers only when the
+  frame parses, as Zigbee2MQTT does. Aqara devices set the bit on their reports.
+
+Basic reports still go to zigpy: the model and manufacturer a restart knows every device
+by live in its attribute cache. Responses to zigpy's own requests (read, configure
+reporting, OTA), cluster commands and ZDO go to zigpy as before.
 """
 
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,7 +59,10 @@ import zigpy.device
 import zigpy.ota
 import zigpy.types as zigpy_t
 import zigpy_deconz.zigbee.application as deconz_application
+from zigpy.appdb import MIN_UPDATE_DELTA
 from zigpy.zcl.clusters.general import QueryNextImageCommand
+
+from flowengine_nodes.zigbee.deconz_fast import FastDeconz
 
 logger = logging.getLogger("flowengine.zigbee")
 
@@ -122,16 +153,30 @@ class FlowControllerApplication(deconz_application.ControllerApplication):  # ty
         super().__init__(config)
         self.ota = FlowOta(self._config[zigpy_config.CONF_OTA], self)
 
-    def packet_received(self, packet: zigpy_t.ZigbeePacket) -> None:
-        """Give ``packet`` to the frame tap, then to zigpy, shielding the caller from zigpy's errors.
-
-        The caller is zigpy-deconz's data poller: an exception escaping from here makes it
-        sleep a second before it polls the next indication.
-        """
-        if self.frame_tap is not None:
-            self.frame_tap(packet, self._source_device(packet))
+    async def connect(self) -> None:
+        """Open the stick as zigpy-deconz does, reading indications with :class:`FastDeconz`."""
+        api = FastDeconz(self, self._config[zigpy_config.CONF_DEVICE])
         try:
-            super().packet_received(packet)
+            await api.connect()
+        except Exception:
+            await api.disconnect()
+            raise
+        self._api = api
+        self._written_endpoints.clear()
+
+    def packet_received(self, packet: zigpy_t.ZigbeePacket) -> None:
+        """Give ``packet`` to the frame tap, then to zigpy unless it is a report the flow decodes.
+
+        zigpy's errors are shielded: the caller is zigpy-deconz's data poller, and an
+        exception escaping from here makes it sleep a second before it polls the next
+        indication. See the module docstring for what zigpy does not see.
+        """
+        device = self._source_device(packet)
+        if self.frame_tap is not None:
+            self.frame_tap(packet, device)
+        try:
+            if device is None or not handle_report(packet, device):
+                super().packet_received(packet)
         except Exception as exc:  # noqa: BLE001 - any zigpy failure here would stall the poller
             if self.error_tap is not None:
                 self.error_tap(packet, exc)
@@ -145,6 +190,49 @@ class FlowControllerApplication(deconz_application.ControllerApplication):  # ty
     def coordinator_ieee(self) -> str:
         """Return the coordinator's IEEE address (``00:21:2e:…``)."""
         return str(self.state.node_info.ieee)
+
+
+#: ZCL frame control: frame type bits (0: profile-wide), manufacturer specific, disable default response.
+_FRAME_TYPE = 0x03
+_MANUFACTURER_SPECIFIC = 0x04
+_DISABLE_DEFAULT_RESPONSE = 0x10
+_REPORT_ATTRIBUTES = 0x0A
+_BASIC_CLUSTER = 0x0000
+_HA_PROFILE = 0x0104
+
+
+def is_plain_report(packet: zigpy_t.ZigbeePacket, frame: bytes) -> bool:
+    """True for a ZCL Report Attributes frame on an HA application endpoint, outside Basic."""
+    if packet.profile_id != _HA_PROFILE or packet.cluster_id == _BASIC_CLUSTER or not packet.src_ep:
+        return False
+    if len(frame) < 3 or frame[0] & _FRAME_TYPE:
+        return False
+    command = 4 if frame[0] & _MANUFACTURER_SPECIFIC else 2
+    return len(frame) > command and frame[command] == _REPORT_ATTRIBUTES
+
+
+def handle_report(packet: zigpy_t.ZigbeePacket, device: Any) -> bool:
+    """Do for a plain report what zigpy must, without zigpy; False: zigpy should handle ``packet``.
+
+    See the module docstring: link quality and ``last_seen`` when zigpy would persist it.
+    A report whose sender wants a Default Response goes to zigpy.
+    """
+    if not isinstance(device, zigpy.device.Device) or not device.is_initialized:
+        return False
+    frame = packet.data.serialize()
+    if not is_plain_report(packet, frame) or packet.src_ep not in device.endpoints:
+        return False
+    broadcast = packet.dst is not None and packet.dst.addr_mode == zigpy_t.AddrMode.Broadcast
+    if not frame[0] & _DISABLE_DEFAULT_RESPONSE and not broadcast:
+        return False  # the sender asks for a Default Response: zigpy parses the frame and sends it
+    if packet.lqi is not None:
+        device.lqi = packet.lqi
+    if packet.rssi is not None:
+        device.rssi = packet.rssi
+    seen = packet.timestamp.timestamp() if packet.timestamp is not None else time.time()
+    if device.last_seen is None or seen - device.last_seen > MIN_UPDATE_DELTA:
+        device.last_seen = seen  # zigpy queues the database write of last_seen
+    return True
 
 
 class AppListener:

@@ -10,11 +10,11 @@ Zigbee2MQTT bridge would, beside the device states themselves:
   silent for ``timeout`` (Zigbee2MQTT's passive timeout, 25 h, as for battery devices like
   locks; checked on the wall clock only, so a replay never marks devices offline);
 * with ``homeassistant``: Home Assistant MQTT discovery (retained, QoS 1) built from the
-  device definition's exposes (``binary`` → ``binary_sensor``, ``numeric`` → ``sensor``,
-  ``enum``/``text`` published-only → ``sensor``, settable ones → ``switch``/``select``/``number``;
-  ``action`` is not an entity: as in 2.x, each new action value is announced as a device
-  trigger ``homeassistant/device_automation/<ieee>/action_<value>/config`` and the value is
-  published to ``<base>/<name>/action``);
+  device definition's exposes exactly as Zigbee2MQTT 2.x builds it (:mod:`.discovery`:
+  lights, switches, binary sensors, sensors, selects, buttons, numbers, the OTA update
+  entity); ``action`` is not an entity: as in 2.x, each new action value is announced as a
+  device trigger ``homeassistant/device_automation/<ieee>/action_<value>/config`` and the
+  value is published to ``<base>/<name>/action``);
 * after every reconnect (and when Home Assistant reports ``online`` on its status topic)
   everything retained is announced again, because a broker without persistence forgets it.
 
@@ -27,7 +27,7 @@ last seen) is kept in the node's durable state, so a restarted flow announces th
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -35,6 +35,13 @@ import orjson
 from pydantic import Field, field_validator
 
 from flowengine import Duration, Message, NodeConfig, NodeState
+from flowengine_nodes.zigbee2mqtt.discovery import (
+    adjust_state,
+    definition_exposes,
+    device_payload,
+    discovery_payload,
+    expose_configs,
+)
 
 Entry = tuple[str, bytes, int, bool]
 """A publication: ``(topic, payload, qos, retain)``, the shape ``mqtt-out``'s outbox stores."""
@@ -43,37 +50,7 @@ Entry = tuple[str, bytes, int, bool]
 PASSIVE_TIMEOUT = 1500 * 60.0
 ONLINE = b'{"state":"online"}'
 OFFLINE = b'{"state":"offline"}'
-ACCESS_STATE = 0b001
-ACCESS_SET = 0b010
 STATE_KEY = "zigbee2mqtt.devices"
-
-# Home Assistant details per expose name, as Zigbee2MQTT's homeassistant extension sets them.
-_BINARY_LOOKUP: dict[str, dict[str, Any]] = {
-    "battery_low": {"entity_category": "diagnostic", "device_class": "battery"},
-    "contact": {"device_class": "door"},
-    "occupancy": {"device_class": "motion"},
-    "tamper": {"device_class": "tamper"},
-    "water_leak": {"device_class": "moisture"},
-    "smoke": {"device_class": "smoke"},
-    "vibration": {"device_class": "vibration"},
-    "child_lock": {"entity_category": "config", "icon": "mdi:account-lock"},
-}
-_NUMERIC_LOOKUP: dict[str, dict[str, Any]] = {
-    "battery": {"device_class": "battery", "entity_category": "diagnostic", "state_class": "measurement"},
-    "voltage": {"device_class": "voltage", "enabled_by_default": False, "entity_category": "diagnostic",
-                "state_class": "measurement"},
-    "linkquality": {"enabled_by_default": False, "entity_category": "diagnostic", "icon": "mdi:signal",
-                    "state_class": "measurement"},
-    "temperature": {"device_class": "temperature", "state_class": "measurement"},
-    "humidity": {"device_class": "humidity", "state_class": "measurement"},
-    "illuminance_lux": {"device_class": "illuminance", "state_class": "measurement"},
-    "power": {"device_class": "power", "entity_category": "diagnostic", "state_class": "measurement"},
-}
-_ENUM_LOOKUP: dict[str, dict[str, Any]] = {
-    "action": {"icon": "mdi:gesture-double-tap"},
-    "sensitivity": {"entity_category": "config", "icon": "mdi:tune"},
-}
-
 
 class AvailabilityConfig(NodeConfig):
     """``zigbee2mqtt.availability`` as a mapping."""
@@ -130,6 +107,9 @@ class DeviceInfo:
     online: bool = False
     #: Discovery published under this name and model during this run.
     discovered: tuple[str, str | None] | None = None
+    #: State properties added to every published state that lacks them (discovery's mock properties).
+    mock: list[tuple[str, Any]] = field(default_factory=list)
+    ota: bool = False
 
     def to_state(self) -> dict[str, Any]:
         """Return what is kept in the node's durable state."""
@@ -142,12 +122,6 @@ def zigbee2mqtt_ieee(address: str) -> str:
     if text.startswith("0x"):
         return text
     return "0x" + "".join(ch for ch in text if ch in "0123456789abcdef")
-
-
-def label(name: str) -> str:
-    """Zigbee2MQTT's label of an expose: ``battery_low`` → ``Battery low``."""
-    text = name.replace("_", " ")
-    return text[:1].upper() + text[1:]
 
 
 def _origin() -> dict[str, str]:
@@ -283,6 +257,21 @@ class Zigbee2Mqtt:
             self.save()
         return before, after
 
+    def state_payload(self, msg: Message, topic: str) -> Any:
+        """The payload to publish for ``msg``: with discovery on, a device state gets its mock properties.
+
+        As Zigbee2MQTT 2.x with Home Assistant on, a state lacking a discovered property
+        carries it as ``null`` (and a device with OTA an ``update`` member), so Home Assistant's
+        templates always find their keys. Call after :meth:`around` (which discovers the device).
+        """
+        if self.homeassistant is None or not isinstance(msg.payload, dict):
+            return msg.payload
+        address = msg.meta.get("ieee")
+        device = self.devices.get(zigbee2mqtt_ieee(address)) if isinstance(address, str) else None
+        if device is None or topic != self._prefix + device.name or not (device.mock or device.ota):
+            return msg.payload
+        return adjust_state(msg.payload, device.mock, device.ota)
+
     # ---- announcements --------------------------------------------------------------------
 
     def reannounce(self) -> list[Entry]:
@@ -329,52 +318,28 @@ class Zigbee2Mqtt:
         return (f"{self._prefix}{device.name}/availability", ONLINE if device.online else OFFLINE, 1, True)
 
     def _device_payload(self, device: DeviceInfo, definition: Any) -> dict[str, Any]:
-        payload: dict[str, Any] = {"identifiers": [f"zigbee2mqtt_{device.ieee}"], "name": device.name}
-        if definition is not None:
-            payload["model"] = definition.description
-            payload["model_id"] = definition.model
-            payload["manufacturer"] = definition.vendor
-        elif device.model:
-            payload["model_id"] = device.model
-        return payload
-
-    def _availability_list(self, device: DeviceInfo) -> dict[str, Any]:
-        entries: list[dict[str, str]] = [
-            {"topic": self.bridge_state_topic, "value_template": "{{ value_json.state }}"}
-        ]
-        result: dict[str, Any] = {"availability": entries}
-        if self.availability is not None:
-            entries.append({"topic": f"{self._prefix}{device.name}/availability",
-                            "value_template": "{{ value_json.state }}"})
-            result["availability_mode"] = "all"
-        return result
+        return device_payload(device.name, device.ieee, definition, device.model)
 
     def _discovery(self, device: DeviceInfo) -> list[Entry]:
-        """Discovery configs for the device's exposes (none when its model is unknown)."""
+        """Discovery configs for the device's exposes, as Zigbee2MQTT 2.x (none when its model is unknown)."""
         assert self.homeassistant is not None
         definition = self._definitions(device.model) if device.model else None
         device.discovered = (device.name, device.model)
         if definition is None:
             return []
         prefix = self.homeassistant.discovery_topic
-        state_topic = f"{self._prefix}{device.name}"
-        device_payload = self._device_payload(device, definition)
-        object_base = device.name.replace(" ", "_").lower()
+        payload_device = self._device_payload(device, definition)
+        configs = expose_configs(definition_exposes(definition.exposes), ota=bool(definition.ota),
+                                 base_topic=self.base, ieee=device.ieee)
+        device.ota = bool(definition.ota)
+        device.mock = [mock for config in configs for mock in config.mock]
         entries: list[Entry] = []
-        for component, object_id, config in entity_configs(definition.exposes):
-            payload = {
-                **config,
-                "state_topic": state_topic,
-                "object_id": f"{object_base}_{object_id}",
-                "unique_id": f"{device.ieee}_{object_id}_{self.base}",
-                "device": device_payload,
-                "origin": self._origin,
-                **self._availability_list(device),
-            }
-            if "command_topic" in payload:
-                payload["command_topic"] = f"{state_topic}/set/{payload['command_topic']}"
-            topic = f"{prefix}/{component}/{device.ieee}/{object_id}/config"
-            entries.append((topic, _json(payload), 1, True))
+        for config in configs:
+            topic, payload = discovery_payload(
+                config, name=device.name, ieee=device.ieee, base_topic=self.base, device=payload_device,
+                origin=self._origin, availability=self.availability is not None,
+            )
+            entries.append((f"{prefix}/{topic}", _json(payload), 1, True))
         return entries
 
     def _trigger(self, device: DeviceInfo, action: str) -> Entry:
@@ -391,61 +356,3 @@ class Zigbee2Mqtt:
         }
         topic = f"{self.homeassistant.discovery_topic}/device_automation/{device.ieee}/action_{action}/config"
         return (topic, _json(payload), 1, True)
-
-
-def entity_configs(exposes: Iterable[Any]) -> list[tuple[str, str, dict[str, Any]]]:
-    """Return ``(component, object_id, config)`` for each Home Assistant entity of the exposes.
-
-    Follows Zigbee2MQTT 2.x: an ``action`` expose is not an entity (device triggers instead).
-    """
-    configs: list[tuple[str, str, dict[str, Any]]] = []
-    for expose in exposes:
-        name = expose.name
-        prop = getattr(expose, "property", name)
-        template = f"{{{{ value_json.{prop} }}}}"
-        settable = bool(expose.access & ACCESS_SET)
-        if name == "action":
-            continue
-        if expose.type == "binary":
-            extra = _BINARY_LOOKUP.get(name, {})
-            config: dict[str, Any] = {"name": label(name), "value_template": template,
-                                      "payload_on": expose.value_on, "payload_off": expose.value_off, **extra}
-            component = "switch" if settable else "binary_sensor"
-            object_id = f"switch_{name}" if settable else name
-            if settable:
-                config["command_topic"] = prop
-            if "device_class" in config:
-                del config["name"]  # Home Assistant names it from the device class
-            configs.append((component, object_id, config))
-        elif expose.type == "numeric":
-            extra = dict(_NUMERIC_LOOKUP.get(name, {}))
-            config = {"name": label(name), "value_template": template, "enabled_by_default": not settable}
-            if expose.unit:
-                config["unit_of_measurement"] = expose.unit
-            config.update(extra)
-            if "device_class" in config and "unit_of_measurement" not in config:
-                del config["device_class"]
-            if config.get("entity_category") == "config":
-                config["entity_category"] = "diagnostic"
-            if "device_class" in config:
-                del config["name"]
-            configs.append(("sensor", name, config))
-            if settable:
-                number: dict[str, Any] = {"name": label(name), "value_template": template, "command_topic": prop}
-                if expose.value_min is not None:
-                    number["min"] = expose.value_min
-                if expose.value_max is not None:
-                    number["max"] = expose.value_max
-                configs.append(("number", name, number))
-        elif expose.type in ("enum", "text"):
-            extra = _ENUM_LOOKUP.get(name, {})
-            if expose.access & ACCESS_STATE:
-                config = {"name": label(name), "value_template": template, "enabled_by_default": not settable,
-                          **extra}
-                if config.get("entity_category") == "config":
-                    config["entity_category"] = "diagnostic"
-                configs.append(("sensor", prop, config))
-            if settable and expose.type == "enum":
-                configs.append(("select", prop, {"name": label(name), "value_template": template,
-                                                 "command_topic": prop, "options": list(expose.values), **extra}))
-    return configs

@@ -138,6 +138,18 @@ def test_motion_reports_publish_nothing_but_say_the_timeout() -> None:
     assert live.decode(report("18100a00001800", "RTCGQ11LM", 1030)).payload is None
 
 
+def test_scaled_pressure_needs_the_endpoint_cache_of_a_live_bridge() -> None:
+    """A report with scale (int8 -1) and scaledValue (10086): null when decoded alone, 1008.6 live."""
+    frame = "18010a" "000029f003" "1400" "28ff" "1000" "296627"
+    alone = Decoder(compat=2, cache_state=False).decode(report(frame, "WSDCGQ11LM", 1027))
+    assert alone.payload == {"linkquality": 100, "pressure": None}
+    live = Decoder(compat=2, cache_state=False, live_timers=True).decode(report(frame, "WSDCGQ11LM", 1027))
+    assert live.payload == {"linkquality": 100, "pressure": 1008.6}
+    without_scale = "18010a" "1000" "296627"
+    assert Decoder(compat=2, cache_state=False, live_timers=True).decode(
+        report(without_scale, "WSDCGQ11LM", 1027)).payload == {"linkquality": 100, "pressure": None}
+
+
 def test_precision_and_calibration_options() -> None:
     temperature = report("18240a0000292e03", "WSDCGQ11LM", 1026)  # 8.14 °C
     assert Decoder(compat=2, cache_state=False).decode(temperature).payload == {"linkquality": 100,

@@ -90,3 +90,45 @@ def test_validate_is_silent_on_a_correct_flow(tmp_path: Path) -> None:
         loaded = load_text(tmp_path, TRAP.format(model=model, property=prop, values=values))
         assert loaded.ok
         assert loaded.warnings == [], [str(w) for w in loaded.warnings]
+
+
+MIXED = """
+version: 1
+nodes:
+  - id: radio
+    type: zigbee-replay
+    path: reports.jsonl
+    wires: [decode]
+  - id: decode
+    type: decode
+    compat: 2
+    wires: {events: [opened, left_open, bad]}
+  - id: opened
+    type: rule
+    key: "'door'"
+    sequence: ["payload.event == 'finger_open'", "payload.event == 'contact_opened'"]
+    within: 60s
+    emit: {payload: {event: door_opened_after_unlock}}
+    wires: [left_open]
+  - id: left_open
+    type: rule
+    when: "payload.event == 'door_opened_after_unlock'"
+    unless: "payload.event == 'contact_closed'"
+    within: 5m
+    wires: [log]
+  - id: bad
+    type: filter
+    when: "payload.event == 'door_opened_after_unlock'"
+    wires: [log]
+  - id: log
+    type: log
+"""
+
+
+def test_a_consumer_also_fed_by_another_node_is_not_judged_on_the_decoders_values(tmp_path: Path) -> None:
+    (tmp_path / "reports.jsonl").write_text("")
+    loaded = load_text(tmp_path, MIXED)
+    assert loaded.ok
+    assert [str(w) for w in loaded.warnings] == [
+        f"{tmp_path / 'flow.yaml'}:27:11: warning: node 'bad': payload.event is never 'door_opened_after_unlock' "
+        "after the events output of decoder 'decode'"]

@@ -15,7 +15,8 @@ import pytest
 from flowengine import Message, StateStore
 from flowengine.testing import run_flow, run_sync
 from flowengine_nodes.devices.definitions import default_registry
-from flowengine_nodes.zigbee2mqtt.bridge import Zigbee2MqttConfig, entity_configs, label, zigbee2mqtt_ieee
+from flowengine_nodes.zigbee2mqtt.bridge import Zigbee2MqttConfig, zigbee2mqtt_ieee
+from flowengine_nodes.zigbee2mqtt.discovery import definition_exposes, expose_configs, label
 from tests.mosquitto import Mosquitto, ReceivedMessage, Subscriber, publish_messages
 from tests.nodes.mqtt.support import mqtt_out
 
@@ -76,7 +77,11 @@ def test_decoded_lock_flow_publishes_what_zigbee2mqtt_would(
     assert decoded, "the decoder produced states"
     assert result.counters("publish").get("dropped", 0) == 0
 
-    expected_states = [json.dumps(m.payload, sort_keys=True, separators=(",", ":")).encode() for m in decoded]
+    # With discovery on, Zigbee2MQTT 2.x adds the discovered properties it lacks as null, and the
+    # OTA update member (tests/nodes/zigbee2mqtt/test_discovery.py checks them against Zigbee2MQTT).
+    mocks = {"state": None, "reverse": None, "update": {"state": None, "installed_version": -1, "latest_version": -1}}
+    expected_states = [json.dumps({**mocks, **m.payload}, sort_keys=True, separators=(",", ":")).encode()
+                       for m in decoded]
     assert subscriber.wait_until(
         lambda m: by_topic(m, "zigbee2mqtt/bridge/state")[-1:] == [b'{"state":"offline"}'], timeout=20
     ), [m.topic for m in subscriber.snapshot()]
@@ -86,25 +91,27 @@ def test_decoded_lock_flow_publishes_what_zigbee2mqtt_would(
     # The bridge: online first, offline when the run ends.
     assert by_topic(live, "zigbee2mqtt/bridge/state") == [b'{"state":"online"}', b'{"state":"offline"}']
     assert topics[0] == "zigbee2mqtt/bridge/state"
-    # Device states exactly as decoded (compact JSON, sorted keys), in order.
+    # Device states as decoded plus those mock properties (compact JSON, sorted keys), in order.
     assert by_topic(live, "zigbee2mqtt/front_door") == expected_states
     first_state = topics.index("zigbee2mqtt/front_door")
     # Availability online before the first state (and again with the re-announcement at connect).
     assert set(by_topic(live, "zigbee2mqtt/front_door/availability")) == {b'{"state":"online"}'}
     assert topics.index("zigbee2mqtt/front_door/availability") < first_state
-    # Discovery before the first state: binary_sensor state and reverse, sensor linkquality; no action entity.
+    # Discovery before the first state: binary_sensor state and reverse, sensor linkquality, the OTA
+    # update entity (the lock has OTA); no action entity.
     discovery = [t for t in topics[:first_state]
                  if t.startswith("homeassistant/") and IEEE in t and "device_automation" not in t]
     assert sorted(discovery) == [
         f"homeassistant/binary_sensor/{IEEE}/reverse/config",
         f"homeassistant/binary_sensor/{IEEE}/state/config",
         f"homeassistant/sensor/{IEEE}/linkquality/config",
+        f"homeassistant/update/{IEEE}/update/config",
     ]
     state_config = json.loads(by_topic(live, f"homeassistant/binary_sensor/{IEEE}/state/config")[0])
     assert state_config["payload_on"] == "UNLOCK"
     assert state_config["payload_off"] == "LOCK"
     assert state_config["state_topic"] == "zigbee2mqtt/front_door"
-    assert state_config["value_template"] == "{{ value_json.state }}"
+    assert state_config["value_template"] == '{{ value_json["state"] }}'
     assert state_config["unique_id"] == f"{IEEE}_state_zigbee2mqtt"
     assert state_config["device"] == {
         "identifiers": [f"zigbee2mqtt_{IEEE}"], "name": "front_door", "manufacturer": "Xiaomi",
@@ -293,14 +300,15 @@ def test_messages_that_are_not_device_states_pass_unchanged() -> None:
 def test_entity_mapping_of_the_lock_definitions() -> None:
     definition = default_registry().find("ZNMS12LM")
     assert definition is not None
-    configs = {(component, object_id): config for component, object_id, config in entity_configs(definition.exposes)}
+    entities = expose_configs(definition_exposes(definition.exposes))
+    configs = {(c.type, c.object_id): c.discovery_payload for c in entities}
     assert set(configs) == {
         ("sensor", "battery"), ("sensor", "voltage"), ("binary_sensor", "battery_low"),
         ("binary_sensor", "state"), ("binary_sensor", "reverse"), ("sensor", "linkquality"),
     }
     assert configs[("sensor", "battery")]["device_class"] == "battery"
     assert "name" not in configs[("sensor", "battery")]  # named by Home Assistant from the class
-    assert configs[("binary_sensor", "battery_low")]["payload_on"] == "true"
+    assert configs[("binary_sensor", "battery_low")]["payload_on"] is True
     assert configs[("binary_sensor", "reverse")]["name"] == "Reverse"
 
 
@@ -314,3 +322,4 @@ def test_ieee_forms(given: str, expected: str) -> None:
 def test_labels() -> None:
     assert label("battery_low") == "Battery low"
     assert label("linkquality") == "Linkquality"
+    assert label("power_on_behavior") == "Power-on behavior"

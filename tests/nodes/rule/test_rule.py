@@ -328,3 +328,38 @@ def test_memory_follows_the_keys_active_within_one_window(tmp_path: Path) -> Non
     for index in range(20_000):
         sequences.send(float(index), BAD, key=f"k{index}")
     assert sequences.node.live_keys() <= 122
+
+
+# Repeat (reminders) ----------------------------------------------------------------------------
+
+
+def test_repeat_needs_an_absence_rule() -> None:
+    with pytest.raises(ValidationError, match="`repeat` needs `unless`"):
+        RuleConfig.model_validate({"when": "true", "count": 2, "within": 5, "repeat": "10m"})
+
+
+def test_repeat_fires_every_period_as_data_passes_until_cancelled(tmp_path: Path) -> None:
+    h = rule(tmp_path, **ABSENCE, repeat="10m", emit={"payload": {"since": "{{ first.meta.ts }}"}})
+    h.send(0, OK)
+    h.send(1000, {"event": "ring_bell"})  # event time 1000: the deadline (300) and the repeat at 900
+    assert h.times() == [300, 900]
+    h.send(2200, {"event": "ring_bell"})  # repeats at 1500 and 2100
+    h.send(2250, CLOSED)  # cancelled: no more
+    h.send(9000, {"event": "ring_bell"})
+    assert h.times() == [300, 900, 1500, 2100]
+    assert [m.payload for m in h.out] == [{"since": 0}] * 4
+
+
+def test_repeat_does_not_invent_reminders_after_the_input_ends(tmp_path: Path) -> None:
+    h = rule(tmp_path, **ABSENCE, repeat="10m")
+    h.send(0, OK)
+    h.end()  # the pending deadline fires at 300; nothing after the data
+    assert h.times() == [300]
+
+
+def test_a_restarting_when_message_moves_a_repeating_timer(tmp_path: Path) -> None:
+    h = rule(tmp_path, **ABSENCE, repeat="10m")
+    h.send(0, OK)
+    h.send(400, OK)  # after the first firing at 300: the reminder due at 900 is replaced by 700
+    h.send(1400, {"event": "ring_bell"})
+    assert h.times() == [300, 700, 1300]

@@ -106,3 +106,11 @@ class Running:
 
     async def wait_event(self, event: str, *, start: int = 0, deadline: float = TIMEOUT) -> Message:
         return await self.events.wait_for(lambda m: m.payload["event"] == event, start=start, deadline=deadline)
+
+
+async def join_and_interview(emulator: Emulator, running: Running, name: str = "front_door") -> None:
+    """Wait until zigpy is up, let ``name`` join, and wait until zigpy has interviewed it."""
+    await running.wait_connected()
+    await emulator.wait_host_ready()
+    emulator.join(name)
+    await running.wait_event("device_interviewed")

@@ -178,10 +178,21 @@ events:
 """
 
 
+HOUSE = """
+devices:
+  weather: {model: WSDCGQ11LM, ieee: "00:15:8d:00:07:00:01:03", nwk: 0x3103}
+  plug: {model: lumi.plug, ieee: "00:15:8d:00:07:00:01:06", nwk: 0x3106}
+  button: {model: WXKG11LM, ieee: "00:15:8d:00:07:00:01:04", nwk: 0x3104}
+  leak: {model: SJCGQ11LM, ieee: "00:15:8d:00:07:00:01:05", nwk: 0x3105}
+  light: {model: LED1545G12, ieee: "00:0b:57:ff:fe:00:00:07", nwk: 0x3107}
+events:
+"""
+
+
 @pytest.mark.parametrize(("text", "message"), [
     ("devices: {door: {ieee: '00:15:8d:00:01:02:03:04', nwk: 1, colour: red}}", "colour"),
     ("devices: {door: {ieee: 'zz', nwk: 1}}", "ieee"),
-    ("devices: {door: {model: lumi.plug, ieee: '00:15:8d:00:01:02:03:04', nwk: 1}}", "unknown model"),
+    ("devices: {door: {model: lumi.sensor_cube, ieee: '00:15:8d:00:01:02:03:04', nwk: 1}}", "unknown model"),
     (GOOD + "  - {at: 1, device: window, event: ring_bell}", "events[2]: unknown device 'window'"),
     (GOOD + "  - {at: 1, device: door, event: fly}", "events[2]: device 'door'"),
     (GOOD + "  - {at: 1, device: door, event: finger_open, role: king}", "role must be admin or user"),
@@ -190,6 +201,12 @@ events:
     (GOOD + "  - {at: 1, times: 2, device: door, event: ring_bell}", "times needs every"),
     (GOOD + "  - {at: 1, device: door, event: finger_open, usr: 3}", "events[2]: event 'finger_open' takes no usr"),
     ("events: [", "scenario"),
+    (HOUSE + "  - {at: 1, device: weather, event: weather, temperature: hot}", "temperature must be a number"),
+    (HOUSE + "  - {at: 1, device: plug, event: heartbeat, state: on}", "state must be ON or OFF"),
+    (HOUSE + "  - {at: 1, device: button, event: double, clicks: 2}", "event 'double' takes no clicks"),
+    (HOUSE + "  - {at: 1, device: leak, event: wet, battery_low: 1}", "battery_low must be true or false"),
+    (HOUSE + "  - {at: 1, device: light, event: color_temp, color_temp: 100}", "color_temp must be an integer"),
+    (HOUSE + "  - {at: 1, device: light, event: finger_open}", "device 'light'"),
 ])
 def test_bad_scenarios_are_refused_with_the_place(text: str, message: str) -> None:
     with pytest.raises(ScenarioError, match=message.replace("[", r"\[").replace("]", r"\]")):
@@ -200,6 +217,41 @@ def test_shipped_demo_scenario_is_valid(repo: Path) -> None:
     scenario = parse_scenario((repo / "flows" / "scenarios" / "demo.yaml").read_text(), "demo.yaml")
     assert set(scenario.devices) == {"front_door"}
     assert all(event.every for event in scenario.events[:-1])
+
+
+def test_shipped_household_scenario_is_valid_and_every_device_reports_early(repo: Path) -> None:
+    scenario = parse_scenario((repo / "flows" / "scenarios" / "household.yaml").read_text(), "household.yaml")
+    assert len(scenario.devices) == 8
+    early = {event.device for event in scenario.events if event.at < 8}
+    assert early == set(scenario.devices)
+    models = {device.name: (device.model, device.manufacturer) for device in scenario.build_devices()}
+    assert models["hall_light"] == ("TRADFRI bulb E27 WS opal 980lm", "IKEA of Sweden")
+    assert models["kitchen_plug"] == ("lumi.plug", "LUMI")
+
+
+def test_a_heartbeat_is_the_lumi_struct_with_the_devices_state() -> None:
+    from flowengine_nodes.emulator.catalog import make_device
+
+    door = make_device("door", {"model": "MCCGQ11LM", "ieee": "00:15:8d:00:07:00:01:01", "nwk": 0x3101})
+    door.event_frames("open", {})
+    (frame,) = door.event_frames("heartbeat", {"voltage": 2985, "device_temperature": 19, "power_outage_count": 3})
+    # Manufacturer-specific (Lumi 0x115F) Report Attributes of Basic 0xFF01, type 0x42, 29 bytes of entries.
+    assert frame.cluster == 0x0000
+    assert frame.payload[:3] == bytes.fromhex("1c5f11")
+    assert frame.payload[4:9] == bytes.fromhex("0a01ff421d")
+    assert frame.payload[9:] == bytes.fromhex(
+        "0121a90b"          # 1: voltage 2985 mV
+        "032813"            # 3: device temperature 19 °C
+        "0421a813"          # 4: constant
+        "05210400"          # 5: power outages + 1
+        "06240200000000"    # 6: triggers + 1 (uint40): the opening
+        "0a210000"          # 10: parent NWK
+        "641001")           # 0x64: contact open
+    plug = make_device("plug", {"model": "ZNCZ02LM", "ieee": "00:15:8d:00:07:00:01:06", "nwk": 0x3106})
+    (frame,) = plug.event_frames("heartbeat", {"power": 42.5, "energy": 1.25, "voltage": 230.5, "current": 0.25})
+    assert frame.payload[9:].hex() == (
+        "03281e" "05210100" "07270000000000000000" "08212e10" "09210004" "641001"
+        "95390000a03f" "963900101045" "973900007a43" "983900002a42" "9a2000")
 
 
 def test_runner_sends_repeats_and_skips_known_devices() -> None:

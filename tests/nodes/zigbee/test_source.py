@@ -10,8 +10,7 @@ import pytest
 
 from flowengine.testing import run_sync
 from flowengine_nodes.emulator.devices import ApsFrame
-from flowengine_nodes.emulator.server import Emulator
-from tests.nodes.zigbee.harness import LOCK_IEEE, Running, formed_emulator, make_lock
+from tests.nodes.zigbee.harness import LOCK_IEEE, Running, formed_emulator, join_and_interview, make_lock
 
 
 def _report_of(frame: ApsFrame) -> dict[str, object]:
@@ -21,13 +20,6 @@ def _report_of(frame: ApsFrame) -> dict[str, object]:
 
 def _picked(payload: dict[str, object]) -> dict[str, object]:
     return {key: payload[key] for key in ("frame", "cluster", "endpoint", "lqi", "rssi")}
-
-
-async def _joined(tmp_path: Path, emulator: Emulator, running: Running) -> None:
-    await running.wait_connected()
-    await emulator.wait_host_ready()
-    emulator.join("front_door")
-    await running.wait_event("device_interviewed")
 
 
 def test_lock_joins_is_interviewed_and_every_scripted_frame_is_a_raw_report(tmp_path: Path) -> None:
@@ -86,7 +78,7 @@ def test_restart_on_the_same_database_knows_the_lock_without_a_rejoin(tmp_path: 
         await emulator.start()
         try:
             async with Running(tmp_path, device=emulator.device_path, database="zigbee.db") as running:
-                await _joined(tmp_path, emulator, running)
+                await join_and_interview(emulator, running)
         finally:
             await emulator.aclose()
 
@@ -122,7 +114,7 @@ def test_dropped_connection_reconnects_and_reports_keep_flowing(tmp_path: Path) 
         await emulator.start()
         try:
             async with Running(tmp_path, device=emulator.device_path, database="zigbee.db") as running:
-                await _joined(tmp_path, emulator, running)
+                await join_and_interview(emulator, running)
                 before = emulator.send_event("front_door", "ring_bell")
                 await running.out.wait_for(lambda m: m.payload["frame"] == before.payload.hex())
 
@@ -161,7 +153,7 @@ def test_frames_zigpy_cannot_parse_still_go_out_as_raw_reports(tmp_path: Path) -
         await emulator.start()
         try:
             async with Running(tmp_path, device=emulator.device_path, database="zigbee.db") as running:
-                await _joined(tmp_path, emulator, running)
+                await join_and_interview(emulator, running)
                 start = len(running.out.messages)
                 sent = [emulator.send_event("front_door", "raw", frame=hex_frame, lqi=10 + index)
                         for index, hex_frame in enumerate(frames)]
@@ -188,7 +180,7 @@ def test_short_frames_are_emitted_counted_and_do_not_stall_the_poller(
         await emulator.start()
         try:
             async with Running(tmp_path, device=emulator.device_path, database="zigbee.db") as running:
-                await _joined(tmp_path, emulator, running)
+                await join_and_interview(emulator, running)
                 caplog.clear()
                 start = len(running.out.messages)
                 sent = []
@@ -288,7 +280,7 @@ def test_ota_image_query_is_answered_from_ota_dir(tmp_path: Path, auto_update: b
         try:
             async with Running(tmp_path, device=emulator.device_path, database="zigbee.db", ota_dir="ota",
                                ota_auto_update=auto_update) as running:
-                await _joined(tmp_path, emulator, running)
+                await join_and_interview(emulator, running)
                 available = await running.wait_event("ota_image_available")
                 assert available.payload["ieee"] == LOCK_IEEE
                 assert available.payload["current_version"] == 0x10
@@ -316,7 +308,7 @@ def test_coordinator_gone_for_a_while_is_retried_until_it_is_back(tmp_path: Path
         await emulator.start()
         port = emulator.port
         async with Running(tmp_path, device=emulator.device_path, database="zigbee.db") as running:
-            await _joined(tmp_path, emulator, running)
+            await join_and_interview(emulator, running)
             mark = len(running.events.messages)
             await emulator.aclose()  # the stick is unplugged: connections are refused from now on
             await running.events.wait_for(
@@ -360,7 +352,10 @@ def test_config_is_checked() -> None:
                                  "network": {"channel": 25, "pan_id": 0x1A62,
                                              "extended_pan_id": "DD:DD:DD:DD:DD:DD:DD:DD",
                                              "network_key": ":".join(["01"] * 16)}})
-    for bad in ({"device": "/dev/ttyACM0", "scenario": "s.yaml"}, {"device": "emulated", "permit_join": 255},
+    # One flow serves the emulator and a real stick (device: ${ZIGBEE_DEVICE:-emulated}): a scenario
+    # beside a real device is accepted and ignored at start, with a warning.
+    ZigbeeConfig.model_validate({"device": "/dev/ttyACM0", "scenario": "s.yaml"})
+    for bad in ({"device": "emulated", "permit_join": 255},
                 {"device": "emulated", "network": {"channel": 27}},
                 {"device": "emulated", "network": {"network_key": "01:02"}},
                 {"device": "emulated", "radio": "ezsp"}, {"device": "emulated", "colour": "red"}):
@@ -376,7 +371,7 @@ def test_a_device_the_stick_knows_but_the_database_lost_is_rediscovered(tmp_path
         await emulator.start()
         try:
             async with Running(tmp_path, device=emulator.device_path, database="zigbee.db") as running:
-                await _joined(tmp_path, emulator, running)
+                await join_and_interview(emulator, running)
         finally:
             await emulator.aclose()
 
