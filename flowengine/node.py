@@ -140,6 +140,8 @@ class Node(Generic[C]):
         self.logger = context.logger
         self.counters = context.counters
         self._emitters: dict[str, Emitter] = {}
+        #: Set by the engine: takes an acknowledgement checkpoint (:mod:`flowengine.acks`).
+        self._checkpoint: Callable[[Callable[[], object]], None] | None = None
 
     @classmethod
     def output_ports(cls, config: Any) -> tuple[str, ...]:
@@ -187,6 +189,21 @@ class Node(Generic[C]):
                 timers += 1
         return {"timers_pending": timers}
 
+    def when_durable(self, callback: Callable[[], object]) -> None:
+        """Call ``callback`` once everything emitted so far is durable (docs/delivery.md).
+
+        Durable means: every sink that a message emitted before this call (by any node),
+        or anything derived from it, reached has written it durably (the file synced, the
+        outbox committed). Callbacks run in the order they were asked for, on the event
+        loop; a source commits there what lets it skip input after a restart (a replay
+        position, an MQTT PUBACK), a node that held a message in its state (``delay``)
+        forgets it there. Run outside an engine (unit tests), the callback runs at once.
+        """
+        if self._checkpoint is None:
+            callback()
+        else:
+            self._checkpoint(callback)
+
     def emit(self, msg: Message, port: str = OUT_PORT) -> None:
         """Deliver ``msg`` on ``port`` now, synchronously, to everything wired to it."""
         self._emitters.get(port, _unwired)(msg)
@@ -211,7 +228,6 @@ class Source(Node[C]):
     #: Live sources (radio, broker) run the flow on the wall clock; finite replays on event time.
     live: ClassVar[bool] = True
     _backpressure: Callable[[], Any] | None = None
-    _checkpoint: Callable[[Callable[[], object]], None] | None = None
 
     async def run(self) -> None:
         """Produce messages until done (return) or cancelled."""
@@ -243,21 +259,6 @@ class Source(Node[C]):
         """Wait until every channel downstream has room again; returns at once when it has."""
         if self._backpressure is not None:
             await self._backpressure()
-
-    def when_durable(self, callback: Callable[[], object]) -> None:
-        """Call ``callback`` once everything emitted so far is durable (docs/delivery.md).
-
-        Durable means: every sink that a message emitted before this call, or anything
-        derived from it, reached has written it durably (the file synced, the outbox
-        committed), and the state the flow's nodes stored for it is committed. Callbacks
-        run in the order they were asked for, on the event loop; a source commits there
-        what lets it skip input after a restart (a replay position, an MQTT PUBACK). Run
-        outside an engine (unit tests), the callback runs at once.
-        """
-        if self._checkpoint is None:
-            callback()
-        else:
-            self._checkpoint(callback)
 
 
 class Transform(Node[C]):

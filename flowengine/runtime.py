@@ -102,6 +102,8 @@ class FlowRun:
         self._wire(specs)
         # Delivery (docs/delivery.md): sources' checkpoints over every sink channel's watermarks.
         self.acks = Acknowledgements(list(self.channels.values()))
+        for node in self.nodes.values():
+            node._checkpoint = self.acks.checkpoint  # noqa: SLF001 - delivery hook (flowengine.acks)
 
     # Wiring -----------------------------------------------------------------------------
 
@@ -223,7 +225,6 @@ class FlowRun:
                 sources = [n for n in self._by_role("source") if isinstance(n, Source)]
                 for source in sources:
                     source._backpressure = self.backpressure  # noqa: SLF001 - the engine wires a source's backpressure
-                    source._checkpoint = self.acks.checkpoint  # noqa: SLF001 - delivery hook (flowengine.acks)
                 source_tasks = [group.create_task(self._run_source(s), name=f"source:{s.id}")
                                 for s in sources]
                 if health is not None:

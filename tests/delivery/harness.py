@@ -239,7 +239,7 @@ nodes:
     path: capture.jsonl
     speed: 0
     resume: true
-    wires: [lane0, milestones, save]
+    wires: [lane0, milestones, later, save]
   - id: lane0
     type: filter
     when: "payload.lane == 0"
@@ -254,6 +254,13 @@ nodes:
   - id: milestone_file
     type: file
     path: milestones.jsonl
+  - id: later
+    type: delay
+    for: 2s
+    wires: [later_file]
+  - id: later_file
+    type: file
+    path: later.jsonl
   - id: save
     type: file
     path: out.jsonl
@@ -261,10 +268,11 @@ nodes:
 
 
 def fan_out(folder: Path, total: int, kills: int, rng: random.Random) -> Tally:
-    """The matrix row replay → fan-out to a filter, a rule and a plain sink, each into its own file.
+    """The matrix row replay → fan-out to a filter, a rule, a delay and a plain sink, each into its own file.
 
     Every output must be complete: the filter's file holds every lane-0 record, the rule's every
-    50th record (the rule swallows the other 49), the plain file every record. The tally is over
+    50th record (the rule swallows the other 49), the delay's (2 s of event time: 2,000 records
+    held at any moment, in the flow's state) and the plain file every record. The tally is over
     all three (``expected`` = the sum of what each should hold; a number missing in any is lost).
     """
     write_capture(folder / "capture.jsonl", total)
@@ -275,7 +283,8 @@ def fan_out(folder: Path, total: int, kills: int, rng: random.Random) -> Tally:
     finish(folder, runs)
     tally.add(file_seqs(out))
     wanted = {"lane0.jsonl": [seq for seq in range(total) if seq % 3 == 0],
-              "milestones.jsonl": [seq for seq in range(total) if seq % 50 == 49]}
+              "milestones.jsonl": [seq for seq in range(total) if seq % 50 == 49],
+              "later.jsonl": list(range(total))}
     for name, seqs in wanted.items():
         seen = set(file_seqs(folder / name))
         missing = [seq for seq in seqs if seq not in seen]
