@@ -14,14 +14,23 @@ Cost: O(places) per checkpoint and per advance, nothing per message. See docs/de
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import sqlite3
 from collections import deque
 from collections.abc import Callable, Sequence
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
+
+if TYPE_CHECKING:
+    from flowengine.state import StateStore
 
 logger = logging.getLogger("flowengine.acks")
 
 Callback = Callable[[], object]
+#: Seconds between the first staged state change and the seal of its group (group commit).
+GROUP_COMMIT_DELAY = 0.005
+#: Seconds before a group commit that failed (disk full) is tried again.
+COMMIT_RETRY = 1.0
 
 
 class Watermark(Protocol):
@@ -44,35 +53,92 @@ class Acknowledgements:
         """Track ``places`` (every sink channel, and the state store when it defers commits)."""
         self._places = tuple(places)
         self._pending: deque[tuple[tuple[int, ...], Callback]] = deque()
-        #: Called when a checkpoint waits on a place that can settle on request (the state store).
-        self.on_wait: Callback | None = None
 
     def __len__(self) -> int:
         """Checkpoints taken and not yet acknowledged."""
         return len(self._pending)
 
+    def attach_store(self, store: StateStore, loop: asyncio.AbstractEventLoop) -> None:
+        """Group the state store's commits under the acknowledgements (docs/delivery.md).
+
+        The store becomes one more place of every checkpoint: a source is acknowledged once the
+        state changes made before its checkpoint are committed. A group of changes is sealed
+        ``GROUP_COMMIT_DELAY`` after its first change (or when a source takes a checkpoint) and
+        committed once every channel has settled what was put into it before the seal.
+        """
+        self._store = store
+        self._loop = loop
+        self._places = (*self._places, store)
+        store.defer_commits(self._store_dirty)
+
+    _store: StateStore | None = None
+    _loop: asyncio.AbstractEventLoop | None = None
+    _seal_pending = False
+    _failing: str | None = None
+
     def checkpoint(self, callback: Callback) -> None:
         """Run ``callback`` once everything put into every place so far is settled (at once if it is)."""
-        places = self._places
-        vector = tuple(place.accepted for place in places)
-        if not self._pending and all(place.settled >= mark for place, mark in zip(places, vector, strict=True)):
-            _call(callback)
-            return
-        self._pending.append((vector, callback))
-        if self.on_wait is not None:
-            self.on_wait()
+        if self._store is not None:
+            self._seal()  # the store's group goes first: this checkpoint waits for its commit
+        self._pending.append((tuple(place.accepted for place in self._places), callback))
+        self.advance()
 
     def advance(self) -> None:
         """A place has settled more: run the callbacks of every checkpoint now acknowledged, in order."""
         pending = self._pending
         places = self._places
+        ran = False
         while pending:
             vector, callback = pending[0]
-            for place, mark in zip(places, vector, strict=True):
-                if place.settled < mark:
-                    return
+            if any(place.settled < mark for place, mark in zip(places, vector, strict=True)):
+                break
             pending.popleft()
             _call(callback)
+            ran = True
+        if ran and self._store is not None and self._store.staged:
+            self._seal()  # what the callbacks stored (a replay position) is committed without delay
+
+    def _store_dirty(self) -> None:
+        """The store has its first change since the last seal: seal it soon (from any thread)."""
+        loop = self._loop
+        if loop is not None and not self._seal_pending:
+            self._seal_pending = True
+            loop.call_soon_threadsafe(loop.call_later, GROUP_COMMIT_DELAY, self._seal)
+
+    def _seal(self) -> None:
+        """Seal the staged state changes; commit them once the channels have what came before."""
+        self._seal_pending = False
+        store = self._store
+        assert store is not None
+        mark = store.seal()
+        if mark is None:
+            return
+        # The store's own entry is already met: a group does not wait for itself.
+        vector = tuple(place.settled if place is store else place.accepted for place in self._places)
+        self._pending.append((vector, lambda: self._commit(mark)))
+        self.advance()
+
+    def _commit(self, mark: int) -> None:
+        store = self._store
+        assert store is not None
+        try:
+            store.commit_through(mark)
+        except sqlite3.Error as exc:
+            condition = f"{type(exc).__name__}: {exc}"
+            if condition != self._failing:
+                self._failing = condition
+                logger.error("state file %s: cannot commit: %s; the changes are kept, retrying, "
+                             "sources wait", store.path, condition)
+            if self._loop is not None:
+                self._loop.call_later(COMMIT_RETRY, self._retry, mark)
+            return
+        if self._failing is not None:
+            logger.warning("state file %s: commits again (it had failed: %s)", store.path, self._failing)
+            self._failing = None
+
+    def _retry(self, mark: int) -> None:
+        self._commit(mark)
+        self.advance()
 
 
 def _call(callback: Callback) -> None:

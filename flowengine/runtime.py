@@ -212,6 +212,7 @@ class FlowRun:
         health = self.health
         if health is not None:
             health.begin(self)
+        self.acks.attach_store(self.store, asyncio.get_running_loop())  # delivery hook: group commit
         try:
             for role in ("sink", "transform", "source"):
                 for node in self._by_role(role):
