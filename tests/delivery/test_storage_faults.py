@@ -109,3 +109,15 @@ def test_a_corrupt_state_file_stops_the_start_with_a_clear_error(tmp_path: Path)
     assert "state.db.corrupt" in error
     assert (tmp_path / "state.db").read_bytes() == garbage  # left as it was
     assert not (tmp_path / "out.jsonl").exists()
+
+
+def test_a_line_a_killed_run_left_half_written_is_cut_before_appending(tmp_path: Path) -> None:
+    """A SIGKILL can stop a large write midway: the next run cuts the fragment, so every line is whole."""
+    write_capture(tmp_path / "capture.jsonl", 10)
+    (tmp_path / "flow.yaml").write_text(REPLAY_TO_FILE.replace("resume: true", "resume: false"))
+    (tmp_path / "out.jsonl").write_bytes(b'{"topic":"whole","payload":{"seq":-1}}\n{"topic":"torn","payl')
+    result = subprocess.run([*FLOWENGINE, "run", "flow.yaml"], cwd=tmp_path, capture_output=True, timeout=60,
+                            check=False)
+    assert result.returncode == 0, result.stderr.decode()
+    assert "cut 21 bytes of a line an earlier run did not finish" in result.stderr.decode()
+    assert file_seqs(tmp_path / "out.jsonl") == [-1, *range(10)]

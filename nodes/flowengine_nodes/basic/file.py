@@ -60,6 +60,26 @@ def encode_line(msg: Message) -> bytes:
                         default=_fallback, option=orjson.OPT_APPEND_NEWLINE | orjson.OPT_NON_STR_KEYS)
 
 
+def cut_torn_line(fd: int, chunk: int = 1 << 16) -> int:
+    """Truncate ``fd`` after its last newline; return how many bytes were cut.
+
+    A killed process can leave a large write half done; those lines were never acknowledged,
+    so their source sends them again, and the next line must not be glued to the fragment.
+    """
+    size = end = os.lseek(fd, 0, os.SEEK_END)
+    while end > 0:
+        start = max(0, end - chunk)
+        data = os.pread(fd, end - start, start)
+        newline = data.rfind(b"\n")
+        if newline >= 0:
+            end = start + newline + 1
+            break
+        end = start
+    if end < size:
+        os.ftruncate(fd, end)
+    return size - end
+
+
 class File(Sink[FileConfig]):
     """Appends ``{"topic": …, "payload": …, "meta": …}`` as one JSON line per message.
 
@@ -106,7 +126,12 @@ class File(Sink[FileConfig]):
         if self._fd is None:
             path = self.context.resolve_path(self.config.path)
             path.parent.mkdir(parents=True, exist_ok=True)
-            self._fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+            fd = os.open(path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o644)
+            torn = cut_torn_line(fd)
+            if torn:
+                self.logger.warning("file '%s': cut %d bytes of a line an earlier run did not finish (it "
+                                    "comes again: it was not acknowledged)", path, torn)
+            self._fd = fd
         return self._fd
 
     async def write(self, batch: Sequence[Message]) -> None:
