@@ -27,6 +27,11 @@ class Channel(Generic[T]):
         self.dropped = 0
         #: Every item ever put (taken or dropped): the sink's ``received`` count.
         self.offered = 0
+        #: Items that entered the queue, and of those, how many the sink has durably written
+        #: (or that were pushed out by ``drop_oldest``), in order: the acknowledgement
+        #: watermarks of :mod:`flowengine.acks`. The reader advances ``settled``.
+        self.accepted = 0
+        self.settled = 0
         self._items: deque[T] = deque()
         self._readable = asyncio.Event()
         self._room = asyncio.Event()
@@ -51,12 +56,15 @@ class Channel(Generic[T]):
             if self.overflow == "drop_newest" or self._closed:
                 return False
             items.popleft()
+            self.settled += 1  # the oldest is given up (counted): its checkpoint may pass
             items.append(item)
+            self.accepted += 1
             return False
         if self._closed:
             self.dropped += 1
             return False
         items.append(item)
+        self.accepted += 1
         if not self._readable.is_set():
             self._readable.set()
         if len(items) >= self.capacity and self._room.is_set():

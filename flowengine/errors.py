@@ -55,3 +55,15 @@ class NodeError(FlowError):
     def __init__(self, node_id: str, message: str) -> None:
         self.node_id = node_id
         super().__init__(f"node '{node_id}': {message}")
+
+
+class StateFileError(FlowError):
+    """A flow's state file cannot be used (corrupt, not a database): the run does not start.
+
+    Never reset silently: the message names the file and how to move it aside.
+    """
+
+    def __init__(self, path: object, reason: str) -> None:
+        self.path = path
+        super().__init__(f"state file {path} cannot be used ({reason}); nothing was changed. Move it aside "
+                         f"to start with empty state (mv '{path}' '{path}.corrupt'), or restore a backup")

@@ -303,6 +303,8 @@ class Node(Generic[C]):
         self.logger = context.logger
         self.counters = context.counters
         self._emitters: dict[str, Emitter] = {}
+        #: Set by the engine: takes an acknowledgement checkpoint (:mod:`flowengine.acks`).
+        self._checkpoint: Callable[[Callable[[], object]], None] | None = None
 
     @classmethod
     def output_ports(cls, config: Any) -> tuple[str, ...]:
@@ -349,6 +351,21 @@ class Node(Generic[C]):
             elif isinstance(value, TimerHandle) and not value.cancelled:
                 timers += 1
         return {"timers_pending": timers}
+
+    def when_durable(self, callback: Callable[[], object]) -> None:
+        """Call ``callback`` once everything emitted so far is durable (docs/delivery.md).
+
+        Durable means: every sink that a message emitted before this call (by any node),
+        or anything derived from it, reached has written it durably (the file synced, the
+        outbox committed). Callbacks run in the order they were asked for, on the event
+        loop; a source commits there what lets it skip input after a restart (a replay
+        position, an MQTT PUBACK), a node that held a message in its state (``delay``)
+        forgets it there. Run outside an engine (unit tests), the callback runs at once.
+        """
+        if self._checkpoint is None:
+            callback()
+        else:
+            self._checkpoint(callback)
 
     def emit(self, msg: Message, port: str = OUT_PORT) -> None:
         """Deliver ``msg`` on ``port`` now, synchronously, to everything wired to it."""

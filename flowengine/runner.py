@@ -10,7 +10,7 @@ from collections.abc import Callable, Collection
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
-from flowengine.errors import NodeError
+from flowengine.errors import NodeError, StateFileError
 from flowengine.flow import LoadedFlow, load_flow
 from flowengine.graph import FlowGraph
 from flowengine.health import FlowHealth, Health
@@ -87,7 +87,7 @@ class FlowRunner:
             flow_stop = asyncio.Event()
             try:
                 run = FlowRun(graph, health=self.health, tap=self.tap, previous=previous)
-            except NodeError as exc:  # a node refused its config while being built
+            except (NodeError, StateFileError) as exc:  # a node refused its config; a corrupt state file
                 logger.error("flow '%s' did not start: %s", graph.name, exc)
                 self.failed = True
                 if stop.is_set() or not self.watch:

@@ -35,6 +35,7 @@ from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 from typing import Any
 
+from flowengine.acks import Acknowledgements
 from flowengine.channel import Channel
 from flowengine.clock import Clock, EventClock, WallClock
 from flowengine.errors import NodeError
@@ -43,6 +44,7 @@ from flowengine.health import FlowHealth, current_node
 from flowengine.inputs import Upstream, channel_input, fan_out, inline_sink_input, nothing, transform_input
 from flowengine.message import Message
 from flowengine.node import ERRORS_PORT, LOGGED_FAILURES, OUT_PORT, Node, NodeContext, Sink, Source, Transform
+from flowengine.sinkwrite import write_durably
 from flowengine.state import StateStore
 from flowengine.traffic import Traffic
 
@@ -208,9 +210,12 @@ class FlowRun:
         self._closing = False
         #: Counters of nodes a reload replaced, added to the summary's (``<id>`` until the end).
         self._retired: dict[str, dict[str, int]] = {}
+        # Delivery (docs/delivery.md): sources' checkpoints over every sink channel's watermarks.
+        self.acks = Acknowledgements(())
         for spec in specs:
             self.nodes[spec.id] = self._build(spec, previous)
         self._wire(specs)
+        self.acks.track(self.channels.values())
 
     def _build(self, spec: NodeSpec, previous: FlowRun | None = None) -> Node[Any]:
         """Instantiate one node with a fresh :class:`Traffic` (carried over from ``previous`` when unchanged)."""
@@ -224,6 +229,7 @@ class FlowRun:
             context.counters = kept.counters
             traffic.carry(previous.traffic[spec.id])
         node = spec.node_class(spec.config, context)
+        node._checkpoint = self.acks.checkpoint  # noqa: SLF001 - delivery hook (flowengine.acks)
         self.traffic[spec.id] = traffic
         return node
 
@@ -334,6 +340,7 @@ class FlowRun:
         health = self.health
         if health is not None:
             health.begin(self)
+        self.acks.attach_store(self.store, asyncio.get_running_loop())  # delivery hook: group commit
         try:
             async with asyncio.TaskGroup() as group:
                 self._group = group
@@ -478,13 +485,9 @@ class FlowRun:
             if traffic.recording is not None:  # tapped per batch, off the hot path
                 for msg in batch:
                     traffic.record("in", msg)
-            try:
-                await sink.write(batch)
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:  # noqa: BLE001 - a node's failure is routed, not fatal
-                for msg in batch:
-                    fail(msg, exc)
+            await write_durably(sink, batch, fail)  # delivery hook: retried until durable (flowengine.sinkwrite)
+            channel.settled += len(batch)
+            self.acks.advance()
 
     async def _drain(self, sink_ids: list[str]) -> None:
         """Close the channels of ``sink_ids`` and wait until each sink wrote what was in flight.
@@ -583,6 +586,7 @@ class FlowRun:
         order = {spec.id: index for index, spec in enumerate(specs)}
         self.nodes = dict(sorted(self.nodes.items(), key=lambda item: order.get(item[0], len(order))))
         self._wire(specs)
+        self.acks.track(self.channels.values())  # new sinks' channels; the replaced ones stay in older checkpoints
         for node_id, node in self.nodes.items():
             if node_id not in changed:
                 node.rewired()
@@ -597,6 +601,10 @@ class FlowRun:
             if channel is not None:
                 channel.close()
             await self._drain_one(node, channel, task)
+        for channel in old_channels.values():  # what a replaced sink left is dropped (counted): no checkpoint waits
+            channel.close()
+            channel.settled = channel.accepted
+        self.acks.advance()
         await self._close([node for node in self._started if node in stopping])
         if self.health is not None:  # after the close: what the old nodes reported while closing goes too
             self.health.restarted(node.id for node in stopping)

@@ -353,3 +353,89 @@ def test_a_sink_that_cannot_drain_is_cut_at_its_deadline_and_counts_what_it_held
 
     counters = run_sync(scenario())
     assert counters == {"dropped": 1}
+
+
+class GateConfig(NodeConfig):
+    """A tag, so that a reload that changes it replaces the sink."""
+
+    tag: int = 0
+
+
+class Gate(Sink[GateConfig]):
+    """A channel-fed sink whose writes wait until the test opens ``gate`` (never, for a stuck one)."""
+
+    config_model: ClassVar[type[NodeConfig]] = GateConfig
+    drain_timeout = 0.05
+
+    def __init__(self, config: GateConfig, context: NodeContext) -> None:
+        super().__init__(config, context)
+        self.gate = asyncio.Event()
+        self.written: list[Message] = []
+
+    async def write(self, batch: Sequence[Message]) -> None:
+        await self.gate.wait()
+        self.written.extend(batch)
+
+
+GATED = """
+version: 1
+state: memory
+nodes:
+  - id: src
+    type: feed
+    wires: [out]
+  - id: out
+    type: gate
+    tag: {tag}
+"""
+
+
+def test_apply_gives_new_nodes_the_acknowledgement_hook_and_retires_the_old_channel(
+        tmp_path: Path, registry: Registry) -> None:
+    """A checkpoint over a replaced sink's channel passes once it is dropped; the new sink's hold it back."""
+    registry.register("gate", Gate)
+    first = load_text(tmp_path, GATED.format(tag=1), registry=registry).graph
+    second = load_text(tmp_path, GATED.format(tag=2), registry=registry, name="second.yaml").graph
+    assert first is not None
+    assert second is not None
+    second = type(second)(first.file, second.name, second.state_path, second.nodes, second.graph, second.secrets)
+
+    async def scenario() -> tuple[list[str], list[Message], list[Message], list[str]]:
+        run = FlowRun(first, clock=EventClock(0.0))
+        stop = asyncio.Event()
+        running = asyncio.ensure_future(run.run(stop))
+        source = _node(run, "src")
+        await source.running.wait()
+        acked: list[str] = []
+        before, after = asyncio.Event(), asyncio.Event()
+
+        def ack(name: str, done: asyncio.Event | None = None) -> None:
+            acked.append(name)
+            if done is not None:
+                done.set()
+
+        source.queue.put_nowait(Message("a", 1, {}))  # the old sink never writes it
+        await source.queue.join()
+        source.when_durable(lambda: ack("before", before))
+        assert acked == []
+        old = _node(run, "out")
+        await run.apply(second)
+        await asyncio.wait_for(before.wait(), 5)  # the old channel was settled (its rest dropped)
+        new = _node(run, "out")
+        assert new is not old
+        source.queue.put_nowait(Message("b", 2, {}))
+        await source.queue.join()
+        new.when_durable(lambda: ack("new sink"))
+        source.when_durable(lambda: ack("source", after))
+        held = list(acked)
+        new.gate.set()
+        await asyncio.wait_for(after.wait(), 5)
+        stop.set()
+        await running
+        return held, new.written, old.written, acked
+
+    held, written, old_written, acked = run_sync(scenario())
+    assert held == ["before"]  # the new sink's and the source's callbacks waited for the new sink's write
+    assert [m.topic for m in written] == ["b"]
+    assert old_written == []  # "a" never became durable, yet its checkpoint did not block the flow
+    assert acked == ["before", "new sink", "source"]

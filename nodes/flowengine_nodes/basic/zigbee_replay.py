@@ -65,8 +65,10 @@ class ZigbeeReplay(Source[ZigbeeReplayConfig]):
     ``ts``), so rules give the same answers as they would have live. Lines that are not
     JSON, or hold no record, are counted (``counters["skipped"]``) and logged with their
     line number; the replay goes on. With ``resume: true`` the position is committed to
-    the flow's state after every record, so a restarted run continues after the last
-    record it emitted.
+    the flow's state once the records up to it are durable in every sink they reached
+    (docs/delivery.md), checked every 256 records and before waiting for the next, so a
+    restarted run continues after the last record acknowledged: nothing is lost, a few
+    records may come twice.
 
     Example:
         ```yaml
@@ -145,12 +147,17 @@ class ZigbeeReplay(Source[ZigbeeReplayConfig]):
         """A reload re-bound ``out``: the next record goes to the new wiring."""
         self._out = self.emitter()
 
+    def _commit_when_durable(self, replay_pass: int, line: int) -> None:
+        """Commit the position once everything emitted up to ``line`` is durable in every sink."""
+        state = self.context.state
+        position = {"pass": replay_pass, "line": line}
+        self.when_durable(lambda: state.set("position", position))
+
     async def _one_pass(self, path: Any, shift: float, skip: int, replay_pass: int
                         ) -> tuple[float | None, float | None]:
         self._out = self.emitter()
         observe = self.context.clock.observe
         resume = self.config.resume
-        state = self.context.state
         speed = self.config.speed
         source = self.id
         counters = self.counters
@@ -159,6 +166,7 @@ class ZigbeeReplay(Source[ZigbeeReplayConfig]):
         wall_start = time.monotonic()
         pending = 0
         number = 0
+        emitted = 0
         with path.open("rb") as capture:
             for number, line in enumerate(capture, start=1):
                 self._done = number
@@ -190,15 +198,21 @@ class ZigbeeReplay(Source[ZigbeeReplayConfig]):
                     due = wall_start + (float(ts) - shift - first_ts) / speed
                     delay = due - time.monotonic()
                     if delay > 0:
+                        if resume and pending:  # idle ahead: acknowledge what is out so far
+                            pending = 0
+                            self._commit_when_durable(replay_pass, emitted)
                         await asyncio.sleep(delay)
                 observe(ts)
                 self._out(report_message(record, source))
-                if resume:
-                    state.set("position", {"pass": replay_pass, "line": number})
+                emitted = number
                 pending += 1
                 if pending >= BATCH:
                     pending = 0
+                    if resume:
+                        self._commit_when_durable(replay_pass, number)
                     await self.backpressure()
+        if resume and number:
+            self._commit_when_durable(replay_pass, number)
         self._total = max(self._total, number)  # the file may have grown since start
         # Yield once per pass too: a looping capture shorter than a batch must not starve the loop.
         await self.backpressure()

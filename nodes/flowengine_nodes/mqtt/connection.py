@@ -155,6 +155,7 @@ def make_client(
     on_message: MessageCallback | None = None,
     on_publish: PublishCallback | None = None,
     on_read_end: Callable[[], None] | None = None,
+    manual_ack: bool = False,
 ) -> aiomqtt.Client:
     """Build an aiomqtt client for ``settings`` (call inside the running loop; it does not connect).
 
@@ -163,7 +164,9 @@ def make_client(
     CONNACK reaches it too. ``on_publish(topic, payload, retain)`` takes QoS 0 messages on
     :class:`~flowengine_nodes.mqtt.paho_fast.BufferedReads`' fast path (the others, and all of them
     where the fast path is off, still reach ``on_message``), and
-    ``on_read_end()`` is called when a read of the socket is over.
+    ``on_read_end()`` is called when a read of the socket is over. With ``manual_ack`` paho
+    sends no PUBACK (QoS 1) or PUBCOMP (QoS 2) by itself: the node acknowledges each message
+    with ``paho.ack(mid, qos)`` once the flow has it durably (docs/delivery.md).
 
     paho's own in-flight limit is off: the nodes keep their own window (paho's costs a scan
     of every unacknowledged message per acknowledgement). Its log is off unless
@@ -211,6 +214,8 @@ def make_client(
     BufferedReads.install(paho_instance, on_publish, on_read_end)
     if on_message is not None:
         paho_instance.on_message = on_message
+    if manual_ack:
+        paho_instance.manual_ack_set(True)
     if not _CLIENT_LOG.logger.isEnabledFor(logging.DEBUG):
         paho_instance.disable_logger()
     return client
@@ -224,6 +229,7 @@ async def connect(
     on_message: MessageCallback | None = None,
     on_publish: PublishCallback | None = None,
     on_read_end: Callable[[], None] | None = None,
+    manual_ack: bool = False,
 ) -> AsyncIterator[Connection]:
     """Connect, yield the :class:`Connection`, disconnect on exit (arguments as :func:`make_client`).
 
@@ -237,7 +243,7 @@ async def connect(
     from flowengine_nodes.mqtt import paho_fast
 
     client = make_client(settings, will=will, on_message=on_message, on_publish=on_publish,
-                         on_read_end=on_read_end)
+                         on_read_end=on_read_end, manual_ack=manual_ack)
     paho_instance = paho_fast.paho_client(client)
     if paho_fast.FAST:
         writer = partial(paho_fast.write_packets, paho_instance)

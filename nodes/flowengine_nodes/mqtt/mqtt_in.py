@@ -116,6 +116,10 @@ class MqttIn(Source[MqttInConfig]):
     retried slowly. Messages are read in batches from the client's callback, without a
     task or an ``await`` per message; the flow's backpressure is checked once per batch.
     A flow that falls 100,000 messages behind drops new ones (counted in ``dropped``).
+    With ``clean_session: false`` and ``qos`` 1 a message is acknowledged to the broker
+    (PUBACK) only once every sink it reached has it durably (docs/delivery.md): a killed
+    runner gets what it had not finished again from the broker, whose in-flight window
+    (Mosquitto's ``max_inflight_messages``, MQTT 5's Receive Maximum) bounds the memory.
 
     Example:
         ```yaml
@@ -154,6 +158,12 @@ class MqttIn(Source[MqttInConfig]):
         self._name = f"mqtt-in '{self.id}'"
         #: The connection's state, as supervision reports it.
         self.status = ConnectionStatus()
+        #: A persistent session acknowledges (PUBACK) only what the flow has durably (docs/delivery.md).
+        self._manual_ack = not config.clean_session and config.qos > 0
+        #: Messages taken from the inbox so far (emitted or failed), to match acks to batches.
+        self._taken = 0
+        #: QoS 1/2 messages received, not yet acknowledged: (taken count once emitted, client, mid, qos).
+        self._unacked: deque[tuple[int, Any, int, int]] = deque()
 
     async def start(self) -> None:
         """Read the TLS files (the connection is made by :meth:`run`).
@@ -182,7 +192,7 @@ class MqttIn(Source[MqttInConfig]):
         settings = self._settings
         assert settings is not None
         async with connect(settings, on_message=self._on_message, on_publish=self._on_publish,
-                           on_read_end=self._on_read_end) as connection:
+                           on_read_end=self._on_read_end, manual_ack=self._manual_ack) as connection:
             await self._subscribe(connection.client)
             connected()
             await wait_disconnected(connection.client)
@@ -203,6 +213,8 @@ class MqttIn(Source[MqttInConfig]):
             self._dropped()
             return
         inbox.append((message.topic, message.payload, message.retain))
+        if self._manual_ack and message.qos:
+            self._unacked.append((self._taken + len(inbox), client, message.mid, message.qos))
         if not self._arrived.is_set():
             self._arrived.set()
 
@@ -260,6 +272,7 @@ class MqttIn(Source[MqttInConfig]):
         bad_payload = self._bad_payload
 
         counters = self.counters
+        manual = self._manual_ack
 
         def emit_batch(count: int) -> None:
             counters["received"] += count
@@ -275,6 +288,9 @@ class MqttIn(Source[MqttInConfig]):
                     continue
                 meta = {"ts": ts, "source": source, "retain": True} if retain else {"ts": ts, "source": source}
                 emit(Message(topic, payload, meta))
+            if manual:
+                self._taken += count
+                self._ack_when_durable()
 
         self._emit_batch = emit_batch
         try:
@@ -297,6 +313,21 @@ class MqttIn(Source[MqttInConfig]):
         """A reload re-bound ``out``: the next batch goes to the new wiring."""
         self._out = self.emitter()
 
+    def _ack_when_durable(self) -> None:
+        """Acknowledge to the broker the messages just emitted, once the flow has them durably.
+
+        On a connection lost meanwhile the acknowledgement cannot go out: the broker sends
+        those messages again on the next one (duplicates, never losses).
+        """
+        unacked = self._unacked
+        taken = self._taken
+        acks: list[tuple[Any, int, int]] = []
+        while unacked and unacked[0][0] <= taken:
+            _, client, mid, qos = unacked.popleft()
+            acks.append((client, mid, qos))
+        if acks:
+            self.when_durable(lambda: _send_acks(acks))
+
     def _decoder(self) -> Callable[[bytes], Any]:
         fmt = self.config.format
         if fmt == "bytes":
@@ -312,3 +343,10 @@ class MqttIn(Source[MqttInConfig]):
 
     def _bad_payload(self, topic: str, raw: bytes, ts: float, exc: ValueError) -> None:
         self.fail(Message(topic, raw.decode(errors="replace"), {"ts": ts, "source": self.id}), exc)
+
+
+def _send_acks(acks: list[tuple[Any, int, int]]) -> None:
+    """Send the PUBACKs (PUBCOMPs) of durable messages; on a lost connection paho refuses them quietly."""
+    for client, mid, qos in acks:
+        client.ack(mid, qos)
+    acks[-1][0].loop_write()  # out now, not a turn of the loop later: the broker's window refills sooner

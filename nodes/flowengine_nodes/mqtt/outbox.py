@@ -142,10 +142,11 @@ class Outbox:
             db.executemany(
                 "INSERT INTO outbox (seq, topic, payload, qos, retain) VALUES (?, ?, ?, ?, ?)", rows
             )
+            db.execute("COMMIT")  # inside: a commit refused (disk full) rolls back, the batch is retried
         except BaseException:
-            db.execute("ROLLBACK")
+            if db.in_transaction:
+                db.execute("ROLLBACK")
             raise
-        db.execute("COMMIT")
         self._next_seq = first + len(rows)
         self._count += len(rows)
         if self._cached:

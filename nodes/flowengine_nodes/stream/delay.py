@@ -6,7 +6,20 @@ from typing import ClassVar
 
 from pydantic import Field
 
-from flowengine import Duration, Message, NodeConfig, NodeContext, Transform, event_time
+from flowengine import (
+    Duration,
+    Message,
+    NodeConfig,
+    NodeContext,
+    Transform,
+    event_time,
+    json_safe,
+    message_from_state,
+    message_to_state,
+)
+
+#: State keys of held messages: this prefix and a zero-padded arrival number (restored in order).
+HELD = "held/"
 
 
 class DelayConfig(NodeConfig):
@@ -21,7 +34,11 @@ class Delay(Transform[DelayConfig]):
     A message stamped ``ts`` leaves at ``ts + for``: on a live flow when the wall clock gets
     there, in a replay when the data carries event time past it. Messages with the same
     release time leave in arrival order. When the input ends, pending messages leave at
-    their release times (CONTRACT §5). Pending messages are kept in memory only.
+    their release times (CONTRACT §5). With a state file (the default), each held message
+    is stored in the flow's state before the input that brought it is acknowledged, and
+    forgotten there once its release is durable downstream; a restarted run releases what
+    an earlier one still held (docs/delivery.md). With ``state: memory`` they are held in
+    memory only.
 
     Example:
         ```yaml
@@ -46,6 +63,20 @@ class Delay(Transform[DelayConfig]):
     def __init__(self, config: DelayConfig, context: NodeContext) -> None:
         super().__init__(config, context)
         self._schedule = context.schedule()
+        self._durable = context.state.durable
+        self._arrivals = 0
+
+    async def start(self) -> None:
+        """Hold again what an earlier run stored and had not released durably."""
+        if not self._durable:
+            return
+        restored = 0
+        for key, value in self.context.state.items(HELD):
+            self._arrivals = int(key[len(HELD):]) + 1
+            self._hold(message_from_state(value["msg"]), float(value["release"]), key)
+            restored += 1
+        if restored:
+            self.logger.info("delay '%s': holding %d message(s) again from the flow's state", self.id, restored)
 
     def process(self, msg: Message) -> Message | None:
         """Hold ``msg`` until ``meta.ts + for``; nothing leaves now (unless ``for`` is 0)."""
@@ -54,8 +85,26 @@ class Delay(Transform[DelayConfig]):
         if self.config.for_ <= 0:
             return msg
         release = ts + self.config.for_
-        self._schedule.add(release, lambda: self.emit(msg.evolve(meta={**msg.meta, "ts": release})))
+        key = None
+        if self._durable:
+            key = f"{HELD}{self._arrivals:016d}"
+            self._arrivals += 1
+            stored = {"release": release, "msg": message_to_state(msg)}
+            try:
+                self.context.state.set(key, stored)
+            except TypeError:
+                self.context.state.set(key, json_safe(stored))
+        self._hold(msg, release, key)
         return None
+
+    def _hold(self, msg: Message, release: float, key: str | None) -> None:
+        def release_it() -> None:
+            self.emit(msg.evolve(meta={**msg.meta, "ts": release}))
+            if key is not None:
+                state = self.context.state
+                self.when_durable(lambda: state.delete(key))
+
+        self._schedule.add(release, release_it)
 
     def flush(self) -> None:
         """The input has ended: release every pending message at its time."""

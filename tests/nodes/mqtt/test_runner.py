@@ -10,21 +10,11 @@ import sys
 import time
 from pathlib import Path
 
+from tests.delivery.harness import write_capture
 from tests.mosquitto import Mosquitto, ReceivedMessage, Subscribe, Subscriber, publish_messages
 
 FLOWENGINE = [sys.executable, "-m", "flowengine.cli"]
-IEEE = "00:15:8d:00:01:02:03:04"
 LANES = 3
-
-
-def write_capture(path: Path, count: int) -> None:
-    """Raw reports 1 ms apart, each carrying its number (``seq``) and a lane (its topic)."""
-    with path.open("w") as capture:
-        for seq in range(count):
-            capture.write(json.dumps({
-                "ts": 1_700_000_000 + seq / 1000, "ieee": IEEE, "endpoint": 1, "profile": 260, "cluster": 6,
-                "frame": "18010a00001001", "seq": seq, "lane": seq % LANES,
-            }) + "\n")
 
 
 def sigkill_flow(broker: Mosquitto) -> str:

@@ -72,6 +72,7 @@ nodes:
   - id: out
     type: file
     path: out.jsonl
+    fsync: never  # the replay's position follows the line at once: a kill after it sees no duplicate
 """
 
 
