@@ -59,12 +59,13 @@ LIFECYCLE_TIMEOUT = 30.0
 T = TypeVar("T")
 
 
-def error_message(msg: Message, node_id: str, exc: BaseException) -> Message:
+def error_message(msg: Message, node_id: str, exc: BaseException, **details: Any) -> Message:
     """Return ``msg`` for the ``errors`` port: ``meta.error`` = ``{node, type, message}`` (CONTRACT §1).
 
     The one place the error record is built; nodes call :meth:`Node.fail`, which uses it.
+    ``details`` are further keys of the record a node adds (a command's ``device``, …).
     """
-    error = {"node": node_id, "type": type(exc).__name__, "message": str(exc)}
+    error = {"node": node_id, "type": type(exc).__name__, "message": str(exc), **details}
     return msg.evolve(meta={**msg.meta, "error": error})
 
 

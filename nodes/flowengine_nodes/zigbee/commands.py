@@ -28,7 +28,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
-from flowengine import Message
+from flowengine import ERRORS_PORT, Message, error_message
 from flowengine_nodes.devices.definitions import Definition, default_registry
 from flowengine_nodes.devices.requests import Kind, parse_request, run_request
 from flowengine_nodes.devices.to_zigbee import CommandError, ZclRequest
@@ -311,10 +311,8 @@ class Commander:
         node.counters["command_errors"] += 1
         node.logger.warning("zigbee %s: %s %s to '%s' failed: %s", node.id, command.kind, command.request,
                             command.name, text)
-        error = {"node": node.id, "type": "CommandError", "message": text, "device": command.name,
-                 "command": command.request}
-        origin = command.origin
-        node.emit(origin.evolve(meta={**origin.meta, "error": error}), "errors")
+        node.emit(error_message(command.origin, node.id, CommandError(text), device=command.name,
+                                command=command.request), ERRORS_PORT)
 
 
 def _find_device(app: Any, ieee: str) -> Any:
