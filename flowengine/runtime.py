@@ -84,14 +84,17 @@ def changed_nodes(old: FlowGraph, new: FlowGraph) -> set[str]:
     A node changed when its type, config or ``disabled`` flag did; a change of its wires
     alone does not restart it (the engine re-binds its ports).
     """
-    ids = set(old.nodes) | set(new.nodes)
     changed = set()
-    for node_id in ids:
+    for node_id in set(old.nodes) | set(new.nodes):
         before, after = old.nodes.get(node_id), new.nodes.get(node_id)
-        if before is None or after is None or before.type != after.type or before.config != after.config \
-                or before.disabled != after.disabled:
+        if before is None or after is None or not _same_node(before, after):
             changed.add(node_id)
     return changed
+
+
+def _same_node(before: NodeSpec, after: NodeSpec) -> bool:
+    """True when a node's type, config and ``disabled`` flag are as they were (its wires aside)."""
+    return (before.type, before.config, before.disabled) == (after.type, after.config, after.disabled)
 
 
 class Trampoline:
@@ -632,5 +635,4 @@ def _is_live(flow: FlowGraph) -> bool:
 
 def _unchanged(before: NodeSpec, after: NodeSpec) -> bool:
     """True when a reload kept a node as it was (same type, config and wires): it keeps its counters."""
-    return (before.type, before.config, before.wires, before.disabled) == (
-        after.type, after.config, after.wires, after.disabled)
+    return _same_node(before, after) and before.wires == after.wires
