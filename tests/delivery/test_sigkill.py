@@ -9,17 +9,22 @@ import random
 from collections.abc import Callable
 from pathlib import Path
 
-from tests.delivery.harness import fan_out, mqtt_in_to_out, replay_to_file, replay_to_mqtt
+from tests.delivery.harness import Tally, fan_out, mqtt_in_to_out, replay_to_file, replay_to_mqtt
 from tests.mosquitto import Mosquitto, Subscriber
+
+
+def _check(tally: Tally, label: str, seed: int) -> None:
+    """Print the row's figures; nothing may be lost, and at least one kill must have hit a runner."""
+    print(tally.line(label))
+    assert tally.lost == [], f"seed {seed}"
+    assert tally.kills >= 1, "no kill hit a running runner: the row tested nothing"
 
 
 def test_replay_to_file_loses_nothing_across_sigkills(tmp_path: Path) -> None:
     """replay (resume, speed 0) → file: 3 SIGKILLs at random lines, every record in the file at the end."""
     seed = random.randrange(1 << 30)
     tally = replay_to_file(tmp_path, 20_000, 3, random.Random(seed))
-    print(tally.line(f"replay → file (seed {seed})"))
-    assert tally.lost == [], f"seed {seed}"
-    assert tally.kills >= 1, "no kill hit a running runner: the row tested nothing"
+    _check(tally, f"replay → file (seed {seed})", seed)
 
 
 def test_mqtt_in_change_mqtt_out_loses_nothing_across_sigkills(
@@ -29,9 +34,7 @@ def test_mqtt_in_change_mqtt_out_loses_nothing_across_sigkills(
     seed = random.randrange(1 << 30)
     subscriber = mqtt_subscriber(mosquitto_persistent, "out/#", client_id="delivery-check")
     tally = mqtt_in_to_out(tmp_path, mosquitto_persistent, subscriber, 1_000, 3, random.Random(seed))
-    print(tally.line(f"mqtt-in → change → mqtt-out (seed {seed})"))
-    assert tally.lost == [], f"seed {seed}"
-    assert tally.kills >= 1, "no kill hit a running runner: the row tested nothing"
+    _check(tally, f"mqtt-in → change → mqtt-out (seed {seed})", seed)
 
 
 def test_replay_to_mqtt_out_loses_nothing_across_sigkills(
@@ -41,15 +44,11 @@ def test_replay_to_mqtt_out_loses_nothing_across_sigkills(
     seed = random.randrange(1 << 30)
     subscriber = mqtt_subscriber(mosquitto_persistent, "out/#", client_id="delivery-check")
     tally = replay_to_mqtt(tmp_path, mosquitto_persistent, subscriber, 5_000, 3, random.Random(seed))
-    print(tally.line(f"replay → mqtt-out (seed {seed})"))
-    assert tally.lost == [], f"seed {seed}"
-    assert tally.kills >= 1, "no kill hit a running runner: the row tested nothing"
+    _check(tally, f"replay → mqtt-out (seed {seed})", seed)
 
 
 def test_fan_out_with_a_filter_and_a_rule_loses_nothing_across_sigkills(tmp_path: Path) -> None:
     """replay → (filter → file, rule → file, file): 3 SIGKILLs, every output complete at the end."""
     seed = random.randrange(1 << 30)
     tally = fan_out(tmp_path, 20_000, 3, random.Random(seed))
-    print(tally.line(f"fan-out (seed {seed})"))
-    assert tally.lost == [], f"seed {seed}"
-    assert tally.kills >= 1, "no kill hit a running runner: the row tested nothing"
+    _check(tally, f"fan-out (seed {seed})", seed)
