@@ -191,6 +191,10 @@ def test_outbox_limit_applies_the_overflow_policy(mosquitto_persistent: Mosquitt
     assert numbers(subscriber, "full/t") == kept
 
 
+# paho keeps a wake-up socket pair per client; when the broker drops mid-publish, aiomqtt's writer
+# callback can race the socket's close (asyncio logs "Bad file descriptor") and the pair of a dead
+# client is sometimes left for the garbage collector: a third-party leak, seen once in a CI run.
+@pytest.mark.allow_leaks("fds")
 def test_at_least_once_in_order_across_five_broker_restarts(
     mosquitto_persistent: Mosquitto, mqtt_subscriber: Subscribe, tmp_path: Path
 ) -> None:
