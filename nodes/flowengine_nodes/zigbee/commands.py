@@ -65,41 +65,12 @@ def normal_ieee(text: str) -> str:
     return ":".join(digits[i:i + 2] for i in range(0, 16, 2))
 
 
-#: zigpy drops a frame identical to one the same device sent in the last 10 s (its packet debouncer).
-#: A device's default response repeats byte for byte when the same command comes back with the same
-#: ZCL sequence number, so a sequence number is used again for a device only after this long.
-SEQUENCE_REUSE = 10.5  # zigpy's window, plus a margin for the answer's travel
-
-
-class SequencePool:
-    """ZCL sequence numbers for one device, none used twice within :data:`SEQUENCE_REUSE` seconds.
-
-    This is the pacing of a burst: at most 255 requests per device per 10 s go out, what zigpy can
-    tell apart; the next waits for the oldest number to come free. Other devices are not held up.
-    """
-
-    def __init__(self) -> None:
-        self.used: dict[int, float] = {}
-
-    async def take(self, next_sequence: Any) -> int:
-        """Return a sequence number free for this device, waiting when all 256 were used lately."""
-        while True:
-            now = time.monotonic()
-            for _ in range(256):
-                sequence = int(next_sequence()) & 0xFF
-                if now - self.used.get(sequence, -SEQUENCE_REUSE) >= SEQUENCE_REUSE:
-                    self.used[sequence] = now
-                    return sequence
-            await asyncio.sleep(min(self.used.values()) + SEQUENCE_REUSE - now)
-
-
 class ZigpyTarget:
     """Sends a converter's frames to one device through zigpy and waits for each answer."""
 
-    def __init__(self, device: Any, timeout: float, sequences: SequencePool | None = None) -> None:
+    def __init__(self, device: Any, timeout: float) -> None:
         self.device = device
         self.timeout = timeout
-        self.sequences = sequences or SequencePool()
         self.manufacturer_code: int | None = getattr(device, "manufacturer_id", None)
 
     def _endpoint(self, cluster: int) -> int:
@@ -111,7 +82,9 @@ class ZigpyTarget:
     async def send(self, request: ZclRequest) -> Mapping[int, Any]:
         """Send ``request``; return the read response's values; raise CommandError on no/bad answer."""
         device = self.device
-        sequence = await self.sequences.take(device.get_sequence)
+        # A sequence number may repeat within seconds (8 bits, a burst): the stack lets an answer
+        # that matches the waiting request through zigpy's duplicate filter (zigbee/stack.py).
+        sequence = int(device.get_sequence()) & 0xFF
         try:
             reply = await device.request(
                 profile=HA_PROFILE, cluster=request.cluster, src_ep=1, dst_ep=self._endpoint(request.cluster),
@@ -122,8 +95,6 @@ class ZigpyTarget:
             raise CommandError(f"Error: {request.name} got no answer within {self.timeout:g} s") from exc
         except Exception as exc:
             raise CommandError(f"Error: {request.name} failed ({type(exc).__name__}: {exc})") from exc
-        finally:
-            self.sequences.used[sequence] = time.monotonic()  # the window runs from the answer
         if reply is None:
             return {}
         records = getattr(reply, "status_records", None)
@@ -163,7 +134,6 @@ class Commander:
         self._idle.set()
         self.states: dict[str, dict[str, Any]] = {}
         self.stores: dict[str, dict[str, Any]] = {}
-        self.sequences: dict[str, SequencePool] = {}
 
     # ---- arrival --------------------------------------------------------------------------
 
@@ -291,7 +261,7 @@ class Commander:
         state = self.states.get(command.ieee, {})
         outcome = await run_request(
             command.kind, command.request, name=command.name, converters=command.definition.to_zigbee,
-            target=ZigpyTarget(device, self.timeout, self.sequences.setdefault(command.ieee, SequencePool())),
+            target=ZigpyTarget(device, self.timeout),
             state=state, options=command.definition.option_defaults(),
             model=command.definition.model, store=self.stores.setdefault(command.ieee, {}),
             homeassistant=self.homeassistant,
