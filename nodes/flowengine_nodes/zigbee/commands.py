@@ -24,11 +24,12 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections import deque
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
-from flowengine import ERRORS_PORT, Message, error_message
+from flowengine import ERRORS_PORT, Holding, Message, error_message
 from flowengine_nodes.devices.definitions import Definition, default_registry
 from flowengine_nodes.devices.requests import Kind, parse_request, run_request
 from flowengine_nodes.devices.to_zigbee import CommandError, ZclRequest
@@ -132,6 +133,12 @@ class Commander:
         self.unfinished = 0  # taken, not yet run or dropped
         self._idle = asyncio.Event()
         self._idle.set()
+        #: Commands that arrived before the coordinator's first connection, (arrival, message) in order;
+        #: None from that connection on. See :meth:`connected`.
+        self.held: deque[tuple[float, Message]] | None = deque()
+        #: The held commands, for the acknowledgement of what brought them (the node's ``holding``).
+        self.holding = Holding()
+        self._held_arrived = asyncio.Event()
         self.states: dict[str, dict[str, Any]] = {}
         self.stores: dict[str, dict[str, Any]] = {}
 
@@ -155,9 +162,70 @@ class Commander:
         return kind, str(reference), attribute
 
     def submit(self, msg: Message) -> None:
-        """Check a command message and queue it; raise CommandRefused (nothing sent) when it cannot run."""
+        """Check a command message and queue it; raise CommandRefused (nothing sent) when it cannot run.
+
+        Before the coordinator's first connection the message is held instead (see :meth:`connected`).
+        """
+        if self.held is not None:
+            self._hold(msg)
+            return
+        self._take(msg, time.monotonic())
+
+    def _hold(self, msg: Message) -> None:
+        assert self.held is not None
+        if not self.held:
+            self.node.logger.info("zigbee %s: commands wait for the coordinator's first connection (at most %g s)",
+                                  self.node.id, self.expiry)
+            self._held_arrived.set()
+        self.held.append((time.monotonic(), msg))
+        self.holding.hold()
+        self._idle.clear()
+
+    def connected(self) -> None:
+        """The coordinator is connected: take the commands held since the start, in order.
+
+        Each counts as taken (queued, or refused with its error on ``errors``) from here on: the
+        upstream source's acknowledgement (``mqtt-in``'s PUBACK) waited for it. Its expiry runs from
+        its arrival. Only the first connection does this: a coordinator lost later refuses at once.
+        """
+        held, self.held = self.held, None
+        self._held_arrived.set()
+        while held:
+            arrived, msg = held.popleft()
+            try:
+                self._take(msg, arrived)
+            except CommandRefused as exc:
+                self.node.fail(msg, exc)
+            finally:
+                self.holding.release()
+        self._maybe_idle()
+
+    async def _expire_held(self) -> None:
+        """Drop held commands older than the expiry while the coordinator has not connected yet."""
+        while self.held is not None:
+            if not self.held:
+                self._held_arrived.clear()
+                await self._held_arrived.wait()
+                continue
+            arrived, msg = self.held[0]
+            due = arrived + self.expiry - time.monotonic()
+            if due > 0:
+                await asyncio.sleep(due)
+                continue
+            self.held.popleft()
+            self.node.counters["commands_expired"] += 1
+            self.node.logger.warning("zigbee %s: command %r on '%s' dropped: the coordinator did not connect "
+                                     "within its expiry (%g s)", self.node.id, msg.payload, msg.topic, self.expiry)
+            self.holding.release()
+            self._maybe_idle()
+
+    def _maybe_idle(self) -> None:
+        if not self.unfinished and not self.held:
+            self._idle.set()
+
+    def _take(self, msg: Message, arrived: float) -> None:
         if msg.meta.get("command") == "permit_join":
-            self._permit(msg)
+            self._permit(msg, arrived)
             return
         kind, reference, attribute = self._address(msg)
         payload = msg.payload
@@ -185,7 +253,7 @@ class Commander:
             raise CommandRefused(f"command for '{name}': model {device.model!r} has no definition")
         if kind == "set" and not any(c.convert_set is not None for c in definition.to_zigbee):
             raise CommandRefused(f"/set for '{name}' ({definition.model}): the device takes no commands (a sensor)")
-        self._enqueue(PendingCommand(kind, ieee, name, definition, request, time.monotonic(), msg))
+        self._enqueue(PendingCommand(kind, ieee, name, definition, request, arrived, msg))
         self.node.counters["commands_taken"] += 1
 
     def _enqueue(self, command: PendingCommand) -> None:
@@ -201,25 +269,26 @@ class Commander:
         self.unfinished += 1
         self._idle.clear()
 
-    def _permit(self, msg: Message) -> None:
+    def _permit(self, msg: Message, arrived: float) -> None:
         """``meta.command: permit_join``, payload ``{"time": N}``: open (or close, 0) the network."""
         seconds = msg.payload.get("time") if isinstance(msg.payload, dict) else None
         if not isinstance(seconds, int) or isinstance(seconds, bool) or not 0 <= seconds <= 254:
             raise CommandRefused(f"permit_join needs {{\"time\": 0-254}}, not {msg.payload!r}")
         if self.node.application is None or not self.node.connected.is_set():
             raise CommandRefused("permit_join refused: the coordinator is not connected (reconnecting)")
-        self._enqueue(PendingCommand("permit_join", "", "", None, {"time": seconds}, time.monotonic(), msg))
+        self._enqueue(PendingCommand("permit_join", "", "", None, {"time": seconds}, arrived, msg))
 
     # ---- execution -----------------------------------------------------------------------------
 
     async def serve(self) -> None:
         """Run each device's queued commands one at a time (devices side by side), until cancelled."""
         async with asyncio.TaskGroup() as group:
+            group.create_task(self._expire_held())
             while True:
                 group.create_task(self._serve_device(await self._new_queues.get()))
 
     async def join(self) -> None:
-        """Wait until every command taken so far has been run or dropped."""
+        """Wait until every command taken or held so far has been run or dropped."""
         await self._idle.wait()
 
     async def _serve_device(self, queue: asyncio.Queue[PendingCommand]) -> None:
@@ -236,8 +305,7 @@ class Commander:
                 await self._run(command)
             finally:
                 self.unfinished -= 1
-                if not self.unfinished:
-                    self._idle.set()
+                self._maybe_idle()
 
     async def _run(self, command: PendingCommand) -> None:
         node = self.node

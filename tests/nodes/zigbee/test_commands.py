@@ -23,6 +23,7 @@ from flowengine_nodes.emulator.ikea import TradfriBulb
 from flowengine_nodes.emulator.scenario import load_scenario
 from flowengine_nodes.emulator.xiaomi import SmartPlug
 from flowengine_nodes.zigbee.commands import CommandRefused
+from tests.mosquitto import free_port
 from tests.nodes.zigbee.harness import Running, Watcher, formed_emulator
 
 SCENARIO = Path(__file__).resolve().parents[3] / "flows" / "scenarios" / "household.yaml"
@@ -140,11 +141,60 @@ def test_commands_switch_read_fail_and_refuse(tmp_path: Path) -> None:
     run_sync(run())
 
 
-def test_a_command_without_a_coordinator_is_refused_at_once(tmp_path: Path) -> None:
-    running = Running(tmp_path, device="emulated")
-    with pytest.raises(CommandRefused, match="coordinator is not connected"):
+def test_a_command_before_the_first_connection_waits_for_it_one_after_a_loss_is_refused_at_once(
+    tmp_path: Path,
+) -> None:
+    """At the start a command waits (held: its upstream acknowledgement waits too); later a lost stick refuses."""
+    devices = [d for d in load_scenario(SCENARIO).build_devices() if d.name == "hall_light"]
+    bulb = devices[0]
+    assert isinstance(bulb, TradfriBulb)
+
+    async def run() -> None:
+        async with _paired(tmp_path, devices):
+            pass  # zigpy's database and the stick now know the bulb, as after any earlier run
+        emulator = formed_emulator(tmp_path, *devices)
+        await emulator.start()
+        try:
+            running = Running(tmp_path, device=emulator.device_path, database="zigbee.db")
+            state = Watcher()
+            running.node.bind_output("state", state)
+            running.node.receive(_command(bulb.ieee, {"state": "ON", "brightness": 77}))
+            assert len(running.node.commands.holding) == 1  # held: neither taken nor refused
+            assert running.node.counters["commands_taken"] == 0
+            async with running:
+                await running.wait_connected()
+                await running.node.commands.join()
+                assert len(running.node.commands.holding) == 0
+                assert running.node.counters["commands_taken"] == 1
+                assert [m.payload for m in state.messages] == [{"state": "ON", "brightness": 77}]
+                assert (bulb.on, bulb.level) == (True, 77)
+
+                mark = len(running.events.messages)
+                await emulator.aclose()  # the stick unplugged
+                await running.events.wait_for(
+                    lambda m: m.payload["event"] == "coordinator" and m.payload["state"] == "disconnected", start=mark)
+                with pytest.raises(CommandRefused, match="coordinator is not connected"):
+                    running.node.receive(_command(bulb.ieee, {"state": "OFF"}))
+                assert len(running.node.commands.holding) == 0
+        finally:
+            await emulator.aclose()
+
+    run_sync(run())
+
+
+def test_a_command_held_for_a_coordinator_that_never_connects_expires(tmp_path: Path) -> None:
+    async def run() -> None:
+        nothing_listens = f"socket://127.0.0.1:{free_port()}"
+        running = Running(tmp_path, device=nothing_listens, database="zigbee.db", command_expiry=0.2)
         running.node.receive(_command("zigbee2mqtt/hall_light/set", {"state": "ON"}))
-    running.store.close()
+        assert len(running.node.commands.holding) == 1
+        async with running:
+            await running.node.commands.join()
+            assert running.node.counters["commands_expired"] == 1
+            assert len(running.node.commands.holding) == 0
+            assert running.node.commands.holding.settled == 1
+
+    run_sync(run())
 
 
 def test_an_expired_command_is_dropped_and_counted_never_sent(tmp_path: Path) -> None:
