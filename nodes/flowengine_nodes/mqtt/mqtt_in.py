@@ -346,7 +346,12 @@ class MqttIn(Source[MqttInConfig]):
 
 
 def _send_acks(acks: list[tuple[Any, int, int]]) -> None:
-    """Send the PUBACKs (PUBCOMPs) of durable messages; on a lost connection paho refuses them quietly."""
+    """Send the PUBACKs (PUBCOMPs) of durable messages; on a lost connection paho refuses them quietly.
+
+    paho queues them and asks aiomqtt for a writer, which writes them all in one go on the next turn
+    of the loop. Not written here directly: aiomqtt adds its writer a turn later (``call_soon``) but
+    removes it at once, so a direct write (which removes it) left that writer registered for
+    nothing, and the loop called it again and again while the socket was writable (a busy loop).
+    """
     for client, mid, qos in acks:
         client.ack(mid, qos)
-    acks[-1][0].loop_write()  # out now, not a turn of the loop later: the broker's window refills sooner
