@@ -8,7 +8,9 @@ text, or a bare ``ON``/``OFF``/``TOGGLE``; for ``/set/<attribute>`` the value).
 
 What is checked when the message arrives (refused at once: the engine routes it to ``errors`` and
 logs it; nothing is sent): the payload parses, the coordinator is connected, the device is known to
-zigpy and has a definition, and a ``set`` goes to a device with commands (a sensor has none).
+zigpy and has a definition, and a ``set`` goes to a device with commands (a sensor has none). A
+command that arrives before the coordinator's first connection waits for it instead (held, see
+:meth:`Commander.connected`; the node's ``holding`` keeps what brought it unacknowledged meanwhile).
 Accepted commands wait in one queue per device (``command_queue`` in all), each served one command
 at a time, so a device's commands go out in order and no faster than it answers, while a device that
 must wait does not hold up the others; one that waited longer than ``command_expiry`` is dropped and
@@ -194,7 +196,7 @@ class Commander:
             arrived, msg = held.popleft()
             try:
                 self._take(msg, arrived)
-            except CommandRefused as exc:
+            except Exception as exc:  # noqa: BLE001 - refused as on arrival: routed to errors, not raised
                 self.node.fail(msg, exc)
             finally:
                 self.holding.release()

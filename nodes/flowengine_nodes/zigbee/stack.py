@@ -9,7 +9,8 @@ listing node types) never pays for zigpy (lazy loading). What lives here:
   flow decodes itself away from zigpy (below), and shields zigpy-deconz's data poller
   from exceptions raised while zigpy handles the packet (a frame shorter than a ZCL
   header raises ``ValueError`` there, and the poller then sleeps a second before it polls
-  again, stalling every frame behind it).
+  again, stalling every frame behind it), and lets an answer to a request still waiting for it
+  through zigpy's duplicate filter (:func:`duplicates_let_through`).
 * its :meth:`~FlowControllerApplication.connect` opens the stick as zigpy-deconz does,
   with :class:`~flowengine_nodes.zigbee.deconz_fast.FastDeconz` reading the two frames
   each device frame costs (the indication answer and the state change) directly.
