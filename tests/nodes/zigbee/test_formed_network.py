@@ -282,3 +282,19 @@ async def _a_second_run_on_the_same_stick_and_database_asks_no_device_anything(t
 def test_interview_steps_are_named(request_: ApsRequest, step: str | None) -> None:
     found = interview_step(request_)
     assert found == step if step is None else step in (found or "")
+
+
+def test_an_emulated_zigbee_node_takes_its_scenario_network(tmp_path: Path) -> None:
+    run_sync(_an_emulated_zigbee_node_takes_its_scenario_network(tmp_path))
+
+
+async def _an_emulated_zigbee_node_takes_its_scenario_network(tmp_path: Path) -> None:
+    (tmp_path / "scenario.yaml").write_text(SCENARIO)
+    async with Running(tmp_path, device="emulated", scenario="scenario.yaml", database="zigbee.db") as running:
+        await running.wait_connected()
+        assert zigpy_network(running)["pan_id"] == "4b1d"
+        assert zigpy_network(running)["coordinator_ieee"] == "00212effff0a0b0c"
+        emulator = running.node.emulator
+        assert emulator is not None
+        assert emulator.device("hall_motion").joined
+        assert emulator.stick.frame_counter >= 70000
