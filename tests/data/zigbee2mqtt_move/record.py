@@ -6,19 +6,19 @@ What it does and what it writes is in README.md beside this script. In short:
    Zigbee2MQTT (``adapter: deconz`` over ``tcp://``, base topic ``house``); the eight
    household devices announce themselves and are interviewed, renamed to friendly names with
    spaces and ``/``, given device options, and each sends reports; Zigbee2MQTT is stopped and
-   the data folder it leaves (``configuration.yaml``, ``database.db``, ``state.json``,
-   ``coordinator_backup.json``) and the stick it leaves (``stick.json``) are kept;
+   the data folder it leaves (``configuration.yaml``, ``secret.yaml``, ``database.db``,
+   ``state.json``, ``coordinator_backup.json``) and the stick it leaves (``stick.json``) are kept;
 2. **restart**: Zigbee2MQTT starts again on that folder and on that stick, whose devices are
    already members of the network (they never announce again), the frames of
    ``restart_frames.jsonl`` are replayed one by one, and everything it publishes is written,
    in order, to ``restart_published.jsonl``, every request it sends to the stick to
    ``restart_requests.jsonl``;
-3. **export** (with ``--exported DIR``, a folder written by ``flowengine export
-   zigbee2mqtt``): the same restart on that folder, written to ``export_published.jsonl`` and
-   ``export_requests.jsonl``.
+3. **export**: ``flowengine import zigbee2mqtt`` of that folder, ``flowengine export
+   zigbee2mqtt`` of the flow it wrote (kept in ``exported/``), and the same restart on the
+   exported folder, written to ``export_published.jsonl`` and ``export_requests.jsonl``.
 
     ZIGBEE2MQTT_DIR=/opt/z2m .venv/bin/python tests/data/zigbee2mqtt_move/record.py
-    ZIGBEE2MQTT_DIR=/opt/z2m .venv/bin/python tests/data/zigbee2mqtt_move/record.py --only export --exported DIR
+    ZIGBEE2MQTT_DIR=/opt/z2m .venv/bin/python tests/data/zigbee2mqtt_move/record.py --only export
 
 ``ZIGBEE2MQTT_DIR`` names a folder holding ``node_modules/zigbee2mqtt`` (``npm install
 zigbee2mqtt@2.14.1``) and a node >= 22.2 (as for ``benchmarks/radio_path.py``).
