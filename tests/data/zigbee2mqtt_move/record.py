@@ -6,15 +6,16 @@ What it does and what it writes is in README.md beside this script. In short:
    Zigbee2MQTT (``adapter: deconz`` over ``tcp://``, base topic ``house``); the eight
    household devices announce themselves and are interviewed, renamed to friendly names with
    spaces and ``/``, given device options, and each sends reports; Zigbee2MQTT is stopped and
-   the data folder it leaves (``configuration.yaml``, ``secret.yaml``, ``database.db``,
-   ``state.json``, ``coordinator_backup.json``) and the stick it leaves (``stick.json``) are kept;
+   the data folder it leaves (``configuration.yaml``, ``database.db``, ``state.json``,
+   ``coordinator_backup.json``; ``secret.yaml`` with ``--mqtt-account``) and the stick it
+   leaves (``stick.json``) are kept;
 2. **restart**: Zigbee2MQTT starts again on that folder and on that stick, whose devices are
    already members of the network (they never announce again), the frames of
    ``restart_frames.jsonl`` are replayed one by one, and everything it publishes is written,
    in order, to ``restart_published.jsonl``, every request it sends to the stick to
    ``restart_requests.jsonl``;
 3. **export**: ``flowengine import zigbee2mqtt`` of that folder, ``flowengine export
-   zigbee2mqtt`` of the flow it wrote (kept in ``exported/``), and the same restart on the
+   zigbee2mqtt`` of the flow it wrote, and the same restart on the
    exported folder, written to ``export_published.jsonl`` and ``export_requests.jsonl``.
 
     ZIGBEE2MQTT_DIR=/opt/z2m .venv/bin/python tests/data/zigbee2mqtt_move/record.py
@@ -63,8 +64,10 @@ BASE = "house"
 PLACEHOLDER_SERIAL = "tcp://127.0.0.1:6638"
 PLACEHOLDER_BROKER = "mqtt://127.0.0.1:1883"
 LOG_LEVEL = os.environ.get("RECORD_LOG_LEVEL", "info")
-#: The household's broker account, kept in secret.yaml and named with '!secret' as Zigbee2MQTT does (fake).
+#: With --mqtt-account: the broker account (fake), kept in secret.yaml and named with '!secret' as
+#: Zigbee2MQTT does; what every MQTT client of the script logs in with (empty: none).
 MQTT_USER, MQTT_PASSWORD = "house", "fake-household-password"
+ACCOUNT: dict[str, str] = {}
 #: The stick's IEEE and the network Zigbee2MQTT is configured with: fixed, so that a new recording
 #: changes no address or key (all fake, generated once by Zigbee2MQTT's GENERATE).
 COORDINATOR_IEEE = "00:21:2e:4b:19:db:5d:ec"
@@ -194,8 +197,8 @@ class Recorder:
             self.port,
             identifier=f"recorder-{os.getpid()}",
             protocol=aiomqtt.ProtocolVersion.V5,
-            username=MQTT_USER,
-            password=MQTT_PASSWORD,
+            username=ACCOUNT.get("username"),
+            password=ACCOUNT.get("password"),
         ) as client:
             await client.subscribe("#", options=SubscribeOptions(qos=1, retainAsPublished=True))
             ready.set()
@@ -308,14 +311,13 @@ async def request(
 
 
 def configuration(emulator_port: int, broker_port: int) -> str:
-    """The configuration.yaml Zigbee2MQTT starts with: a household's, the broker account in secret.yaml."""
+    """The configuration.yaml Zigbee2MQTT starts with: a household's (the broker account in secret.yaml)."""
+    account = "  user: '!secret mqtt_user'\n  password: '!secret mqtt_password'\n" if ACCOUNT else ""
     return f"""version: 5
 mqtt:
   base_topic: {BASE}
   server: mqtt://127.0.0.1:{broker_port}
-  user: '!secret mqtt_user'
-  password: '!secret mqtt_password'
-serial:
+{account}serial:
   port: tcp://127.0.0.1:{emulator_port}
   adapter: deconz
 frontend:
@@ -390,7 +392,7 @@ class Bench:
         binary = mosquitto_binary()
         if binary is None:
             raise SystemExit("record: mosquitto is not installed (bash tests/bootstrap.sh)")
-        broker = Mosquitto(root / "broker", binary=binary, passwords={MQTT_USER: MQTT_PASSWORD})
+        broker = Mosquitto(root / "broker", binary=binary, passwords={MQTT_USER: MQTT_PASSWORD} if ACCOUNT else None)
         broker.start()
         stick = StickState.load(stick_file)
         if not stick.formed:
@@ -470,7 +472,8 @@ async def pair(root: Path, z2m_dir: Path, node: str, out: Path) -> None:
     data = root / "pair" / "data"
     data.mkdir(parents=True)
     (data / "configuration.yaml").write_text(configuration(bench.emulator.port, bench.broker.port))
-    (data / "secret.yaml").write_text(f"mqtt_user: {MQTT_USER}\nmqtt_password: {MQTT_PASSWORD}\n")
+    if ACCOUNT:
+        (data / "secret.yaml").write_text(f"mqtt_user: {MQTT_USER}\nmqtt_password: {MQTT_PASSWORD}\n")
     zigbee2mqtt = Zigbee2Mqtt(z2m_dir, node, data)
     recorder = bench.recorder
     try:
@@ -481,8 +484,8 @@ async def pair(root: Path, z2m_dir: Path, node: str, out: Path) -> None:
             "127.0.0.1",
             bench.broker.port,
             identifier=f"record-{os.getpid()}",
-            username=MQTT_USER,
-            password=MQTT_PASSWORD,
+            username=ACCOUNT.get("username"),
+            password=ACCOUNT.get("password"),
         ) as client:
             await request(recorder, client, "permit_join", {"time": 254}, retry=True)
             for device in bench.emulator.devices.values():
@@ -516,6 +519,8 @@ async def pair(root: Path, z2m_dir: Path, node: str, out: Path) -> None:
         shutil.rmtree(folder)
     folder.mkdir(parents=True)
     for name in ("configuration.yaml", "secret.yaml", "database.db", "state.json", "coordinator_backup.json"):
+        if not (data / name).exists():
+            continue
         text = (data / name).read_text(encoding="utf-8")
         (folder / name).write_text(
             set_ports(text, PLACEHOLDER_SERIAL, PLACEHOLDER_BROKER) if name == "configuration.yaml" else text,
@@ -632,8 +637,7 @@ def installed_zigbee2mqtt() -> tuple[Path, str]:
 def exported_folder(root: Path, out: Path, python: str) -> Path | None:
     """Import the kept data folder with ``flowengine import zigbee2mqtt`` and export it back; ``None`` without them.
 
-    ``python`` runs ``-m flowengine.cli`` (the checkout's, unless told otherwise). The folder it
-    exports is kept in ``out/exported`` (its network key is as fake as the rest).
+    ``python`` runs ``-m flowengine.cli`` (the checkout's, unless told otherwise).
     """
     cli = [python, "-m", "flowengine.cli"]
     probe = subprocess.run([*cli, "import", "--help"], capture_output=True, text=True, check=False, cwd=root)
@@ -648,16 +652,14 @@ def exported_folder(root: Path, out: Path, python: str) -> Path | None:
         if done.returncode != 0:
             raise SystemExit(f"record: flowengine {' '.join(command[:2])} failed:\n{done.stdout}{done.stderr}")
         log(f"export: flowengine {' '.join(command[:2])}: {done.stdout.strip().splitlines()[-1]}")
-    kept = out / "exported"
-    if kept.exists():
-        shutil.rmtree(kept)
-    shutil.copytree(target, kept)
     return target
 
 
 async def main(args: argparse.Namespace) -> None:
     """Run the steps asked for."""
     z2m_dir, node = installed_zigbee2mqtt()
+    if args.mqtt_account:
+        ACCOUNT.update(username=MQTT_USER, password=MQTT_PASSWORD)
     out: Path = args.out
     out.mkdir(parents=True, exist_ok=True)  # noqa: ASYNC240 - before anything runs
     steps = {args.only} if args.only else {"pair", "restart", "export"}
@@ -696,6 +698,11 @@ if __name__ == "__main__":
         "--flowengine-python",
         default=sys.executable,
         help="the Python whose flowengine imports and exports for step 3 (default: this one)",
+    )
+    parser.add_argument(
+        "--mqtt-account",
+        action="store_true",
+        help="the broker wants a user and password, which Zigbee2MQTT reads from secret.yaml",
     )
     parser.add_argument("--keep", action="store_true", help="keep the work folders (Zigbee2MQTT's logs)")
     asyncio.run(main(parser.parse_args()))
