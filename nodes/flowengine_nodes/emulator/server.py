@@ -62,6 +62,10 @@ MODE_NWK = 0x02
 MODE_IEEE = 0x03
 MODE_NWK_AND_IEEE = 0x04
 
+#: How many host requests, parameter writes and network state changes the records keep (the latest):
+#: enough for any test, bounded for an emulator that runs for days.
+RECORD_LIMIT = 100_000
+
 #: APS confirm status for a destination that does not answer (MAC no ack).
 CONFIRM_NO_ACK = 0xE9
 
@@ -137,12 +141,12 @@ class Emulator:
         self.air_latency = air_latency
         self.stats = EmulatorStats()
         self.permit_join_seconds: int | None = None
-        #: Every APS data request of the host, in order (:class:`HostRequest`).
-        self.requests: list[HostRequest] = []
+        #: Every APS data request of the host, in order (:class:`HostRequest`; the latest RECORD_LIMIT).
+        self.requests: deque[HostRequest] = deque(maxlen=RECORD_LIMIT)
         #: Every WRITE_PARAMETER of the host, in order: (parameter id, value as on the wire), refused ones too.
-        self.parameter_writes: list[tuple[int, bytes]] = []
+        self.parameter_writes: deque[tuple[int, bytes]] = deque(maxlen=RECORD_LIMIT)
         #: Every CHANGE_NETWORK_STATE of the host, in order: the state it asked for (0 offline, 2 connected).
-        self.network_state_changes: list[int] = []
+        self.network_state_changes: deque[int] = deque(maxlen=RECORD_LIMIT)
         #: Called with every frame written as an indication (after ``written_at`` is set).
         self.on_indication: list[Callable[[ApsFrame], None]] = []
         self._server: asyncio.Server | None = None
