@@ -60,9 +60,14 @@ def test_loading_the_node_module_does_not_import_zigpy() -> None:
         "heavy = sorted(m for m in sys.modules if m.split('.')[0] in ('zigpy', 'zigpy_deconz', 'serialx'))\n"
         "print(','.join(heavy))\n"
     )
+    assert _python(code) == ""
+
+
+def _python(code: str) -> str:
+    """Run ``code`` in a fresh interpreter at the repository's root; its output, stripped."""
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
                           cwd=Path(__file__).resolve().parents[3])
-    assert done.stdout.strip() == ""
+    return done.stdout.strip()
 
 
 _DEFERRED_CODE = """
@@ -101,9 +106,7 @@ print(json.dumps(seen))
 
 def test_zigpy_loads_ota_providers_and_cryptography_on_first_use() -> None:
     """The zigbee node's adapter defers what zigpy imports only for OTA and security; all of it still works."""
-    done = subprocess.run([sys.executable, "-c", _DEFERRED_CODE], capture_output=True, text=True, check=True,
-                          cwd=Path(__file__).resolve().parents[3])
-    seen = json.loads(done.stdout)
+    seen = json.loads(_python(_DEFERRED_CODE))
     assert seen["after import"] == []
     assert seen["with an OTA folder"] == ["zigpy.ota.providers"]  # the providers; their HTTP client waits
     assert seen["images"] == [[]]  # the empty folder, read through zigpy's provider and its client session
@@ -121,6 +124,4 @@ def test_zigpy_imports_cryptography_itself_when_it_was_loaded_first() -> None:
         "import flowengine_nodes.zigbee.stack, zigpy.device\n"
         "print(zigpy.device.InvalidTag is cryptography.exceptions.InvalidTag)\n"
     )
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
-                          cwd=Path(__file__).resolve().parents[3])
-    assert done.stdout.strip() == "True"
+    assert _python(code) == "True"
