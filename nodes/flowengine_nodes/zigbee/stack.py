@@ -63,9 +63,11 @@ from typing import Any
 #: Modules zigpy imports for OTA image providers only, loaded on their first use (see :func:`deferred_imports`).
 DEFERRED = ("zigpy.ota.providers", "aiohttp", "jsonschema")
 
-#: What zigpy takes from cryptography, by module: AES for install-code hashes (``zigpy.util``),
-#: AES-CCM and its failed-check exception for Green Power security (``zigpy.zgp``, ``zigpy.device``).
-CRYPTOGRAPHY_NAMES: dict[str, tuple[str, ...]] = {
+#: Names zigpy imports for install codes (AES-MMO hash, CRC: ``zigpy.util``) and Green Power
+#: security (AES-CCM and its failed-check exception: ``zigpy.zgp``, ``zigpy.device``), by module;
+#: they stand in until first use (see :class:`_DeferredNames`).
+DEFERRED_NAMES: dict[str, tuple[str, ...]] = {
+    "crccheck.crc": ("CrcX25",),
     "cryptography.exceptions": ("InvalidTag",),
     "cryptography.hazmat.primitives.ciphers": ("Cipher",),
     "cryptography.hazmat.primitives.ciphers.aead": ("AESCCM",),
@@ -115,7 +117,7 @@ def deferred_imports(names: Sequence[str] = DEFERRED) -> Iterator[None]:
 class _StandInMeta(type):
     """The class of a stand-in: calling it or reading an attribute it lacks resolves the real object."""
 
-    _deferred: _DeferredCryptography
+    _deferred: _DeferredNames
     _module: str
     _name: str
 
@@ -128,25 +130,26 @@ class _StandInMeta(type):
         return getattr(cls._deferred.resolve(cls._module, cls._name), attribute)
 
 
-class _DeferredCryptography(importlib.abc.MetaPathFinder, importlib.abc.Loader):
-    """Stand-ins for the few cryptography names zigpy imports, until zigpy first uses one.
+class _DeferredNames(importlib.abc.MetaPathFinder, importlib.abc.Loader):
+    """Stand-ins for the few names zigpy imports from cryptography and crccheck, until zigpy uses one.
 
     cryptography's Rust extension costs ≈ 6 MiB of resident memory as soon as any of its
-    modules is imported, and zigpy imports it at start for install codes and Green Power
-    security, which a flow on a deCONZ stick may never use. While zigpy is imported (the
-    ``with`` block below) this finder serves the modules of :data:`CRYPTOGRAPHY_NAMES` as
-    stand-ins; zigpy binds their names to stand-in classes, and the stand-in modules leave
-    ``sys.modules`` right after. The first call of a stand-in (or read of an attribute such as
-    ``AES.block_size``) imports the real cryptography and puts the real objects in place of
-    every stand-in in zigpy's modules, so from then on zigpy runs exactly as if it had imported
-    cryptography itself. ``InvalidTag`` (which zigpy only catches) is a stand-in exception
+    modules is imported, crccheck's table of CRC classes ≈ 0.7 MiB, and zigpy imports both at
+    start for install codes and Green Power security, which a flow on a deCONZ stick may never
+    use. While zigpy is imported (the ``with`` block below) this finder serves the modules of
+    :data:`DEFERRED_NAMES` as stand-ins; zigpy binds their names to stand-in classes, and the
+    stand-in modules leave ``sys.modules`` right after. The first call of a stand-in (or read of
+    an attribute such as ``AES.block_size``) imports the real modules and puts the real objects
+    in place of every stand-in in zigpy's modules, so from then on zigpy runs exactly as if it
+    had imported them itself. ``InvalidTag`` (which zigpy only catches) is a stand-in exception
     until then: nothing can raise the real one before the real AES-CCM has been created.
-    If cryptography was imported before, nothing is stood in.
+    A package imported before zigpy (cryptography by another library, say) is not stood in.
     """
 
     def __init__(self, names: dict[str, tuple[str, ...]]) -> None:
-        self.names = names
-        self.packages = {name.rsplit(".", depth)[0] for name in names for depth in range(1, name.count(".") + 1)}
+        self.all_names = names
+        self.names: dict[str, tuple[str, ...]] = {}
+        self.packages: set[str] = set()
         self.stand_ins: dict[tuple[str, str], type] = {}
         self.bound: list[tuple[ModuleType, str, tuple[str, str]]] = []
         self.real: dict[tuple[str, str], Any] = {}
@@ -160,7 +163,7 @@ class _DeferredCryptography(importlib.abc.MetaPathFinder, importlib.abc.Loader):
         return importlib.machinery.ModuleSpec(fullname, self, is_package=fullname in self.packages)
 
     def create_module(self, spec: importlib.machinery.ModuleSpec) -> ModuleType:
-        """A plain module holding the stand-ins of :data:`CRYPTOGRAPHY_NAMES` for this module."""
+        """A plain module holding the stand-ins of :data:`DEFERRED_NAMES` for this module."""
         module = ModuleType(spec.name, "stand-in until first use (flowengine_nodes.zigbee.stack)")
         for name in self.names.get(spec.name, ()):
             bases: tuple[type, ...] = (Exception,) if name == "InvalidTag" else ()
@@ -176,9 +179,9 @@ class _DeferredCryptography(importlib.abc.MetaPathFinder, importlib.abc.Loader):
     @contextlib.contextmanager
     def standing_in(self) -> Iterator[None]:
         """Serve stand-ins within the block; then note where zigpy bound them and drop the modules."""
-        if any(name == "cryptography" or name.startswith("cryptography.") for name in sys.modules):
-            yield
-            return
+        imported = {name.split(".")[0] for name in sys.modules}
+        self.names = {name: held for name, held in self.all_names.items() if name.split(".")[0] not in imported}
+        self.packages = {name.rsplit(".", depth)[0] for name in self.names for depth in range(1, name.count(".") + 1)}
         sys.meta_path.insert(0, self)
         try:
             yield
@@ -196,7 +199,7 @@ class _DeferredCryptography(importlib.abc.MetaPathFinder, importlib.abc.Loader):
                             self.bound.append((module, attribute, by_object[id(value)]))
 
     def resolve(self, module: str, name: str) -> Any:
-        """The real object for a stand-in; the first call imports cryptography and rebinds zigpy's names."""
+        """The real object for a stand-in; the first call imports the real modules and rebinds zigpy's names."""
         if not self.real:
             real = {key: getattr(importlib.import_module(key[0]), key[1]) for key in self.stand_ins}
             for holder, attribute, key in self.bound:
@@ -206,9 +209,9 @@ class _DeferredCryptography(importlib.abc.MetaPathFinder, importlib.abc.Loader):
         return self.real[(module, name)]
 
 
-_cryptography = _DeferredCryptography(CRYPTOGRAPHY_NAMES)
+_deferred_names = _DeferredNames(DEFERRED_NAMES)
 
-with deferred_imports(), _cryptography.standing_in():
+with deferred_imports(), _deferred_names.standing_in():
     import zigpy.config as zigpy_config
     import zigpy.device
     import zigpy.ota

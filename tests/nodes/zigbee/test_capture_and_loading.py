@@ -78,7 +78,7 @@ def loaded(name):
     module = sys.modules.get(name)
     return module is not None and type(module).__name__ != "_LazyModule"
 
-names = ("zigpy.ota.providers", "aiohttp", "jsonschema", "cryptography")
+names = ("zigpy.ota.providers", "aiohttp", "jsonschema", "cryptography", "crccheck")
 import flowengine_nodes.zigbee.stack as stack
 seen = {"after import": [n for n in names if loaded(n)]}
 
@@ -96,16 +96,21 @@ try:
     seen["bad MIC"] = "accepted"
 except zigpy.zgp.manager.InvalidTag as exc:
     seen["bad MIC"] = type(exc).__module__ + "." + type(exc).__name__
-import cryptography.exceptions
+import crccheck.crc, cryptography.exceptions
 from cryptography.hazmat.primitives.ciphers import algorithms
 seen["zigpy holds the real objects"] = (zigpy.device.InvalidTag is cryptography.exceptions.InvalidTag
-                                         and zigpy.util.AES is algorithms.AES)
+                                         and zigpy.util.AES is algorithms.AES
+                                         and zigpy.util.CrcX25 is crccheck.crc.CrcX25)
 print(json.dumps(seen))
 """
 
 
 def test_zigpy_loads_ota_providers_and_cryptography_on_first_use() -> None:
-    """The zigbee node's adapter defers what zigpy imports only for OTA and security; all of it still works."""
+    """The zigbee node's adapter defers what zigpy imports only for OTA, install codes and Green Power security.
+
+    All of it still works on first use: an OTA folder's provider, the install-code key (AES-MMO
+    hash and CRC), and a Green Power key with a bad MIC is caught by zigpy as it would be.
+    """
     seen = json.loads(_python(_DEFERRED_CODE))
     assert seen["after import"] == []
     assert seen["with an OTA folder"] == ["zigpy.ota.providers"]  # the providers; their HTTP client waits
@@ -118,10 +123,10 @@ def test_zigpy_loads_ota_providers_and_cryptography_on_first_use() -> None:
 
 
 def test_zigpy_imports_cryptography_itself_when_it_was_loaded_first() -> None:
-    """No stand-ins when cryptography is already imported: zigpy binds the real names at import."""
+    """No stand-ins for a package imported before zigpy: zigpy binds its real names at import."""
     code = (
         "import sys, cryptography.exceptions\n"
-        "import flowengine_nodes.zigbee.stack, zigpy.device\n"
-        "print(zigpy.device.InvalidTag is cryptography.exceptions.InvalidTag)\n"
+        "import flowengine_nodes.zigbee.stack, zigpy.device, zigpy.util\n"
+        "print(zigpy.device.InvalidTag is cryptography.exceptions.InvalidTag, 'crccheck' in sys.modules)\n"
     )
-    assert _python(code) == "True"
+    assert _python(code) == "True False"
