@@ -50,6 +50,7 @@ from __future__ import annotations
 import contextlib
 import importlib.abc
 import importlib.machinery
+import importlib.metadata
 import importlib.util
 import logging
 import sys
@@ -74,6 +75,9 @@ DEFERRED_NAMES: dict[str, tuple[str, ...]] = {
     "cryptography.hazmat.primitives.ciphers.algorithms": ("AES",),
     "cryptography.hazmat.primitives.ciphers.modes": ("ECB",),
 }
+#: zigpy versions whose imports from these packages are exactly :data:`DEFERRED_NAMES` (checked by
+#: reading them); with any other zigpy the packages are imported as usual.
+STAND_IN_ZIGPY = ("2.4.0",)
 
 
 class _DeferringFinder(importlib.abc.MetaPathFinder):
@@ -143,7 +147,8 @@ class _DeferredNames(importlib.abc.MetaPathFinder, importlib.abc.Loader):
     in place of every stand-in in zigpy's modules, so from then on zigpy runs exactly as if it
     had imported them itself. ``InvalidTag`` (which zigpy only catches) is a stand-in exception
     until then: nothing can raise the real one before the real AES-CCM has been created.
-    A package imported before zigpy (cryptography by another library, say) is not stood in.
+    A package imported before zigpy (cryptography by another library, say) is not stood in,
+    nor is anything with a zigpy version not in :data:`STAND_IN_ZIGPY` (it may import more).
     """
 
     def __init__(self, names: dict[str, tuple[str, ...]]) -> None:
@@ -179,6 +184,9 @@ class _DeferredNames(importlib.abc.MetaPathFinder, importlib.abc.Loader):
     @contextlib.contextmanager
     def standing_in(self) -> Iterator[None]:
         """Serve stand-ins within the block; then note where zigpy bound them and drop the modules."""
+        if _version("zigpy") not in STAND_IN_ZIGPY:
+            yield
+            return
         imported = {name.split(".")[0] for name in sys.modules}
         self.names = {name: held for name, held in self.all_names.items() if name.split(".")[0] not in imported}
         self.packages = {name.rsplit(".", depth)[0] for name in self.names for depth in range(1, name.count(".") + 1)}
@@ -207,6 +215,14 @@ class _DeferredNames(importlib.abc.MetaPathFinder, importlib.abc.Loader):
                     setattr(holder, attribute, real[key])
             self.real = real
         return self.real[(module, name)]
+
+
+def _version(distribution: str) -> str | None:
+    """The installed version of ``distribution``, None when it has no metadata."""
+    try:
+        return importlib.metadata.version(distribution)
+    except importlib.metadata.PackageNotFoundError:
+        return None
 
 
 _deferred_names = _DeferredNames(DEFERRED_NAMES)

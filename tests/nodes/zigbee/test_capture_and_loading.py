@@ -130,3 +130,17 @@ def test_zigpy_imports_cryptography_itself_when_it_was_loaded_first() -> None:
         "print(zigpy.device.InvalidTag is cryptography.exceptions.InvalidTag, 'crccheck' in sys.modules)\n"
     )
     assert _python(code) == "True False"
+
+
+def test_the_stand_ins_were_checked_against_the_installed_zigpy() -> None:
+    """zigpy's imports from cryptography and crccheck were read for these versions only; a new zigpy needs a look.
+
+    With another version the adapter imports them as usual (nothing stood in), so this fails to
+    say that the memory the stand-ins save is gone until ``STAND_IN_ZIGPY`` is brought up to date.
+    """
+    code = (
+        "import importlib.metadata, sys\n"
+        "import flowengine_nodes.zigbee.stack as stack\n"
+        "print(importlib.metadata.version('zigpy') in stack.STAND_IN_ZIGPY, 'cryptography' in sys.modules)\n"
+    )
+    assert _python(code) == "True False"
