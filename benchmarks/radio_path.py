@@ -1,6 +1,6 @@
 """The radio path, end to end: lock frames from the deCONZ emulator to Zigbee2MQTT payloads on MQTT.
 
-The same 977 lock frames are replayed by the project's deCONZ emulator (a TCP server in this
+The same 857 lock frames are replayed by the project's deCONZ emulator (a TCP server in this
 process) into a runner in its own process, which publishes Zigbee2MQTT payloads to its own
 Mosquitto; a subscriber in this process takes the time each payload arrives:
 
@@ -10,12 +10,14 @@ Mosquitto; a subscriber in this process takes the time each payload arrives:
   ``cache_state: false``) when it is installed (``ZIGBEE2MQTT_DIR``, see
   :mod:`benchmarks.zigbee2mqtt_bed`). Without it the row is skipped with a message.
 
-The frames: ``tests/data/vectors/generated_z2m2.jsonl`` holds 1,500 generated reports of four
-Aqara locks (ZNMS11LM, ZNMS12LM, ZNMS13LM) with what Zigbee2MQTT 2.x publishes for each; the
-replay takes the first 977 in file order for which the reference publishes a payload. Each
-frame gets a fresh ZCL sequence number from its virtual lock (both stacks drop repeats).
+The frames: ``tests/data/vectors/generated_z2m2.jsonl`` holds 1,500 generated reports of Aqara
+locks (ZNMS11LM, ZNMS12LM, ZNMS13LM) with what Zigbee2MQTT 2.x publishes for each; the replay
+takes every door-lock-cluster frame the reference does not reject, in file order: 857, of which
+547 have a reference payload (the others must publish nothing), from six virtual locks (see
+:func:`load_frames`). Each frame gets a fresh ZCL sequence number from its virtual lock (both
+stacks drop repeats).
 
-Each target first pairs the four locks (a session that joins them and waits until each
+Each target first pairs the six locks (a session that joins them and waits until each
 one's payloads come out), then every repetition is a fresh start on that known network:
 
 * ``start``: from spawning the runner to ``zigbee2mqtt/bridge/state`` ``online``;
@@ -27,7 +29,7 @@ one's payloads come out), then every repetition is a fresh start on that known n
 * ``agree``: payloads equal to the reference's (each payload is matched to the oldest
   frame of its device still waiting).
 
-Rates: 50 and 200 frames/s and ``max`` (all 977 queued at once: the p50/p99 then mostly
+Rates: 50 and 200 frames/s and ``max`` (all 857 queued at once: the p50/p99 then mostly
 measure the queue, the throughput is the figure).
 
     .venv/bin/python benchmarks/radio_path.py                      # both targets, 3 repetitions

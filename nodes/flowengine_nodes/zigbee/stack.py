@@ -49,22 +49,195 @@ reporting, OTA), cluster commands and ZDO go to zigpy as before.
 from __future__ import annotations
 
 import contextlib
+import importlib.abc
+import importlib.machinery
+import importlib.metadata
+import importlib.util
 import logging
+import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
-import zigpy.config as zigpy_config
-import zigpy.device
-import zigpy.ota
-import zigpy.types as zigpy_t
-import zigpy_deconz.zigbee.application as deconz_application
-from zigpy.appdb import MIN_UPDATE_DELTA
-from zigpy.zcl.clusters.general import QueryNextImageCommand
+#: Modules zigpy imports for OTA image providers only, loaded on their first use (see :func:`deferred_imports`).
+DEFERRED = ("zigpy.ota.providers", "aiohttp", "jsonschema")
 
-from flowengine_nodes.zigbee.deconz_fast import FastDeconz
+#: Names zigpy imports for install codes (AES-MMO hash, CRC: ``zigpy.util``) and Green Power
+#: security (AES-CCM and its failed-check exception: ``zigpy.zgp``, ``zigpy.device``), by module;
+#: they stand in until first use (see :class:`_DeferredNames`).
+DEFERRED_NAMES: dict[str, tuple[str, ...]] = {
+    "crccheck.crc": ("CrcX25",),
+    "cryptography.exceptions": ("InvalidTag",),
+    "cryptography.hazmat.primitives.ciphers": ("Cipher",),
+    "cryptography.hazmat.primitives.ciphers.aead": ("AESCCM",),
+    "cryptography.hazmat.primitives.ciphers.algorithms": ("AES",),
+    "cryptography.hazmat.primitives.ciphers.modes": ("ECB",),
+}
+#: zigpy versions whose imports from these packages are exactly :data:`DEFERRED_NAMES` (checked by
+#: reading them); with any other zigpy the packages are imported as usual.
+STAND_IN_ZIGPY = ("2.4.0",)
+
+
+class _DeferringFinder(importlib.abc.MetaPathFinder):
+    """Finds ``names`` as the path-based finder does, behind :class:`importlib.util.LazyLoader`."""
+
+    def __init__(self, names: Sequence[str]) -> None:
+        self.names = frozenset(names)
+
+    def find_spec(
+        self, fullname: str, path: Sequence[str] | None, target: ModuleType | None = None
+    ) -> importlib.machinery.ModuleSpec | None:
+        """A lazily loaded spec for a deferred name; None (the usual finders) for anything else."""
+        if fullname not in self.names:
+            return None
+        spec = importlib.machinery.PathFinder.find_spec(fullname, path, target)
+        if spec is None or spec.loader is None or not hasattr(spec.loader, "exec_module"):
+            return None  # not a plain module on the path: imported as usual
+        spec.loader = importlib.util.LazyLoader(spec.loader)
+        return spec
+
+
+@contextlib.contextmanager
+def deferred_imports(names: Sequence[str] = DEFERRED) -> Iterator[None]:
+    """Within the block, a first import of one of ``names`` gives a module that loads on first use.
+
+    zigpy imports its OTA image providers (``zigpy.ota.providers``: aiohttp, jsonschema and
+    their dependencies, ≈ 13 MiB of resident memory) whenever it is imported, though only an
+    enabled OTA uses them; with :class:`importlib.util.LazyLoader` the module object exists
+    (zigpy keeps a reference to it) and its code runs on the first attribute access, which is
+    when zigpy registers providers (an OTA folder is set) or a provider opens its HTTP session.
+    A name already imported, or one the path-based finder cannot load lazily, is imported as usual.
+    """
+    finder = _DeferringFinder([name for name in names if name not in sys.modules])
+    sys.meta_path.insert(0, finder)
+    try:
+        yield
+    finally:
+        sys.meta_path.remove(finder)
+
+
+class _StandInMeta(type):
+    """The class of a stand-in: calling it or reading an attribute it lacks resolves the real object."""
+
+    _deferred: _DeferredNames
+    _module: str
+    _name: str
+
+    def __call__(cls, *args: Any, **kwargs: Any) -> Any:
+        return cls._deferred.resolve(cls._module, cls._name)(*args, **kwargs)
+
+    def __getattr__(cls, attribute: str) -> Any:
+        if attribute.startswith("__"):
+            raise AttributeError(attribute)
+        return getattr(cls._deferred.resolve(cls._module, cls._name), attribute)
+
+
+class _DeferredNames(importlib.abc.MetaPathFinder, importlib.abc.Loader):
+    """Stand-ins for the few names zigpy imports from cryptography and crccheck, until zigpy uses one.
+
+    cryptography's Rust extension costs ≈ 6 MiB of resident memory as soon as any of its
+    modules is imported, crccheck's table of CRC classes ≈ 0.7 MiB, and zigpy imports both at
+    start for install codes and Green Power security, which a flow on a deCONZ stick may never
+    use. While zigpy is imported (the ``with`` block below) this finder serves the modules of
+    :data:`DEFERRED_NAMES` as stand-ins; zigpy binds their names to stand-in classes, and the
+    stand-in modules leave ``sys.modules`` right after. The first call of a stand-in (or read of
+    an attribute such as ``AES.block_size``) imports the real modules and puts the real objects
+    in place of every stand-in in zigpy's modules, so from then on zigpy runs exactly as if it
+    had imported them itself. ``InvalidTag`` (which zigpy only catches) is a stand-in exception
+    until then: nothing can raise the real one before the real AES-CCM has been created.
+    A package imported before zigpy (cryptography by another library, say) is not stood in,
+    nor is anything with a zigpy version not in :data:`STAND_IN_ZIGPY` (it may import more).
+    """
+
+    def __init__(self, names: dict[str, tuple[str, ...]]) -> None:
+        self.all_names = names
+        self.names: dict[str, tuple[str, ...]] = {}
+        self.packages: set[str] = set()
+        self.stand_ins: dict[tuple[str, str], type] = {}
+        self.bound: list[tuple[ModuleType, str, tuple[str, str]]] = []
+        self.real: dict[tuple[str, str], Any] = {}
+
+    def find_spec(
+        self, fullname: str, path: Sequence[str] | None, target: ModuleType | None = None
+    ) -> importlib.machinery.ModuleSpec | None:
+        """A stand-in spec for the deferred modules and their parent packages."""
+        if fullname not in self.names and fullname not in self.packages:
+            return None
+        return importlib.machinery.ModuleSpec(fullname, self, is_package=fullname in self.packages)
+
+    def create_module(self, spec: importlib.machinery.ModuleSpec) -> ModuleType:
+        """A plain module holding the stand-ins of :data:`DEFERRED_NAMES` for this module."""
+        module = ModuleType(spec.name, "stand-in until first use (flowengine_nodes.zigbee.stack)")
+        for name in self.names.get(spec.name, ()):
+            bases: tuple[type, ...] = (Exception,) if name == "InvalidTag" else ()
+            attributes = {"_deferred": self, "_module": spec.name, "_name": name, "__module__": spec.name}
+            stand_in = _StandInMeta(name, bases, attributes)
+            self.stand_ins[(spec.name, name)] = stand_in
+            setattr(module, name, stand_in)
+        return module
+
+    def exec_module(self, module: ModuleType) -> None:
+        """Nothing to run: :meth:`create_module` made the stand-ins."""
+
+    @contextlib.contextmanager
+    def standing_in(self) -> Iterator[None]:
+        """Serve stand-ins within the block; then note where zigpy bound them and drop the modules."""
+        if _version("zigpy") not in STAND_IN_ZIGPY:
+            yield
+            return
+        imported = {name.split(".")[0] for name in sys.modules}
+        self.names = {name: held for name, held in self.all_names.items() if name.split(".")[0] not in imported}
+        self.packages = {name.rsplit(".", depth)[0] for name in self.names for depth in range(1, name.count(".") + 1)}
+        sys.meta_path.insert(0, self)
+        try:
+            yield
+        finally:
+            sys.meta_path.remove(self)
+            for name in [*self.names, *self.packages]:
+                module = sys.modules.get(name)
+                if module is not None and getattr(module.__spec__, "loader", None) is self:
+                    del sys.modules[name]
+            by_object = {id(stand_in): key for key, stand_in in self.stand_ins.items()}
+            for module_name, module in list(sys.modules.items()):
+                if module_name.split(".")[0] in ("zigpy", "zigpy_deconz") and type(module) is ModuleType:
+                    for attribute, value in list(vars(module).items()):
+                        if id(value) in by_object and value is self.stand_ins[by_object[id(value)]]:
+                            self.bound.append((module, attribute, by_object[id(value)]))
+
+    def resolve(self, module: str, name: str) -> Any:
+        """The real object for a stand-in; the first call imports the real modules and rebinds zigpy's names."""
+        if not self.real:
+            real = {key: getattr(importlib.import_module(key[0]), key[1]) for key in self.stand_ins}
+            for holder, attribute, key in self.bound:
+                if getattr(holder, attribute, None) is self.stand_ins[key]:
+                    setattr(holder, attribute, real[key])
+            self.real = real
+        return self.real[(module, name)]
+
+
+def _version(distribution: str) -> str | None:
+    """The installed version of ``distribution``, None when it has no metadata."""
+    try:
+        return importlib.metadata.version(distribution)
+    except importlib.metadata.PackageNotFoundError:
+        return None
+
+
+_deferred_names = _DeferredNames(DEFERRED_NAMES)
+
+with deferred_imports(), _deferred_names.standing_in():
+    import zigpy.config as zigpy_config
+    import zigpy.device
+    import zigpy.ota
+    import zigpy.types as zigpy_t
+    import zigpy_deconz.zigbee.application as deconz_application
+    from zigpy.appdb import MIN_UPDATE_DELTA
+    from zigpy.zcl.clusters.general import QueryNextImageCommand
+
+from flowengine_nodes.zigbee.deconz_fast import FastDeconz  # noqa: E402 - after zigpy, imported above
 
 logger = logging.getLogger("flowengine.zigbee")
 
@@ -152,8 +325,10 @@ class FlowControllerApplication(deconz_application.ControllerApplication):  # ty
     error_tap: ErrorTap | None = None
 
     def __init__(self, config: dict[str, Any]) -> None:
-        super().__init__(config)
-        self.ota = FlowOta(self._config[zigpy_config.CONF_OTA], self)
+        # With an OTA folder zigpy loads its providers here; their HTTP client waits for a fetch.
+        with deferred_imports(DEFERRED[1:]):
+            super().__init__(config)
+            self.ota = FlowOta(self._config[zigpy_config.CONF_OTA], self)
 
     async def connect(self) -> None:
         """Open the stick as zigpy-deconz does, reading indications with :class:`FastDeconz`."""
