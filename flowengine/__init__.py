@@ -11,6 +11,7 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from flowengine.acks import Holding
     from flowengine.clock import Clock, EventClock, TimerHandle, WallClock
     from flowengine.errors import ConfigError, FlowError, Issue, NodeError
     from flowengine.expressions import Expression, format_text
@@ -83,6 +84,7 @@ _EXPORTS: dict[str, str] = {
     "FlowSetting": "flowengine.lint",
     "PayloadValues": "flowengine.hints",
     "Backoff": "flowengine.supervision",
+    "Holding": "flowengine.acks",
     "ConnectionState": "flowengine.supervision",
     "PermanentError": "flowengine.supervision",
     "supervise": "flowengine.supervision",
@@ -123,6 +125,7 @@ __all__ = [
     "Expression",
     "FlowError",
     "FlowSetting",
+    "Holding",
     "Issue",
     "Message",
     "Node",

@@ -189,7 +189,8 @@ def make_client(
     clean_start: int | bool = mqtt.MQTT_CLEAN_START_FIRST_ONLY
     if v5 and not settings.clean_session:
         properties = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
-        properties.SessionExpiryInterval = PERSISTENT_SESSION_EXPIRY
+        expiry = settings.session_expiry
+        properties.SessionExpiryInterval = PERSISTENT_SESSION_EXPIRY if expiry is None else expiry
         clean_start = False
     client = aiomqtt.Client(
         url.host,

@@ -185,6 +185,7 @@ class Zigbee(Source[ZigbeeConfig]):
         self.commands = Commander(self, friendly_names=config.friendly_names, base_topic=config.base_topic,
                                   expiry=config.command_expiry, timeout=config.command_timeout,
                                   capacity=config.command_queue, homeassistant=config.homeassistant)
+        self.holding = self.commands.holding  # commands that arrive before the coordinator's first connection
 
     def permit_opened(self, seconds: int) -> None:
         """Say on ``events`` that the network was opened (or closed, 0) on request."""
@@ -331,6 +332,7 @@ class Zigbee(Source[ZigbeeConfig]):
             await app.startup(auto_form=True)
             connected()
             self.connected.set()
+            self.commands.connected()
             for device in list(app.devices.values()):
                 if self._is_end_device(device):
                     self._device_event("device_restored", device)

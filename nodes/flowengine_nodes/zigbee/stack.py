@@ -9,7 +9,8 @@ listing node types) never pays for zigpy (lazy loading). What lives here:
   flow decodes itself away from zigpy (below), and shields zigpy-deconz's data poller
   from exceptions raised while zigpy handles the packet (a frame shorter than a ZCL
   header raises ``ValueError`` there, and the poller then sleeps a second before it polls
-  again, stalling every frame behind it).
+  again, stalling every frame behind it), and lets an answer to a request still waiting for it
+  through zigpy's duplicate filter (:func:`duplicates_let_through`).
 * its :meth:`~FlowControllerApplication.connect` opens the stick as zigpy-deconz does,
   with :class:`~flowengine_nodes.zigbee.deconz_fast.FastDeconz` reading the two frames
   each device frame costs (the indication answer and the state change) directly.
@@ -352,7 +353,11 @@ class FlowControllerApplication(deconz_application.ControllerApplication):  # ty
             self.frame_tap(packet, device)
         try:
             if device is None or not handle_report(packet, device):
-                super().packet_received(packet)
+                if device is not None and answers_pending_request(packet, device):
+                    with duplicates_let_through(device):
+                        super().packet_received(packet)
+                else:
+                    super().packet_received(packet)
         except Exception as exc:  # noqa: BLE001 - any zigpy failure here would stall the poller
             if self.error_tap is not None:
                 self.error_tap(packet, exc)
@@ -409,6 +414,49 @@ def handle_report(packet: zigpy_t.ZigbeePacket, device: Any) -> bool:
     if device.last_seen is None or seen - device.last_seen > MIN_UPDATE_DELTA:
         device.last_seen = seen  # zigpy queues the database write of last_seen
     return True
+
+
+def answers_pending_request(packet: zigpy_t.ZigbeePacket, device: Any) -> bool:
+    """True when ``packet`` is the answer to a request of ours the device has not answered yet.
+
+    zigpy matches an answer to its request by endpoint, cluster, direction and ZCL sequence number
+    (its ``ResponseKey``); the key is computed here by zigpy's own header parser. An attribute report
+    is never an answer (zigpy does not match reports either).
+    """
+    requests = getattr(device, "_requests", None)
+    if not requests or not packet.src_ep:
+        return False
+    try:
+        header, key = device._parse_packet_header(packet)  # noqa: SLF001 - zigpy's own response key
+    except Exception:  # noqa: BLE001 - a frame zigpy cannot parse answers nothing
+        return False
+    if header is None or key not in requests:
+        return False
+    frame = packet.data.serialize()
+    return not is_plain_report(packet, frame)
+
+
+@contextlib.contextmanager
+def duplicates_let_through(device: Any) -> Iterator[None]:
+    """While inside, zigpy's duplicate filter lets every packet of ``device`` through.
+
+    zigpy drops a frame byte-identical (radio fields aside) to one the same device sent within
+    the last ten seconds. A device's answer to a request repeats byte for byte whenever the same
+    request comes back with the same 8-bit ZCL sequence number, as it does after 256 requests:
+    without this, the 257th identical command of a burst times out although the device answered.
+    Zigbee2MQTT (zigbee-herdsman) has no such filter: it matches an answer to its waiting request by
+    address, endpoint, cluster, sequence number and command. Only the filter is skipped, for this
+    one packet; zigpy parses and matches it as any other.
+    """
+    device._should_filter_packet = _never  # noqa: SLF001 - an instance attribute shadows the method
+    try:
+        yield
+    finally:
+        del device._should_filter_packet  # noqa: SLF001
+
+
+def _never(packet: zigpy_t.ZigbeePacket) -> bool:
+    return False
 
 
 class AppListener:
