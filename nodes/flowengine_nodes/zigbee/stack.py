@@ -110,7 +110,8 @@ def build_config(
     if network.extended_pan_id is not None:
         nwk[zigpy_config.CONF_NWK_EXTENDED_PAN_ID] = network.extended_pan_id
     if network.network_key is not None:
-        nwk[zigpy_config.CONF_NWK_KEY] = network.network_key
+        # zigpy's schema takes the key as 16 integers (a colon-hex text is refused).
+        nwk[zigpy_config.CONF_NWK_KEY] = [int(part, 16) for part in network.network_key.split(":")]
     ota: dict[str, Any] = {
         zigpy_config.CONF_OTA_ENABLED: ota_dir is not None,
         zigpy_config.CONF_OTA_PROVIDERS: [],
