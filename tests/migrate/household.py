@@ -45,7 +45,7 @@ OPTIONS: dict[str, dict[str, Any]] = {
     "hall/motion": {"occupancy_timeout": 90},
 }
 #: Zigbee2MQTT's cached states (state.json), as it wrote them when it stopped.
-STATES = {
+STATES: dict[str, dict[str, Any]] = {
     "00:15:8d:00:07:00:01:03": {"temperature": 20.9, "humidity": 48, "pressure": 1008.6, "battery": 100,
                                 "voltage": 2995, "linkquality": 120},
     "00:15:8d:00:07:00:01:06": {"state": "ON", "power": 12.5, "energy": 0.75, "linkquality": 120},

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import stat
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -45,14 +46,14 @@ def test_import_writes_a_runnable_flow_with_every_device_seeded(tmp_path: Path,
         assert secret not in flow_text
         assert secret not in out
     graph = load_installed_flow(target / "flow.yaml")
-    radio = graph.nodes["radio"].config
+    radio: Any = graph.nodes["radio"].config
     assert radio.device == "socket://10.0.0.9:6638"
     assert radio.network.form is False
     assert (radio.network.channel, radio.network.pan_id, radio.network.extended_pan_id) == (
         20, 0x1A62, "dd:dd:dd:dd:01:02:03:04")
     names = {ieee: name for name, _, ieee, _ in [*DEVICES, UNKNOWN]}
     assert radio.friendly_names == names
-    decode = graph.nodes["decode"].config
+    decode: Any = graph.nodes["decode"].config
     assert decode.friendly_names == names
     assert decode.compat == 2
     assert decode.base_topic == "home/zigbee"
@@ -60,11 +61,13 @@ def test_import_writes_a_runnable_flow_with_every_device_seeded(tmp_path: Path,
     assert decode.send_cached_state_on_start
     by_name = {name: ieee for name, _, ieee, _ in DEVICES}
     assert decode.device_options == {by_name[name]: options for name, options in OPTIONS.items()}
-    publish = graph.nodes["publish"].config
+    publish: Any = graph.nodes["publish"].config
     assert publish.zigbee2mqtt.base_topic == "home/zigbee"
     assert publish.zigbee2mqtt.homeassistant is True
-    assert "home/zigbee/living room/weather/set" in graph.nodes["requests"].config.topics
-    assert graph.nodes["api"].config.friendly_names == names
+    requests: Any = graph.nodes["requests"].config
+    api: Any = graph.nodes["api"].config
+    assert "home/zigbee/living room/weather/set" in requests.topics
+    assert api.friendly_names == names
     # zigpy's database: every device with its addresses, endpoints, clusters, model and manufacturer.
     loaded = zigpydb.run(zigpydb.load(target / "zigbee.db"))
     entries = [json.loads(line) for line in (data / "database.db").read_text().splitlines()]
