@@ -366,15 +366,18 @@ async def restore_network(config: dict[str, Any], backup: dict[str, Any], *, for
     try:
         try:
             await app.load_network_info(load_devices=False)
-            current = app.backups.from_network_state()
+            current: StickNetwork | None = _network_of(app)
         except zigpy.exceptions.NetworkNotFormed:
             current = None
-        if current is not None and current.is_compatible_with(wanted):
+        info = wanted.network_info
+        expected = NetworkSettings(
+            channel=int(info.channel), pan_id=int(info.pan_id), extended_pan_id=str(info.extended_pan_id),
+            network_key=":".join(f"{byte:02x}" for byte in info.network_key.key.serialize()))
+        if current is not None and not current.differences(expected):
             return "the stick already holds this network: nothing written"
         if current is not None and not force:
-            raise ValueError(
-                f"the stick holds another network (channel {current.network_info.channel}, PAN id "
-                f"0x{int(current.network_info.pan_id):04x}); --force overwrites it")
+            raise ValueError(f"the stick holds another network ({', '.join(current.differences(expected))}); "
+                             "--force overwrites it")
         await app.backups.restore_backup(wanted, create_new=False)
         return (f"network written to the stick (channel {wanted.network_info.channel}, PAN id "
                 f"0x{int(wanted.network_info.pan_id):04x})")
