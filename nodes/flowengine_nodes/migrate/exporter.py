@@ -25,7 +25,7 @@ from flowengine_nodes.devices.decode import CACHE_PREFIX
 from flowengine_nodes.devices.decoder import normalize_ieee
 from flowengine_nodes.migrate import zigpydb
 from flowengine_nodes.migrate.folder import BACKUP, CONFIGURATION, DATABASE, SECRETS, STATE, MigrateError
-from flowengine_nodes.migrate.importer import FlowDumper, Secret
+from flowengine_nodes.migrate.importer import Secret, dump_yaml
 
 #: The Zigbee2MQTT settings version a 2.x data folder carries.
 SETTINGS_VERSION = 4
@@ -185,9 +185,7 @@ def write(export: Export, target: Path, *, force: bool) -> None:
     target.parent.mkdir(parents=True, exist_ok=True)
     temporary = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
     try:
-        (temporary / CONFIGURATION).write_text(
-            yaml.dump(export.configuration, Dumper=FlowDumper, sort_keys=False, allow_unicode=True),
-            encoding="utf-8")
+        (temporary / CONFIGURATION).write_text(dump_yaml(export.configuration), encoding="utf-8")
         descriptor = os.open(temporary / SECRETS, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
             handle.write(yaml.safe_dump(export.secrets, sort_keys=True, default_flow_style=None))

@@ -10,6 +10,7 @@ nothing half-written; the data folder is only ever read.
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import tempfile
 from dataclasses import dataclass, field
@@ -477,9 +478,15 @@ HEADER = """\
 """
 
 
+def dump_yaml(value: Any) -> str:
+    """Safe YAML text of ``value``, with ``!secret name`` references written plainly."""
+    text = yaml.dump(value, Dumper=FlowDumper, sort_keys=False, allow_unicode=True, width=110)
+    return re.sub(r"!secret '([A-Za-z0-9_]+)'", r"!secret \1", text)
+
+
 def flow_text(flow: dict[str, Any]) -> str:
     """The flow file's text (safe YAML; the friendly names written once and referenced)."""
-    return HEADER + yaml.dump(flow, Dumper=FlowDumper, sort_keys=False, allow_unicode=True, width=110)
+    return HEADER + dump_yaml(flow)
 
 
 def refuse_existing(target: Path, *, force: bool) -> None:
