@@ -219,3 +219,22 @@ def test_a_missing_state_json_is_said_and_the_devices_start_empty(tmp_path: Path
         assert dict(store.node("decode").items("cache:")) == {}
     finally:
         store.close()
+
+
+def test_tls_and_connection_settings_are_carried_and_the_rest_named(tmp_path: Path,
+                                                                    capsys: pytest.CaptureFixture[str]) -> None:
+    data = write_data_folder(tmp_path / "z2m", mqtt_url="mqtts://broker.lan:8883")
+    (data / "ca.pem").write_text("not read by the import")
+    text = (data / "configuration.yaml").read_text()
+    text = text.replace("  base_topic: home/zigbee\n",
+                        "  base_topic: home/zigbee\n  ca: ca.pem\n  keepalive: 30\n  version: 5\n  client_id: z2m\n")
+    (data / "configuration.yaml").write_text(text)
+    client_line = next(i for i, line in enumerate(text.splitlines(), start=1) if "client_id" in line)
+    status, out, err = run_import(capsys, str(data), "--to", str(tmp_path / "flow"))
+    assert status == 0, err
+    graph = load_installed_flow(tmp_path / "flow" / "flow.yaml")
+    for node in ("publish", "requests"):
+        config: Any = graph.nodes[node].config
+        assert (config.ca, config.keepalive, config.protocol) == (str(data / "ca.pem"), 30, "5")
+        assert config.client_id is None
+    assert f"mqtt.client_id (each MQTT node has its own client id; configuration.yaml line {client_line})" in out

@@ -38,7 +38,7 @@ ADAPTERS = {"deconz": None, "zstack": "zigpy-znp", "ezsp": "bellows", "ember": "
 UNSUPPORTED_DEVICE_KEYS = {"retain", "qos", "debounce", "debounce_ignore", "throttle", "filtered_attributes",
                            "filtered_cache", "filtered_optimistic", "optimistic", "retention"}
 #: Device keys that change nothing flowengine publishes (named in the summary, not carried over).
-IGNORED_DEVICE_KEYS = {"description", "icon", "homeassistant", "disabled"}
+IGNORED_DEVICE_KEYS = {"description", "icon", "homeassistant", "disabled", "disable_automatic_update_check"}
 #: Top-level settings: carried over, or named in the summary as not carried over.
 CARRIED = {"version", "homeassistant", "mqtt", "serial", "advanced", "availability", "devices", "device_options"}
 NOT_CARRIED = {"frontend": "the frontend (web UI)", "ota": "OTA settings", "groups": "groups",
@@ -52,7 +52,8 @@ ADVANCED_READ = {"network_key", "pan_id", "ext_pan_id", "channel", "cache_state"
                  "legacy_availability_payload"}
 ADVANCED_IGNORED = {"log_level", "log_output", "log_directory", "log_file", "log_rotation", "log_symlink_current",
                     "log_syslog", "log_namespaced_levels", "log_console_json_format", "log_debug_to_mqtt_frontend",
-                    "log_debug_namespace_ignore", "log_directories_to_keep", "adapter_concurrent", "adapter_delay",
+                    "log_debug_namespace_ignore", "log_directories_to_keep", "log_console_json", "enable_external_js",
+                    "adapter_concurrent", "adapter_delay",
                     "transmit_power", "timestamp_format", "ikea_ota_use_test_url",
                     "homeassistant_legacy_entity_attributes",
                     "homeassistant_legacy_triggers", "homeassistant_discovery_topic", "homeassistant_status_topic",
@@ -61,7 +62,8 @@ ADVANCED_IGNORED = {"log_level", "log_output", "log_directory", "log_file", "log
 HOMEASSISTANT_KEYS = {"enabled", "discovery_topic", "status_topic", "legacy_action_sensor",
                       "experimental_event_entities", "legacy_entity_attributes", "legacy_triggers"}
 MQTT_KEYS = {"base_topic", "server", "user", "password", "client_id", "ca", "key", "cert", "keepalive", "version",
-             "include_device_information", "force_disable_retain", "reject_unauthorized", "maximum_packet_size", "qos"}
+             "include_device_information", "force_disable_retain", "reject_unauthorized", "maximum_packet_size", "qos",
+             "server_name"}
 SERIAL_KEYS = {"port", "adapter", "baudrate", "rtscts", "disable_led"}
 
 
@@ -178,6 +180,29 @@ def _device_path(data: DataFolder) -> tuple[str, int | None]:
     return port, baudrate if isinstance(baudrate, int) else None
 
 
+def _connection(data: DataFolder) -> tuple[dict[str, Any], list[str]]:
+    """mqtt-in/out connection settings beside the URL (TLS files, keepalive, protocol), and what is left out."""
+    mqtt = data.config.get("mqtt", default={})
+    settings: dict[str, Any] = {}
+    left: list[str] = []
+    for key in ("ca", "cert", "key"):
+        if isinstance(mqtt.get(key), str):
+            path = Path(mqtt[key])
+            settings[key] = str(path if path.is_absolute() else (data.path / path).absolute())
+    if isinstance(mqtt.get("keepalive"), int):
+        settings["keepalive"] = mqtt["keepalive"]
+    if mqtt.get("version") == 5:
+        settings["protocol"] = "5"
+    for key, why in (("client_id", "each MQTT node has its own client id"),
+                     ("reject_unauthorized", "flowengine always verifies the broker's certificate"),
+                     ("server_name", "the certificate is checked against the host of mqtt.server"),
+                     ("include_device_information", "payloads carry no device information"),
+                     ("force_disable_retain", "bridge topics stay retained")):
+        if key in mqtt:
+            left.append(f"mqtt.{key} ({why}; configuration.yaml line {data.config.line('mqtt', key)})")
+    return settings, left
+
+
 def _broker(data: DataFolder) -> tuple[str, str]:
     """The broker URL with credentials (a secret) and the base topic."""
     config = data.config
@@ -284,6 +309,7 @@ def plan(folder: Path) -> Plan:
     version = _version(data)
     device_path, baudrate = _device_path(data)
     broker, base = _broker(data)
+    connection, connection_left = _connection(data)
     advanced = _advanced(data)
     network, network_key = _network(data)
     cache_state = bool(advanced.get("cache_state", True))
@@ -386,7 +412,7 @@ def plan(folder: Path) -> Plan:
     flow = _flow(device_path=device_path, baudrate=baudrate, base=base, network=network, names=names,
                  homeassistant=ha_settings, availability=availability_setting, cache_state=cache_state,
                  send_on_start=send_on_start, compat=2 if version >= 4 else 1, options=dict(global_options),
-                 device_options=device_options)
+                 device_options=device_options, connection=connection)
     result = Plan(folder, flow, secrets, zigpy_devices, states, [data.backup] if data.backup is not None else [])
     result.unknown_models = unknown_models
     result.carried = [
@@ -403,7 +429,7 @@ def plan(folder: Path) -> Plan:
         f"Home Assistant discovery {'on' if ha_enabled else 'off'}, availability "
         f"{'on' if availability_setting else 'off'}, output json",
     ]
-    result.not_carried = [*data.warnings]
+    result.not_carried = [*data.warnings, *connection_left]
     if data.groups:
         result.not_carried.append(f"{len(data.groups)} groups in database.db (flowengine serves no groups)")
     bindings = sum(len(ep.get("binds") or []) for r in data.devices
@@ -427,8 +453,8 @@ def plan(folder: Path) -> Plan:
 
 def _flow(*, device_path: str, baudrate: int | None, base: str, network: dict[str, Any], names: dict[str, str],
           homeassistant: bool | dict[str, Any], availability: bool | dict[str, Any], cache_state: bool,
-          send_on_start: bool, compat: int, options: dict[str, Any], device_options: dict[str, dict[str, Any]]
-          ) -> dict[str, Any]:
+          send_on_start: bool, compat: int, options: dict[str, Any], device_options: dict[str, dict[str, Any]],
+          connection: dict[str, Any]) -> dict[str, Any]:
     """The flow, in the shape of flows/household.yaml."""
     radio: dict[str, Any] = {"id": "radio", "type": "zigbee", "radio": "deconz", "device": device_path,
                              "database": ZIGBEE_DATABASE}
@@ -460,10 +486,10 @@ def _flow(*, device_path: str, baudrate: int | None, base: str, network: dict[st
             {"id": "radio_events", "type": "log"},
             decode,
             {"id": "device_events", "type": "log"},
-            {"id": "publish", "type": "mqtt-out", "broker": broker, "qos": 1,
+            {"id": "publish", "type": "mqtt-out", "broker": broker, **connection, "qos": 1,
              "zigbee2mqtt": {"base_topic": base, "homeassistant": homeassistant, "availability": availability}},
-            {"id": "requests", "type": "mqtt-in", "broker": broker, "topics": topics, "qos": 1, "format": "text",
-             "wires": ["api"]},
+            {"id": "requests", "type": "mqtt-in", "broker": broker, **connection, "topics": topics, "qos": 1,
+             "format": "text", "wires": ["api"]},
             {"id": "api", "type": "zigbee2mqtt-api", "base_topic": base, "friendly_names": names,
              "wires": {"out": ["publish"], "commands": ["radio"]}},
             {"id": "command_errors", "type": "log", "level": "warning"},
