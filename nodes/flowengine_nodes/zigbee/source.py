@@ -266,6 +266,8 @@ class Zigbee(Source[ZigbeeConfig]):
             except ScenarioError as exc:
                 raise NodeError(self.id, str(exc)) from exc
         stick = StickState.load(self.stick_path)
+        if scenario is not None:
+            scenario.form_network(stick)  # the network another program left on the stick, if the scenario says so
         if not stick.formed:
             # A formed stick spares zigpy's formation (2-4 s): the demo shows events at once.
             network = self.config.network
@@ -276,7 +278,9 @@ class Zigbee(Source[ZigbeeConfig]):
                 network_key=None if network.network_key is None else network.network_key.get_secret_value(),
             )
             stick.save()
-        emulator = Emulator(stick=stick, devices=scenario.build_devices() if scenario is not None else ())
+        emulator = Emulator(stick=stick)
+        if scenario is not None:
+            scenario.add_devices(emulator)
         await emulator.start()
         self.emulator = emulator
         self._device_path = emulator.device_path
