@@ -125,8 +125,9 @@ def write_data_folder(folder: Path, *, mqtt_url: str = "mqtt://127.0.0.1:1883",
     """Write the household's Zigbee2MQTT data folder into ``folder``; return it."""
     folder.mkdir(parents=True, exist_ok=True)
     text = yaml.safe_dump(configuration(mqtt_url, serial_port), sort_keys=False, allow_unicode=True)
-    text = (text.replace("SECRET_USER", "!secret mqtt_user").replace("SECRET_PASSWORD", "!secret mqtt_password")
-            .replace("SECRET_KEY", "!secret network_key"))
+    # Zigbee2MQTT's references: the text '!secret name' is the key name of secret.yaml.
+    text = (text.replace("SECRET_USER", "'!secret mqtt_user'").replace("SECRET_PASSWORD", "'!secret mqtt_password'")
+            .replace("SECRET_KEY", "'!secret network_key'"))
     (folder / "configuration.yaml").write_text(text, encoding="utf-8")
     (folder / "secret.yaml").write_text(yaml.safe_dump(
         {"mqtt_user": user, "mqtt_password": password, "network_key": NETWORK_KEY}), encoding="utf-8")

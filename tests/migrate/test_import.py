@@ -20,6 +20,8 @@ from flowengine_nodes.migrate import zigpydb
 from flowengine_nodes.migrate.cli import import_main
 from tests.migrate.household import DEVICES, OPTIONS, STATES, UNKNOWN, hashes, write_data_folder
 
+WRITTEN = ["flow.yaml", "secrets.yaml", "state.db", "zigbee.db", "zigbee2mqtt-devices.jsonl"]
+
 
 def run_import(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
     status = import_main(["zigbee2mqtt", *args])
@@ -35,7 +37,7 @@ def test_import_writes_a_runnable_flow_with_every_device_seeded(tmp_path: Path,
     assert status == 0, err
     assert hashes(data) == before
     target = tmp_path / "flow"
-    assert sorted(p.name for p in target.iterdir()) == ["flow.yaml", "secrets.yaml", "state.db", "zigbee.db"]
+    assert sorted(p.name for p in target.iterdir()) == WRITTEN
     # Secrets: only in secrets.yaml (0600), never in the flow or the output.
     assert stat.S_IMODE((target / "secrets.yaml").stat().st_mode) == 0o600
     secrets = yaml.safe_load((target / "secrets.yaml").read_text())
@@ -119,7 +121,7 @@ def test_an_existing_target_is_refused_unless_forced(tmp_path: Path, capsys: pyt
     assert (target / "mine.txt").read_text() == "keep"
     status, _, err = run_import(capsys, str(data), "--to", str(target), "--force")
     assert status == 0, err
-    assert sorted(p.name for p in target.iterdir()) == ["flow.yaml", "secrets.yaml", "state.db", "zigbee.db"]
+    assert sorted(p.name for p in target.iterdir()) == WRITTEN
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
 
 

@@ -70,7 +70,8 @@ def import_main(argv: Sequence[str]) -> int:
     except MigrateError as exc:
         sys.stderr.write(f"flowengine import: {exc}\n")
         return 1
-    sys.stdout.write(f"written: {args.to}/flow.yaml, secrets.yaml (0600), zigbee.db, state.db in "
+    sys.stdout.write(f"written: {args.to}/flow.yaml, secrets.yaml (0600), zigbee.db, state.db, "
+                     f"zigbee2mqtt-devices.jsonl (kept for the way back) in "
                      f"{time.perf_counter() - began:.2f} s\nrun it: flowengine run {args.to}/flow.yaml\n")
     return 0
 

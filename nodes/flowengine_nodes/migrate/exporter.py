@@ -25,10 +25,15 @@ from flowengine_nodes.devices.decode import CACHE_PREFIX
 from flowengine_nodes.devices.decoder import normalize_ieee
 from flowengine_nodes.migrate import zigpydb
 from flowengine_nodes.migrate.folder import BACKUP, CONFIGURATION, DATABASE, SECRETS, STATE, MigrateError
-from flowengine_nodes.migrate.importer import Secret, dump_yaml
+from flowengine_nodes.migrate.importer import HERDSMAN_ENTRIES, dump_yaml
 
 #: The Zigbee2MQTT settings version a 2.x data folder carries.
 SETTINGS_VERSION = 4
+#: The keys of a zigbee-herdsman entry that zigpy knows (the others come back from the kept entries).
+ZIGPY_KEYS = {"type", "ieeeAddr", "nwkAddr", "manufId", "manufName", "powerSource", "modelId", "epList", "endpoints",
+              "interviewCompleted", "interviewState"}
+#: The keys of an endpoint's record zigpy has no place for.
+KEPT_ENDPOINT_KEYS = ("clusters", "binds", "configuredReportings", "meta")
 #: zigbee-herdsman's power source texts.
 MAINS = "Mains (single phase)"
 BATTERY = "Battery"
@@ -80,6 +85,46 @@ def _herdsman_entry(index: int, device: zigpydb.Device) -> dict[str, Any]:
     return {key: value for key, value in entry.items() if value is not None}
 
 
+def _merge_kept(kept_path: Path, devices: list[zigpydb.Device]) -> list[dict[str, Any]]:
+    """zigbee-herdsman's entries: zigpy's devices over the entries the import kept (when it did).
+
+    What zigpy knows (addresses, type, model, manufacturer, power source, endpoints and clusters) is
+    zigpy's; the rest of a kept entry (configured reporting, bindings, Zigbee2MQTT's configure marker,
+    cached attributes, versions) is carried back, and so is the coordinator's entry. A device zigpy
+    knows that the import did not (paired under flowengine) gets a new entry.
+    """
+    kept: dict[str, dict[str, Any]] = {}
+    if kept_path.exists():
+        for number, line in enumerate(kept_path.read_text(encoding="utf-8").splitlines(), start=1):
+            try:
+                entry = json.loads(line)
+            except ValueError:
+                raise MigrateError(kept_path, "not a JSON object", number) from None
+            if isinstance(entry, dict) and isinstance(entry.get("ieeeAddr"), str):
+                kept[entry["ieeeAddr"].lower()] = entry
+    entries = [entry for entry in kept.values() if entry.get("type") == "Coordinator"]
+    used = {entry.get("id") for entry in kept.values()}
+    next_id = max((i for i in used if isinstance(i, int)), default=1) + 1
+    for device in devices:
+        ours = _herdsman_entry(0, device)
+        original = kept.get(ours["ieeeAddr"])
+        if original is None:
+            ours["id"], next_id = next_id, next_id + 1
+            entries.append(ours)
+            continue
+        merged = {**original, **{key: value for key, value in ours.items() if key in ZIGPY_KEYS}}
+        endpoints = {}
+        for ep_id, endpoint in ours["endpoints"].items():
+            before = original.get("endpoints", {}).get(ep_id, {})
+            endpoints[ep_id] = {**endpoint, **{key: before[key] for key in KEPT_ENDPOINT_KEYS if key in before}}
+            for key in ("inClusterList", "outClusterList"):  # zigbee-herdsman's order, when the same clusters
+                if sorted(before.get(key) or []) == endpoint[key]:
+                    endpoints[ep_id][key] = before[key]
+        merged["endpoints"] = endpoints
+        entries.append(merged)
+    return entries
+
+
 def _bytes(colon: str) -> list[int]:
     return [int(part, 16) for part in colon.split(":")]
 
@@ -118,17 +163,17 @@ def plan(flow: Path) -> Export:
     else:
         raise MigrateError(database, "holds no network backup and the flow does not give the whole network "
                            "(channel, pan_id, extended_pan_id, network_key): run the flow once on the stick")
-    advanced["network_key"] = Secret("network_key")
+    advanced["network_key"] = "!secret network_key"
     url = urlsplit(publish.broker)
     default_port = 8883 if url.scheme == "mqtts" else 1883
     mqtt: dict[str, Any] = {"base_topic": publish.zigbee2mqtt.base_topic,
                             "server": f"{url.scheme}://{url.hostname}:{url.port or default_port}"}
     if url.username:
         secrets["mqtt_user"] = unquote(url.username)
-        mqtt["user"] = Secret("mqtt_user")
+        mqtt["user"] = "!secret mqtt_user"
     if url.password is not None:
         secrets["mqtt_password"] = unquote(url.password)
-        mqtt["password"] = Secret("mqtt_password")
+        mqtt["password"] = "!secret mqtt_password"
     port = radio.device
     if port.startswith("socket://"):
         port = "tcp://" + port.removeprefix("socket://")
@@ -159,7 +204,7 @@ def plan(flow: Path) -> Export:
     }
     if decode.options:
         configuration["device_options"] = dict(decode.options)
-    entries = [_herdsman_entry(index, device) for index, device in enumerate(loaded.devices, start=2)]
+    entries = _merge_kept(graph.flow_dir / HERDSMAN_ENTRIES, loaded.devices)
     state: dict[str, dict[str, Any]] = {}
     if graph.state_path is not None and graph.state_path.exists():
         store = StateStore(graph.state_path)
@@ -170,7 +215,7 @@ def plan(flow: Path) -> Export:
                     state["0x" + name.removeprefix(CACHE_PREFIX)] = value
         finally:
             store.close()
-    return Export(configuration, secrets, entries, state, loaded.backup, len(entries))
+    return Export(configuration, secrets, entries, state, loaded.backup, len(loaded.devices))
 
 
 def write(export: Export, target: Path, *, force: bool) -> None:

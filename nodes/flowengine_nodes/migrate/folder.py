@@ -7,6 +7,7 @@ Nothing here writes: the folder is only read.
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -18,6 +19,11 @@ SECRETS = "secret.yaml"
 DATABASE = "database.db"
 STATE = "state.json"
 BACKUP = "coordinator_backup.json"
+#: Settings whose text may be a reference to another file's key, as Zigbee2MQTT reads them:
+#: ``'!secret network_key'`` is the key ``network_key`` of secret.yaml (``'!other key'``: other.yaml).
+REFERENCE_SETTINGS = (("mqtt", "user"), ("mqtt", "password"), ("mqtt", "server"), ("advanced", "network_key"),
+                      ("frontend", "auth_token"))
+_REFERENCE = re.compile(r"^!(\S+) (\S+)$")
 #: The most a data folder's file may hold (a household's database.db is a few hundred kB).
 MAX_FILE_BYTES = 64 * 1024 * 1024
 
@@ -116,7 +122,7 @@ class _Yaml:
         self.path = path
         self.secrets_path = secrets_path
         self.lines: dict[tuple[str, ...], int] = {}
-        self._secrets: dict[str, Any] | None = None
+        self._files: dict[Path, dict[str, Any]] = {}
 
     def load(self) -> Any:
         text = _read_text(self.path)
@@ -158,16 +164,20 @@ class _Yaml:
     def _secret(self, name: str, line: int) -> Any:
         if self.secrets_path is None:
             raise MigrateError(self.path, "!secret inside a secrets file", line)
-        if self._secrets is None:
-            if not self.secrets_path.exists():
-                raise MigrateError(self.path, f"!secret {name}: {self.secrets_path} does not exist", line)
-            loaded = _Yaml(self.secrets_path, None).load()
+        return self.reference(self.secrets_path, f"!secret {name}", name, line)
+
+    def reference(self, path: Path, text: str, key: str, line: int | None) -> Any:
+        """The value of ``key`` in the YAML file ``path``, which ``text`` (at ``line``) refers to."""
+        if path not in self._files:
+            if not path.exists():
+                raise MigrateError(self.path, f"{text}: {path} does not exist", line)
+            loaded = _Yaml(path, None).load()
             if not isinstance(loaded, dict):
-                raise MigrateError(self.secrets_path, "is not a mapping of secret names to values")
-            self._secrets = loaded
-        if name not in self._secrets:
-            raise MigrateError(self.path, f"!secret {name}: not defined in {self.secrets_path}", line)
-        return self._secrets[name]
+                raise MigrateError(path, "is not a mapping of names to values")
+            self._files[path] = loaded
+        if key not in self._files[path]:
+            raise MigrateError(self.path, f"{text}: not defined in {path}", line)
+        return self._files[path][key]
 
 
 def read_config(folder: Path) -> Config:
@@ -179,7 +189,14 @@ def read_config(folder: Path) -> Config:
         values = {}
     if not isinstance(values, dict):
         raise MigrateError(path, "is not a mapping of settings", 1)
-    return Config(path, values, reader.lines)
+    config = Config(path, values, reader.lines)
+    for section, key in REFERENCE_SETTINGS:
+        text = config.get(section, key)
+        match = _REFERENCE.match(text) if isinstance(text, str) else None
+        if match is not None:
+            name = match.group(1) if match.group(1).endswith((".yaml", ".yml")) else match.group(1) + ".yaml"
+            values[section][key] = reader.reference(folder / name, text, match.group(2), config.line(section, key))
+    return config
 
 
 def read_database(path: Path) -> tuple[Herdsman | None, list[Herdsman], list[Herdsman]]:

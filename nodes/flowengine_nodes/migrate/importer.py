@@ -9,6 +9,7 @@ nothing half-written; the data folder is only ever read.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -31,6 +32,9 @@ FLOW = "flow.yaml"
 SECRETS = "secrets.yaml"
 ZIGBEE_DATABASE = "zigbee.db"
 STATE_DATABASE = "state.db"
+#: zigbee-herdsman's entries of the coordinator and the devices, as read: kept for the way back (what
+#: zigpy has no place for: configured reporting, bindings, the configure marker, cached attributes).
+HERDSMAN_ENTRIES = "zigbee2mqtt-devices.jsonl"
 #: The radio libraries Zigbee2MQTT's adapters need; flowengine ships only zigpy-deconz.
 ADAPTERS = {"deconz": None, "zstack": "zigpy-znp", "ezsp": "bellows", "ember": "bellows", "zigate": "zigpy-zigate",
             "zboss": "zigpy-zboss"}
@@ -98,6 +102,7 @@ class Plan:
     devices: list[zigpydb.Device]
     states: dict[str, dict[str, Any]]
     backups: list[dict[str, Any]]
+    herdsman: list[dict[str, Any]] = field(default_factory=list)
     carried: list[str] = field(default_factory=list)
     not_carried: list[str] = field(default_factory=list)
     unknown_models: list[str] = field(default_factory=list)
@@ -415,6 +420,7 @@ def plan(folder: Path) -> Plan:
                  device_options=device_options, connection=connection)
     result = Plan(folder, flow, secrets, zigpy_devices, states, [data.backup] if data.backup is not None else [])
     result.unknown_models = unknown_models
+    result.herdsman = [record.entry for record in ([data.coordinator] if data.coordinator else []) + data.devices]
     result.carried = [
         f"{len(zigpy_devices)} devices into zigpy's database (addresses, endpoints, clusters, model, manufacturer, "
         "power source): none is interviewed again",
@@ -538,6 +544,8 @@ def write(result: Plan, target: Path, *, force: bool) -> None:
         with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
             handle.write(yaml.safe_dump(result.secrets, sort_keys=True))
         zigpydb.run(zigpydb.seed(temporary / ZIGBEE_DATABASE, result.devices, result.backups))
+        (temporary / HERDSMAN_ENTRIES).write_text(
+            "".join(json.dumps(entry, separators=(",", ":")) + "\n" for entry in result.herdsman), encoding="utf-8")
         store = StateStore(temporary / STATE_DATABASE)
         try:
             state = store.node("decode")
