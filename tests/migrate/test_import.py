@@ -240,3 +240,13 @@ def test_tls_and_connection_settings_are_carried_and_the_rest_named(tmp_path: Pa
         assert (config.ca, config.keepalive, config.protocol) == (str(data / "ca.pem"), 30, "5")
         assert config.client_id is None
     assert f"mqtt.client_id (each MQTT node has its own client id; configuration.yaml line {client_line})" in out
+
+
+def test_a_target_inside_the_data_folder_is_refused(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    data = write_data_folder(tmp_path / "z2m")
+    before = hashes(data)
+    status, _, err = run_import(capsys, str(data), "--to", str(data / "flow"))
+    assert status == 1
+    assert "is inside the data folder" in err
+    assert hashes(data) == before
+    assert not (data / "flow").exists()

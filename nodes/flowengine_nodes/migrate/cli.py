@@ -58,6 +58,7 @@ def import_main(argv: Sequence[str]) -> int:
 
     began = time.perf_counter()
     try:
+        importer.refuse_inside(args.to, args.data_dir)
         result = importer.plan(args.data_dir)
         sys.stdout.write(result.summary() + "\n")
         if args.check:

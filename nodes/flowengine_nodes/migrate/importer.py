@@ -521,6 +521,13 @@ def flow_text(flow: dict[str, Any]) -> str:
     return HEADER + dump_yaml(flow)
 
 
+def refuse_inside(target: Path, data_dir: Path) -> None:
+    """Raise :class:`MigrateError` when ``target`` is the data folder or inside it (never written to)."""
+    resolved, source = target.resolve(), data_dir.resolve()
+    if resolved == source or source in resolved.parents:
+        raise MigrateError(target, f"is inside the data folder {data_dir}, which the import never writes to")
+
+
 def refuse_existing(target: Path, *, force: bool) -> None:
     """Raise :class:`MigrateError` when ``target`` exists and ``force`` is not given."""
     if target.absolute().exists() and not force:
