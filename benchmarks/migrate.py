@@ -1,13 +1,14 @@
 """The move from Zigbee2MQTT: how long the import takes, and the first message after it.
 
-The household's Zigbee2MQTT data folder (tests/migrate/household.py: eight devices and one of an
-unknown model, state.json, coordinator_backup.json) is imported with ``flowengine import
-zigbee2mqtt`` as a command in its own process (wall time of the whole command, interpreter start
-included, and the import's own time as it prints it). Then the imported flow runs with the real
-``flowengine run`` against the project's deCONZ emulator in the state Zigbee2MQTT left (the
-network formed, every device a member) and a private Mosquitto; the figures are from the start of
-the runner's process to (a) the first device message on MQTT (a cached state sent on start) and
-(b) the first message decoded from a device's report sent once the coordinator is up.
+The data folder is the one the real Zigbee2MQTT 2.14.1 left after pairing the household
+(tests/data/zigbee2mqtt_move: eight devices, state.json, coordinator_backup.json). It is
+imported with ``flowengine import zigbee2mqtt`` as a command in its own process (wall time of the
+whole command, interpreter start included, and the import's own time as it prints it). Then the
+imported flow runs with the real ``flowengine run`` against the project's deCONZ emulator in the
+state Zigbee2MQTT left (its stick: the network formed, every device a member) and a private
+Mosquitto; the figures are from the start of the runner's process to (a) the first device message
+on MQTT (a cached state sent on start) and (b) the first message decoded from a device's report
+(the first frame Zigbee2MQTT was sent after its restart, sent once the coordinator is up).
 
     .venv/bin/python benchmarks/migrate.py            # 5 runs; prints each and the median
 
@@ -19,6 +20,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import shutil
 import statistics
 import subprocess
 import sys
@@ -29,19 +31,31 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from flowengine_nodes.emulator.replay import RecordedFrame, replay  # noqa: E402
+from flowengine_nodes.emulator.scenario import load_scenario  # noqa: E402
 from flowengine_nodes.emulator.server import Emulator  # noqa: E402
-from tests.migrate.household import BASE_TOPIC, DEVICES, formed_stick, virtual_devices, write_data_folder  # noqa: E402
-from tests.mosquitto import Mosquitto, Subscriber, mosquitto_binary  # noqa: E402
+from flowengine_nodes.emulator.stick import StickState  # noqa: E402
+from tests.mosquitto import Mosquitto, ReceivedMessage, Subscriber, mosquitto_binary  # noqa: E402
 
-NAMES = {name for name, _, _, _ in DEVICES}
+FIXTURES = REPO / "tests" / "data" / "zigbee2mqtt_move"
+BASE = "house"
 
 
 async def once(folder: Path, broker: Mosquitto) -> dict[str, float]:
-    emulator = Emulator(stick=formed_stick(folder / "stick.json"), devices=virtual_devices())
+    shutil.copyfile(FIXTURES / "stick.json", folder / "stick.json")
+    emulator = Emulator(stick=StickState.load(folder / "stick.json"))
+    for device in load_scenario(REPO / "flows" / "scenarios" / "household.yaml").build_devices():
+        emulator.add_device(device)
     await emulator.start()
-    subscriber = Subscriber(broker, [f"{BASE_TOPIC}/#"], client_id=f"bench-{folder.name}").start()
+    subscriber = Subscriber(broker, [f"{BASE}/#"], client_id=f"bench-{folder.name}").start()
+    frames = [json.loads(line) for line in (FIXTURES / "restart_frames.jsonl").read_text().splitlines()]
+    names = {frame["friendly_name"] for frame in frames}
     try:
-        data = write_data_folder(folder / "z2m", mqtt_url=broker.url, serial_port=f"tcp://127.0.0.1:{emulator.port}")
+        data = folder / "zigbee2mqtt"
+        shutil.copytree(FIXTURES / "zigbee2mqtt", data)
+        config = data / "configuration.yaml"
+        config.write_text(config.read_text().replace("tcp://127.0.0.1:6638", f"tcp://127.0.0.1:{emulator.port}")
+                          .replace("mqtt://127.0.0.1:1883", broker.url))
         began = time.perf_counter()
         completed = await asyncio.to_thread(
             subprocess.run, [sys.executable, "-m", "flowengine.cli", "import", "zigbee2mqtt", str(data), "--to",
@@ -50,8 +64,8 @@ async def once(folder: Path, broker: Mosquitto) -> dict[str, float]:
         own = float(completed.stdout.rsplit(" in ", 1)[1].split(" s")[0])
         seen: dict[str, float] = {}
 
-        def device_message(messages: list[object]) -> bool:
-            return any(getattr(m, "topic", "").removeprefix(BASE_TOPIC + "/") in NAMES for m in messages)
+        def device_message(messages: list[ReceivedMessage]) -> bool:
+            return any(m.topic.removeprefix(BASE + "/") in names for m in messages)
 
         started = time.perf_counter()
         process = await asyncio.create_subprocess_exec(
@@ -62,12 +76,13 @@ async def once(folder: Path, broker: Mosquitto) -> dict[str, float]:
             seen["first"] = time.perf_counter() - started
             await emulator.wait_host_ready()
             count = len(subscriber.messages)
-            emulator.send_event("Desk_button", "single")
+            await replay(emulator, [RecordedFrame.from_report(frames[0])], rate=None)
+            topic = f"{BASE}/{frames[0]['friendly_name']}"
 
-            def action(messages: list[object]) -> bool:
-                return any(getattr(m, "topic", "") == f"{BASE_TOPIC}/Desk button" for m in messages[count:])
+            def decoded(messages: list[ReceivedMessage]) -> bool:
+                return any(m.topic == topic for m in messages[count:])
 
-            await asyncio.to_thread(subscriber.wait_until, action, 60)
+            await asyncio.to_thread(subscriber.wait_until, decoded, 60)
             seen["report"] = time.perf_counter() - started
         finally:
             process.terminate()
@@ -92,7 +107,9 @@ def main() -> int:
         broker.start()
         try:
             for run in range(args.runs):
-                result = asyncio.run(once(Path(scratch) / f"run{run}", broker))
+                folder = Path(scratch) / f"run{run}"
+                folder.mkdir()
+                result = asyncio.run(once(folder, broker))
                 print(json.dumps({key: round(value, 3) for key, value in result.items()}))
                 results.append(result)
         finally:
