@@ -185,6 +185,22 @@ def _unsupported_output(data: Path) -> str:
     return f"{data / 'configuration.yaml'}:{number}: advanced.output 'attribute': flowengine publishes JSON only"
 
 
+def _bad_endpoint(data: Path) -> str:
+    lines = (data / "database.db").read_text().splitlines()
+    entry = json.loads(lines[3])
+    entry["endpoints"]["1"]["profId"] = "two hundred"
+    lines[3] = json.dumps(entry)
+    (data / "database.db").write_text("\n".join(lines) + "\n")
+    return f"{data / 'database.db'}:4: device {entry['ieeeAddr']}: an endpoint that is not zigbee-herdsman's"
+
+
+def _bad_backup(data: Path) -> str:
+    backup = json.loads((data / "coordinator_backup.json").read_text())
+    del backup["security_level"]
+    (data / "coordinator_backup.json").write_text(json.dumps(backup))
+    return f"{data / 'coordinator_backup.json'}: not an Open ZigBee Coordinator Backup zigpy can read"
+
+
 def _bad_state(data: Path) -> str:
     (data / "state.json").write_text('{\n  "0x00158d0007000103": {"temperature": 20.9,\n')
     return f"{data / 'state.json'}:3: not valid JSON"
@@ -192,7 +208,8 @@ def _bad_state(data: Path) -> str:
 
 @pytest.mark.parametrize("spoil", [_truncate_database, _corrupt_database, _unknown_adapter, _misspelt_adapter,
                                    _missing_secret_file, _missing_secret_key, _unknown_top_setting,
-                                   _unknown_device_option, _unsupported_output, _bad_state])
+                                   _unknown_device_option, _unsupported_output, _bad_state, _bad_endpoint,
+                                   _bad_backup])
 def test_bad_input_is_one_clear_line_and_nothing_is_written(
         spoil: object, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     data = write_data_folder(tmp_path / "z2m")

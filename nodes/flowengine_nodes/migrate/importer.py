@@ -26,7 +26,7 @@ from flowengine_nodes.devices.decode import CACHE_PREFIX
 from flowengine_nodes.devices.decoder import normalize_ieee
 from flowengine_nodes.devices.definitions import Definition, default_registry
 from flowengine_nodes.migrate import zigpydb
-from flowengine_nodes.migrate.folder import BACKUP, DataFolder, Herdsman, MigrateError, read_folder
+from flowengine_nodes.migrate.folder import BACKUP, DATABASE, DataFolder, Herdsman, MigrateError, read_folder
 
 FLOW = "flow.yaml"
 SECRETS = "secrets.yaml"
@@ -317,6 +317,11 @@ def plan(folder: Path) -> Plan:
     connection, connection_left = _connection(data)
     advanced = _advanced(data)
     network, network_key = _network(data)
+    if data.backup is not None:
+        try:
+            zigpydb.check_backup(data.backup)
+        except ValueError as exc:
+            raise MigrateError(data.path / BACKUP, str(exc)) from None
     cache_state = bool(advanced.get("cache_state", True))
     send_on_start = bool(advanced.get("cache_state_send_on_startup", True)) and cache_state
     homeassistant = config.get("homeassistant", default=False)
@@ -398,7 +403,11 @@ def plan(folder: Path) -> Plan:
         if not record.interviewed:
             not_interviewed.append(f"{name} ({record.ieee})")
             continue
-        zigpy_devices.append(_zigpy_device(record))
+        try:
+            zigpy_devices.append(_zigpy_device(record))
+        except (TypeError, ValueError, AttributeError) as exc:
+            raise MigrateError(data.path / DATABASE, f"device {record.entry['ieeeAddr']}: an endpoint that is not "
+                               f"zigbee-herdsman's ({exc})", record.line) from None
     for address, entry_key in by_address.items():
         if address not in herdsman_ieees:
             raise config.error(("devices", entry_key), f"device {entry_key} is configured but not in database.db")

@@ -64,6 +64,14 @@ class Device:
     last_seen: float | None = None
 
 
+def check_backup(backup: dict[str, Any]) -> None:
+    """Raise ValueError unless zigpy reads ``backup`` as an Open ZigBee Coordinator Backup."""
+    try:
+        zigpy.backups.NetworkBackup.from_open_coordinator_json(backup)
+    except (KeyError, ValueError, TypeError, AttributeError) as exc:
+        raise ValueError(f"not an Open ZigBee Coordinator Backup zigpy can read (bad or missing {exc})") from None
+
+
 def _application(database: Path) -> Any:
     """An application object that is never connected: zigpy's listener needs one to write through."""
     return FlowControllerApplication({
