@@ -32,6 +32,8 @@ def run_import(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str
 def test_import_writes_a_runnable_flow_with_every_device_seeded(tmp_path: Path,
                                                                 capsys: pytest.CaptureFixture[str]) -> None:
     data = write_data_folder(tmp_path / "z2m", mqtt_url="mqtt://broker.lan:1884", serial_port="tcp://10.0.0.9:6638")
+    (data / "external_extensions").mkdir()
+    (data / "external_extensions" / "notify.mjs").write_text("export default class Notify {}\n")
     before = hashes(data)
     status, out, err = run_import(capsys, str(data), "--to", str(tmp_path / "flow"))
     assert status == 0, err
@@ -93,9 +95,9 @@ def test_import_writes_a_runnable_flow_with_every_device_seeded(tmp_path: Path,
     finally:
         store.close()
     assert kept == {"cache:" + ieee.replace(":", ""): state for ieee, state in STATES.items()}
-    # The honest summary.
+    # The honest summary (the extension written into the data folder before the import: see below).
     assert "Bedroom sensor (00:12:4b:00:25:00:00:01, model 'TH01', eWeLink)" in out
-    for what in ("1 groups", "1 bindings", "frontend", "OTA settings"):
+    for what in ("1 groups", "1 bindings", "frontend", "OTA settings", "extensions (external_extensions/: notify.mjs)"):
         assert what in out.split("not carried over:")[1]
 
 

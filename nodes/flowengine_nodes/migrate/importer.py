@@ -457,6 +457,10 @@ def plan(folder: Path) -> Plan:
     for key, what in NOT_CARRIED.items():
         if key in config.values:
             result.not_carried.append(f"{what} ({key}, configuration.yaml line {config.line(key)})")
+    for sub, what in (("external_converters", "external converters"), ("external_extensions", "extensions")):
+        found = sorted(p.name for p in (folder / sub).glob("*")) if (folder / sub).is_dir() else []
+        if found:
+            result.not_carried.append(f"{what} ({sub}/: {', '.join(found)}): flowengine runs no JavaScript")
     result.not_carried += [f"device setting {item}" for item in ignored]
     if not_interviewed:
         result.not_carried.append("devices whose interview never finished (zigpy interviews them when they next "
