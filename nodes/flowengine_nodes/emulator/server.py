@@ -87,6 +87,7 @@ class HostRequest:
     every one in arrival order, so a test can say what a host asked and of whom.
     """
 
+    #: ``time.perf_counter()`` when it arrived (the clock of :attr:`ApsFrame.written_at`).
     at: float
     dst_nwk: int | None
     dst_ieee: str | None
@@ -236,8 +237,11 @@ class Emulator:
         self.devices[device.name] = device
 
     def interview_requests(self) -> list[HostRequest]:
-        """The host's requests that were interview steps (:attr:`HostRequest.interview`), in order."""
-        return [request for request in self.requests if request.interview is not None]
+        """The host's interview steps (:attr:`HostRequest.interview`) that reached a virtual device, in order.
+
+        The coordinator's own descriptors are left out: a host reads them on every new database.
+        """
+        return [request for request in self.requests if request.device is not None and request.interview is not None]
 
     def device(self, name: str) -> VirtualDevice:
         """Return the virtual device called ``name``."""
@@ -518,7 +522,7 @@ class Emulator:
             dst_endpoint, profile, cluster, src_endpoint, payload, dst_nwk is not None and dst_nwk >= 0xFFF8
         )
         target = None if mode == MODE_GROUP else self._target(dst_nwk, dst_ieee)
-        self.requests.append(HostRequest(time.monotonic(), dst_nwk, dst_ieee, target, request))
+        self.requests.append(HostRequest(time.perf_counter(), dst_nwk, dst_ieee, target, request))
         status, answers = self._route(mode, dst_nwk, dst_ieee, request)
         self._confirms.append(_Confirm(request_id, destination, src_endpoint, status))
         self._answer(Command.APS_DATA_REQUEST, sequence, bytes((self._state(), request_id)))

@@ -7,18 +7,19 @@ What it does and what it writes is in README.md beside this script. In short:
    household devices announce themselves and are interviewed, renamed to friendly names with
    spaces and ``/``, given device options, and each sends reports; Zigbee2MQTT is stopped and
    the data folder it leaves (``configuration.yaml``, ``database.db``, ``state.json``,
-   ``coordinator_backup.json``) and the stick it leaves (``stick.json``) are kept;
+   ``coordinator_backup.json``; ``secret.yaml`` with ``--mqtt-account``) and the stick it
+   leaves (``stick.json``) are kept;
 2. **restart**: Zigbee2MQTT starts again on that folder and on that stick, whose devices are
    already members of the network (they never announce again), the frames of
    ``restart_frames.jsonl`` are replayed one by one, and everything it publishes is written,
    in order, to ``restart_published.jsonl``, every request it sends to the stick to
    ``restart_requests.jsonl``;
-3. **export** (with ``--exported DIR``, a folder written by ``flowengine export
-   zigbee2mqtt``): the same restart on that folder, written to ``export_published.jsonl`` and
-   ``export_requests.jsonl``.
+3. **export**: ``flowengine import zigbee2mqtt`` of that folder, ``flowengine export
+   zigbee2mqtt`` of the flow it wrote, and the same restart on the
+   exported folder, written to ``export_published.jsonl`` and ``export_requests.jsonl``.
 
     ZIGBEE2MQTT_DIR=/opt/z2m .venv/bin/python tests/data/zigbee2mqtt_move/record.py
-    ZIGBEE2MQTT_DIR=/opt/z2m .venv/bin/python tests/data/zigbee2mqtt_move/record.py --only export --exported DIR
+    ZIGBEE2MQTT_DIR=/opt/z2m .venv/bin/python tests/data/zigbee2mqtt_move/record.py --only export
 
 ``ZIGBEE2MQTT_DIR`` names a folder holding ``node_modules/zigbee2mqtt`` (``npm install
 zigbee2mqtt@2.14.1``) and a node >= 22.2 (as for ``benchmarks/radio_path.py``).
@@ -53,7 +54,7 @@ from paho.mqtt.subscribeoptions import SubscribeOptions  # noqa: E402
 from flowengine_nodes.emulator.replay import RecordedFrame, replay  # noqa: E402
 from flowengine_nodes.emulator.scenario import load_scenario  # noqa: E402
 from flowengine_nodes.emulator.server import Emulator  # noqa: E402
-from flowengine_nodes.emulator.stick import StickState  # noqa: E402
+from flowengine_nodes.emulator.stick import StickState, ieee_to_wire  # noqa: E402
 from tests.mosquitto import Mosquitto, mosquitto_binary  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
@@ -63,6 +64,17 @@ BASE = "house"
 PLACEHOLDER_SERIAL = "tcp://127.0.0.1:6638"
 PLACEHOLDER_BROKER = "mqtt://127.0.0.1:1883"
 LOG_LEVEL = os.environ.get("RECORD_LOG_LEVEL", "info")
+#: With --mqtt-account: the broker account (fake), kept in secret.yaml and named with '!secret' as
+#: Zigbee2MQTT does; what every MQTT client of the script logs in with (empty: none).
+MQTT_USER, MQTT_PASSWORD = "house", "fake-household-password"
+ACCOUNT: dict[str, str] = {}
+#: The stick's IEEE and the network Zigbee2MQTT is configured with: fixed, so that a new recording
+#: changes no address or key (all fake, generated once by Zigbee2MQTT's GENERATE).
+COORDINATOR_IEEE = "00:21:2e:4b:19:db:5d:ec"
+CHANNEL = 20
+PAN_ID = 27272
+EXTENDED_PAN_ID = [57, 29, 62, 162, 193, 36, 187, 161]
+NETWORK_KEY = [229, 45, 249, 139, 180, 203, 133, 171, 86, 81, 132, 10, 195, 116, 169, 248]
 
 #: Scenario device name -> friendly name given through bridge/request/device/rename.
 FRIENDLY_NAMES = {
@@ -181,7 +193,12 @@ class Recorder:
     async def listen(self, ready: asyncio.Event) -> None:
         """Record until cancelled; ``ready`` is set once the subscription stands."""
         async with aiomqtt.Client(
-            "127.0.0.1", self.port, identifier=f"recorder-{os.getpid()}", protocol=aiomqtt.ProtocolVersion.V5
+            "127.0.0.1",
+            self.port,
+            identifier=f"recorder-{os.getpid()}",
+            protocol=aiomqtt.ProtocolVersion.V5,
+            username=ACCOUNT.get("username"),
+            password=ACCOUNT.get("password"),
         ) as client:
             await client.subscribe("#", options=SubscribeOptions(qos=1, retainAsPublished=True))
             ready.set()
@@ -294,12 +311,13 @@ async def request(
 
 
 def configuration(emulator_port: int, broker_port: int) -> str:
-    """The configuration.yaml Zigbee2MQTT starts with: a household's, network parameters generated."""
+    """The configuration.yaml Zigbee2MQTT starts with: a household's (the broker account in secret.yaml)."""
+    account = "  user: '!secret mqtt_user'\n  password: '!secret mqtt_password'\n" if ACCOUNT else ""
     return f"""version: 5
 mqtt:
   base_topic: {BASE}
   server: mqtt://127.0.0.1:{broker_port}
-serial:
+{account}serial:
   port: tcp://127.0.0.1:{emulator_port}
   adapter: deconz
 frontend:
@@ -307,10 +325,10 @@ frontend:
 homeassistant:
   enabled: false
 advanced:
-  channel: 20
-  network_key: GENERATE
-  pan_id: GENERATE
-  ext_pan_id: GENERATE
+  channel: {CHANNEL}
+  network_key: {NETWORK_KEY}
+  pan_id: {PAN_ID}
+  ext_pan_id: {EXTENDED_PAN_ID}
   log_level: {LOG_LEVEL}
   log_output: [console]
 ota:
@@ -374,9 +392,12 @@ class Bench:
         binary = mosquitto_binary()
         if binary is None:
             raise SystemExit("record: mosquitto is not installed (bash tests/bootstrap.sh)")
-        broker = Mosquitto(root / "broker", binary=binary)
+        broker = Mosquitto(root / "broker", binary=binary, passwords={MQTT_USER: MQTT_PASSWORD} if ACCOUNT else None)
         broker.start()
-        emulator = Emulator(stick=StickState.load(stick_file))
+        stick = StickState.load(stick_file)
+        if not stick.formed:
+            stick.mac_address = ieee_to_wire(COORDINATOR_IEEE)
+        emulator = Emulator(stick=stick)
         for device in household():
             emulator.add_device(device)
         if members:
@@ -406,12 +427,16 @@ async def wait_online(recorder: Recorder, zigbee2mqtt: Zigbee2Mqtt) -> None:
     def online(message: Published) -> bool:
         return message.topic == f"{BASE}/bridge/state" and payload_of(message) in ({"state": "online"}, "online")
 
+    logs = sorted(zigbee2mqtt.data.parent.glob("*.log"))
     for _ in range(120):
         if await recorder.until(online, 1.0):
             return
         if zigbee2mqtt.process is not None and zigbee2mqtt.process.poll() is not None:
             break
-    raise RuntimeError(f"Zigbee2MQTT did not come online (see {zigbee2mqtt.data.parent}/*.log)")
+        if logs and "Refusing to start" in logs[-1].read_text(errors="replace"):
+            break  # it serves its failure page and would wait there for ever
+    tail = re.sub(r"\x1b\[[0-9;]*m", "", logs[-1].read_text(errors="replace"))[-1500:] if logs else ""
+    raise RuntimeError(f"Zigbee2MQTT did not come online; the end of its log:\n{tail}")
 
 
 # ---- 1. pair ------------------------------------------------------------------------------------
@@ -447,13 +472,21 @@ async def pair(root: Path, z2m_dir: Path, node: str, out: Path) -> None:
     data = root / "pair" / "data"
     data.mkdir(parents=True)
     (data / "configuration.yaml").write_text(configuration(bench.emulator.port, bench.broker.port))
+    if ACCOUNT:
+        (data / "secret.yaml").write_text(f"mqtt_user: {MQTT_USER}\nmqtt_password: {MQTT_PASSWORD}\n")
     zigbee2mqtt = Zigbee2Mqtt(z2m_dir, node, data)
     recorder = bench.recorder
     try:
         zigbee2mqtt.start("pair-zigbee2mqtt.log")
         await wait_online(recorder, zigbee2mqtt)
         log("pair: Zigbee2MQTT is online on a new stick")
-        async with aiomqtt.Client("127.0.0.1", bench.broker.port, identifier=f"record-{os.getpid()}") as client:
+        async with aiomqtt.Client(
+            "127.0.0.1",
+            bench.broker.port,
+            identifier=f"record-{os.getpid()}",
+            username=ACCOUNT.get("username"),
+            password=ACCOUNT.get("password"),
+        ) as client:
             await request(recorder, client, "permit_join", {"time": 254}, retry=True)
             for device in bench.emulator.devices.values():
                 since = len(recorder.messages)
@@ -485,7 +518,9 @@ async def pair(root: Path, z2m_dir: Path, node: str, out: Path) -> None:
     if folder.exists():
         shutil.rmtree(folder)
     folder.mkdir(parents=True)
-    for name in ("configuration.yaml", "database.db", "state.json", "coordinator_backup.json"):
+    for name in ("configuration.yaml", "secret.yaml", "database.db", "state.json", "coordinator_backup.json"):
+        if not (data / name).exists():
+            continue
         text = (data / name).read_text(encoding="utf-8")
         (folder / name).write_text(
             set_ports(text, PLACEHOLDER_SERIAL, PLACEHOLDER_BROKER) if name == "configuration.yaml" else text,
@@ -599,23 +634,51 @@ def installed_zigbee2mqtt() -> tuple[Path, str]:
     return folder, node
 
 
+def exported_folder(root: Path, out: Path, python: str) -> Path | None:
+    """Import the kept data folder with ``flowengine import zigbee2mqtt`` and export it back; ``None`` without them.
+
+    ``python`` runs ``-m flowengine.cli`` (the checkout's, unless told otherwise).
+    """
+    cli = [python, "-m", "flowengine.cli"]
+    probe = subprocess.run([*cli, "import", "--help"], capture_output=True, text=True, check=False, cwd=root)
+    if probe.returncode != 0:
+        return None
+    flow, target = root / "imported", root / "exported"
+    for command in (
+        ["import", "zigbee2mqtt", str(out / "zigbee2mqtt"), "--to", str(flow)],
+        ["export", "zigbee2mqtt", str(flow / "flow.yaml"), "--to", str(target)],
+    ):
+        done = subprocess.run([*cli, *command], capture_output=True, text=True, check=False, cwd=root)
+        if done.returncode != 0:
+            raise SystemExit(f"record: flowengine {' '.join(command[:2])} failed:\n{done.stdout}{done.stderr}")
+        log(f"export: flowengine {' '.join(command[:2])}: {done.stdout.strip().splitlines()[-1]}")
+    return target
+
+
 async def main(args: argparse.Namespace) -> None:
     """Run the steps asked for."""
     z2m_dir, node = installed_zigbee2mqtt()
+    if args.mqtt_account:
+        ACCOUNT.update(username=MQTT_USER, password=MQTT_PASSWORD)
     out: Path = args.out
     out.mkdir(parents=True, exist_ok=True)  # noqa: ASYNC240 - before anything runs
+    steps = {args.only} if args.only else {"pair", "restart", "export"}
     root = Path(tempfile.mkdtemp(prefix="z2m-move-"))
     try:
-        if args.only in (None, "pair"):
+        if "pair" in steps:
             await pair(root, z2m_dir, node, out)
-        if args.only in (None, "pair", "restart"):
+        if "restart" in steps:
             probe = Emulator()
             for device in household():
                 probe.add_device(device)
             write_jsonl(out / "restart_frames.jsonl", event_reports(probe, RESTART_EVENTS))
             await restart(root, z2m_dir, node, out / "zigbee2mqtt", out / "stick.json", out, "restart")
-        if args.exported is not None:
-            await restart(root, z2m_dir, node, args.exported, out / "stick.json", out, "export")
+        if "export" in steps:
+            exported = args.exported or exported_folder(root, out, args.flowengine_python)
+            if exported is None:
+                log(f"export: skipped: {args.flowengine_python} -m flowengine.cli has no 'import zigbee2mqtt'")
+            else:
+                await restart(root, z2m_dir, node, exported, out / "stick.json", out, "export")
     finally:
         if args.keep:
             log(f"work folders kept in {root}")
@@ -627,7 +690,19 @@ async def main(args: argparse.Namespace) -> None:
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--out", type=Path, default=HERE, help="where the fixtures go (default: beside this script)")
-    parser.add_argument("--only", choices=("pair", "restart", "export"), help="one step (default: pair and restart)")
-    parser.add_argument("--exported", type=Path, help="a folder written by flowengine export zigbee2mqtt: step 3")
+    parser.add_argument("--only", choices=("pair", "restart", "export"), help="one step (default: all three)")
+    parser.add_argument(
+        "--exported", type=Path, help="step 3 on this folder (written by flowengine export zigbee2mqtt) as it is"
+    )
+    parser.add_argument(
+        "--flowengine-python",
+        default=sys.executable,
+        help="the Python whose flowengine imports and exports for step 3 (default: this one)",
+    )
+    parser.add_argument(
+        "--mqtt-account",
+        action="store_true",
+        help="the broker wants a user and password, which Zigbee2MQTT reads from secret.yaml",
+    )
     parser.add_argument("--keep", action="store_true", help="keep the work folders (Zigbee2MQTT's logs)")
     asyncio.run(main(parser.parse_args()))
