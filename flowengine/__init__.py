@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     from flowengine.expressions import Expression, format_text
     from flowengine.expressions.regex import compile_regex
     from flowengine.fields import Duration, Expr, PropertyPath, RuleTemplate, TemplateValue
+    from flowengine.flow import load_installed_flow
     from flowengine.hints import Comparison, PayloadValues
     from flowengine.lint import FlowSetting
     from flowengine.message import Message
@@ -61,6 +62,7 @@ _EXPORTS: dict[str, str] = {
     "Issue": "flowengine.errors",
     "NodeError": "flowengine.errors",
     "Message": "flowengine.message",
+    "load_installed_flow": "flowengine.flow",
     "ERRORS_PORT": "flowengine.node",
     "OUT_PORT": "flowengine.node",
     "Counters": "flowengine.node",
@@ -158,6 +160,7 @@ __all__ = [
     "format_text",
     "json_safe",
     "key_text",
+    "load_installed_flow",
     "message_from_state",
     "message_to_state",
     "record_in",

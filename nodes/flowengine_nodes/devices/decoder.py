@@ -503,6 +503,10 @@ class Decoder:
             result = self._merge_state(device, result)
         return _published(result), device.name, device.topic
 
+    def cached_states(self) -> dict[str, dict[str, Any]]:
+        """Return a copy of every non-empty cached state, by normalized address (what a restart keeps)."""
+        return {address: dict(state) for address, state in self._states.items() if state}
+
     def reset(self) -> None:
         """Forget every device's cached state."""
         for device in self._by_address.values():

@@ -68,7 +68,14 @@ def _colon_hex(value: str, size: int, what: str) -> str:
 
 
 class NetworkConfig(NodeConfig):
-    """Network settings, used only when zigpy forms a new network (a stick that is not formed)."""
+    """Network settings: those of a network zigpy forms, or (``form: false``) those the stick must hold."""
+
+    form: bool = Field(
+        True,
+        description="Form a network on a stick that holds none. false: the network must already be on the "
+        "stick (moved from another program); the flow stops before anything is written when the stick holds "
+        "none, or one whose channel, pan_id, extended_pan_id or network_key differ from those set here.",
+    )
 
     channel: int | None = Field(None, ge=11, le=26, description="Zigbee channel 11-26 (default: zigpy picks).")
     pan_id: int | None = Field(None, ge=0x0001, le=0xFFF7, description="PAN id (default: random).")
@@ -222,6 +229,30 @@ class Zigbee(Source[ZigbeeConfig]):
             await self._start_emulator()
         elif config.scenario is not None:
             self.logger.warning("node '%s': scenario is ignored with a real device (%s)", self.id, config.device)
+        if not config.network.form:
+            await self._check_network()
+
+    async def _check_network(self) -> None:
+        """With ``network.form: false``, stop here unless the stick holds the configured network.
+
+        Raises:
+            NodeError: the stick cannot be read, holds no network or another one (one line; nothing written).
+        """
+        stack = self._stack
+        assert stack is not None
+        try:
+            found = await stack.read_stick_network(self._zigpy_config())
+        except Exception as exc:
+            raise NodeError(self.id, f"cannot read the network on {self._device_path}: {exc or type(exc).__name__}"
+                            ) from exc
+        if found is None:
+            raise NodeError(self.id, f"the stick on {self._device_path} holds no network and network.form is "
+                            "false: nothing was written (a new stick: flowengine import zigbee2mqtt "
+                            "--restore-network)")
+        differences = found.differences(self._network_settings())
+        if differences:
+            raise NodeError(self.id, f"the stick on {self._device_path} holds another network than the flow's: "
+                            + ", ".join(differences) + "; nothing was written")
 
     async def _start_emulator(self) -> None:
         from flowengine_nodes.emulator.scenario import ScenarioError, ScenarioRunner, load_scenario
@@ -291,20 +322,25 @@ class Zigbee(Source[ZigbeeConfig]):
     def _zigpy_config(self) -> dict[str, Any]:
         stack = self._stack
         assert stack is not None
-        network = self.config.network
         return dict(
             stack.build_config(
                 device_path=self._device_path,
                 database=self._database,
-                network=stack.NetworkSettings(
-                    channel=network.channel,
-                    pan_id=network.pan_id,
-                    extended_pan_id=network.extended_pan_id,
-                    network_key=None if network.network_key is None else network.network_key.get_secret_value(),
-                ),
+                network=self._network_settings(),
                 ota_dir=self._ota_dir,
                 baudrate=self.config.baudrate,
             )
+        )
+
+    def _network_settings(self) -> Any:
+        stack = self._stack
+        assert stack is not None
+        network = self.config.network
+        return stack.NetworkSettings(
+            channel=network.channel,
+            pan_id=network.pan_id,
+            extended_pan_id=network.extended_pan_id,
+            network_key=None if network.network_key is None else network.network_key.get_secret_value(),
         )
 
     async def _connect_and_serve(self, connected: Any) -> None:
@@ -322,14 +358,15 @@ class Zigbee(Source[ZigbeeConfig]):
         path = self._device_path
         if not path.startswith(("socket://", "tcp://")) and not await asyncio.to_thread(Path(path).exists):
             raise PermanentError(f"{path} does not exist (is the stick plugged in?)")
-        app = await stack.FlowControllerApplication.new(self._zigpy_config(), auto_form=True, start_radio=False)
+        form = self.config.network.form
+        app = await stack.FlowControllerApplication.new(self._zigpy_config(), auto_form=form, start_radio=False)
         app.frame_tap = self._on_frame
         app.error_tap = self._on_zigpy_error
         app.ota.tap = self._on_ota_lookup
         app.add_listener(stack.AppListener(on_device=self._on_device_event, on_connection_lost=connection_lost))
         self.application = app
         try:
-            await app.startup(auto_form=True)
+            await app.startup(auto_form=form)
             connected()
             self.connected.set()
             self.commands.connected()

@@ -229,8 +229,10 @@ def _version(distribution: str) -> str | None:
 _deferred_names = _DeferredNames(DEFERRED_NAMES)
 
 with deferred_imports(), _deferred_names.standing_in():
+    import zigpy.backups
     import zigpy.config as zigpy_config
     import zigpy.device
+    import zigpy.exceptions
     import zigpy.ota
     import zigpy.types as zigpy_t
     import zigpy_deconz.zigbee.application as deconz_application
@@ -283,7 +285,8 @@ def build_config(
     if network.extended_pan_id is not None:
         nwk[zigpy_config.CONF_NWK_EXTENDED_PAN_ID] = network.extended_pan_id
     if network.network_key is not None:
-        nwk[zigpy_config.CONF_NWK_KEY] = network.network_key
+        # zigpy's schema takes the key as 16 integers (a colon-hex text is refused).
+        nwk[zigpy_config.CONF_NWK_KEY] = [int(part, 16) for part in network.network_key.split(":")]
     ota: dict[str, Any] = {
         zigpy_config.CONF_OTA_ENABLED: ota_dir is not None,
         zigpy_config.CONF_OTA_PROVIDERS: [],
@@ -517,3 +520,90 @@ def device_endpoints(device: Any) -> list[dict[str, Any]]:
             }
         )
     return described
+
+
+@dataclass(frozen=True, slots=True)
+class StickNetwork:
+    """The network a stick holds, in the forms a flow writes them (colon hex, display order)."""
+
+    channel: int
+    pan_id: int
+    extended_pan_id: str
+    network_key: str
+
+    def differences(self, expected: NetworkSettings) -> list[str]:
+        """Name each setting of ``expected`` (those set) that this network does not have; never a key's value."""
+        found = []
+        if expected.channel is not None and expected.channel != self.channel:
+            found.append(f"channel {self.channel} (expected {expected.channel})")
+        if expected.pan_id is not None and expected.pan_id != self.pan_id:
+            found.append(f"PAN id 0x{self.pan_id:04x} (expected 0x{expected.pan_id:04x})")
+        if expected.extended_pan_id is not None and expected.extended_pan_id.lower() != self.extended_pan_id:
+            found.append(f"extended PAN id {self.extended_pan_id} (expected {expected.extended_pan_id.lower()})")
+        if expected.network_key is not None and expected.network_key.lower() != self.network_key:
+            found.append("network key (not shown)")
+        return found
+
+
+def _network_of(app: Any) -> StickNetwork:
+    info = app.state.network_info
+    return StickNetwork(
+        channel=int(info.channel),
+        pan_id=int(info.pan_id),
+        extended_pan_id=str(info.extended_pan_id).lower(),
+        network_key=":".join(f"{byte:02x}" for byte in info.network_key.key.serialize()),
+    )
+
+
+async def read_stick_network(config: dict[str, Any]) -> StickNetwork | None:
+    """Open the stick, read the network it holds and close it again; None when it holds none.
+
+    Only reads: no formation, no write of any network parameter (zigpy's
+    ``load_network_info``). ``config`` is :func:`build_config`'s; its database is not opened.
+    """
+    app = FlowControllerApplication({**config, zigpy_config.CONF_DATABASE: None})
+    await app.connect()
+    try:
+        await app.load_network_info(load_devices=False)
+    except zigpy.exceptions.NetworkNotFormed:
+        return None
+    finally:
+        await app.disconnect()
+    return _network_of(app)
+
+
+async def restore_network(config: dict[str, Any], backup: dict[str, Any], *, force: bool) -> str:
+    """Write an Open ZigBee Coordinator Backup (``coordinator_backup.json``) to the stick through zigpy.
+
+    Returns what was done, in words. A stick that already holds the backup's network is left
+    as it is; one that holds another network is refused unless ``force``.
+
+    Raises:
+        ValueError: the backup cannot be read by zigpy, or the stick holds another network.
+    """
+    try:
+        wanted = zigpy.backups.NetworkBackup.from_open_coordinator_json(backup)
+    except (KeyError, ValueError, TypeError) as exc:
+        raise ValueError(f"not an Open ZigBee Coordinator Backup zigpy can read ({exc!r})") from exc
+    app = FlowControllerApplication({**config, zigpy_config.CONF_DATABASE: None})
+    await app.connect()
+    try:
+        try:
+            await app.load_network_info(load_devices=False)
+            current: StickNetwork | None = _network_of(app)
+        except zigpy.exceptions.NetworkNotFormed:
+            current = None
+        info = wanted.network_info
+        expected = NetworkSettings(
+            channel=int(info.channel), pan_id=int(info.pan_id), extended_pan_id=str(info.extended_pan_id),
+            network_key=":".join(f"{byte:02x}" for byte in info.network_key.key.serialize()))
+        if current is not None and not current.differences(expected):
+            return "the stick already holds this network: nothing written"
+        if current is not None and not force:
+            raise ValueError(f"the stick holds another network ({', '.join(current.differences(expected))}); "
+                             "--force overwrites it")
+        await app.backups.restore_backup(wanted, create_new=False)
+        return (f"network written to the stick (channel {wanted.network_info.channel}, PAN id "
+                f"0x{int(wanted.network_info.pan_id):04x})")
+    finally:
+        await app.disconnect()
