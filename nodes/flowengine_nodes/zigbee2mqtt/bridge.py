@@ -42,6 +42,7 @@ from flowengine_nodes.zigbee2mqtt.discovery import (
     discovery_payload,
     expose_configs,
 )
+from flowengine_nodes.zigbee2mqtt.output import LastSeen, Output, attribute_payloads, epoch_ms, format_last_seen
 
 Entry = tuple[str, bytes, int, bool]
 """A publication: ``(topic, payload, qos, retain)``, the shape ``mqtt-out``'s outbox stores."""
@@ -86,6 +87,16 @@ class Zigbee2MqttConfig(NodeConfig):
     homeassistant: bool | HomeAssistantConfig = Field(
         default=False, description="Publish Home Assistant MQTT discovery (true, or {discovery_topic, status_topic})."
     )
+    last_seen: LastSeen = Field(
+        default="disable",
+        description="Zigbee2MQTT's advanced.last_seen: add last_seen (when the device last sent anything, in event "
+        "time) to every device state, as ISO_8601, ISO_8601_local or epoch (milliseconds); disable: no last_seen.",
+    )
+    output: Output = Field(
+        default="json",
+        description="Zigbee2MQTT's advanced.output: a device state as one JSON object on <base>/<name> (json), "
+        "each key on <base>/<name>/<key> (attribute), or both (attribute_and_json).",
+    )
 
     @field_validator("base_topic")
     @classmethod
@@ -110,10 +121,15 @@ class DeviceInfo:
     #: State properties added to every published state that lacks them (discovery's mock properties).
     mock: list[tuple[str, Any]] = field(default_factory=list)
     ota: bool = False
+    #: When the device last sent anything (event time, milliseconds), for ``last_seen`` in its states.
+    heard: int | None = None
 
     def to_state(self) -> dict[str, Any]:
         """Return what is kept in the node's durable state."""
-        return {"name": self.name, "model": self.model, "actions": self.actions, "last_seen": self.last_seen}
+        saved = {"name": self.name, "model": self.model, "actions": self.actions, "last_seen": self.last_seen}
+        if self.heard is not None:
+            saved["heard"] = self.heard
+        return saved
 
 
 def zigbee2mqtt_ieee(address: str) -> str:
@@ -184,7 +200,10 @@ class Zigbee2Mqtt:
             self.devices[ieee] = DeviceInfo(
                 ieee=ieee, name=str(saved.get("name") or ieee), model=saved.get("model"),
                 actions=list(saved.get("actions") or []), last_seen=float(saved.get("last_seen") or 0.0),
+                heard=saved["heard"] if isinstance(saved.get("heard"), int) else None,
             )
+        #: A device state is reshaped (last_seen added, or published per attribute): checked once per message.
+        self.shapes = config.last_seen != "disable" or config.output != "json"
 
     # ---- the bridge ---------------------------------------------------------------------
 
@@ -271,6 +290,39 @@ class Zigbee2Mqtt:
         if device is None or topic != self._prefix + device.name or not (device.mock or device.ota):
             return msg.payload
         return adjust_state(msg.payload, device.mock, device.ota)
+
+    def shaped(self, msg: Message, topic: str, payload: bytes, qos: int, retain: bool) -> list[Entry] | None:
+        """The publications of a device state with ``last_seen`` and ``output``; None for any other message.
+
+        Call after :meth:`around` (which registers the device) when :attr:`shapes` is true. ``payload``
+        is the JSON the message would be published as. A message of the device's own (not the cached
+        state ``decode`` sends at start, ``meta.cached``) moves its ``last_seen`` to the message's event
+        time; a device never heard from has no ``last_seen``, as in Zigbee2MQTT.
+        """
+        address = msg.meta.get("ieee")
+        device = self.devices.get(zigbee2mqtt_ieee(address)) if isinstance(address, str) else None
+        if device is None or topic != self._prefix + device.name:
+            return None
+        state = self.state_payload(msg, topic)
+        if not isinstance(state, dict):
+            return None
+        config = self.config
+        if config.last_seen != "disable":
+            if not msg.meta.get("cached"):
+                ts = msg.meta.get("ts")
+                seconds = ts if isinstance(ts, int | float) and not isinstance(ts, bool) else self._now()
+                heard = epoch_ms(seconds)
+                if device.heard is None or heard > device.heard:
+                    device.heard = heard
+            if device.heard is not None:
+                state = {**state, "last_seen": format_last_seen(device.heard, config.last_seen)}
+                payload = _json(state)  # as mqtt-out encodes an object
+        entries: list[Entry] = []
+        if config.output != "attribute":
+            entries.append((topic, payload, qos, retain))
+        if config.output != "json":
+            entries.extend((sub, value, qos, retain) for sub, value in attribute_payloads(topic + "/", state))
+        return entries
 
     # ---- announcements --------------------------------------------------------------------
 
