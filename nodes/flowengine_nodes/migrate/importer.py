@@ -63,6 +63,9 @@ ADVANCED_IGNORED = {"log_level", "log_output", "log_directory", "log_file", "log
                     "homeassistant_legacy_triggers", "homeassistant_discovery_topic", "homeassistant_status_topic",
                     "report", "soft_reset_timeout", "availability_timeout", "availability_blocklist",
                     "availability_passlist", "network_key_file"}
+#: advanced.output and advanced.last_seen: carried to mqtt-out's Zigbee2MQTT mode (same names, same values).
+OUTPUTS = ("json", "attribute", "attribute_and_json")
+LAST_SEEN_FORMATS = ("disable", "ISO_8601", "ISO_8601_local", "epoch")
 HOMEASSISTANT_KEYS = {"enabled", "discovery_topic", "status_topic", "legacy_action_sensor",
                       "experimental_event_entities", "legacy_entity_attributes", "legacy_triggers"}
 MQTT_KEYS = {"base_topic", "server", "user", "password", "client_id", "ca", "key", "cert", "keepalive", "version",
@@ -244,14 +247,10 @@ def _advanced(data: DataFolder) -> dict[str, Any]:
     for key in advanced:
         if key not in ADVANCED_READ | ADVANCED_IGNORED:
             raise config.error(("advanced", key), f"unknown setting advanced.{key}")
-    output = advanced.get("output", "json")
-    if output != "json":
-        raise config.error(("advanced", "output"), f"advanced.output {output!r}: flowengine publishes JSON only "
-                           "(output: json)")
-    last_seen = advanced.get("last_seen", "disable")
-    if last_seen != "disable":
-        raise config.error(("advanced", "last_seen"), f"advanced.last_seen {last_seen!r}: flowengine does not add "
-                           "last_seen to payloads (last_seen: disable)")
+    for key, values in (("output", OUTPUTS), ("last_seen", LAST_SEEN_FORMATS)):
+        if key in advanced and advanced[key] not in values:
+            raise config.error(("advanced", key), f"advanced.{key} {advanced[key]!r}: Zigbee2MQTT's values are "
+                               + ", ".join(values))
     if advanced.get("elapsed", False):
         raise config.error(("advanced", "elapsed"), "advanced.elapsed: flowengine does not add elapsed to payloads")
     return advanced
@@ -322,6 +321,11 @@ def plan(folder: Path) -> Plan:
             zigpydb.check_backup(data.backup)
         except ValueError as exc:
             raise MigrateError(data.path / BACKUP, str(exc)) from None
+    output = str(advanced.get("output", "json"))
+    last_seen = str(advanced.get("last_seen", "disable"))
+    # Only what differs from Zigbee2MQTT's defaults is written (the flow stays as short as before).
+    published = {key: value for key, value, default in (("last_seen", last_seen, "disable"),
+                                                        ("output", output, "json")) if value != default}
     cache_state = bool(advanced.get("cache_state", True))
     send_on_start = bool(advanced.get("cache_state_send_on_startup", True)) and cache_state
     homeassistant = config.get("homeassistant", default=False)
@@ -426,7 +430,7 @@ def plan(folder: Path) -> Plan:
     flow = _flow(device_path=device_path, baudrate=baudrate, base=base, network=network, names=names,
                  homeassistant=ha_settings, availability=availability_setting, cache_state=cache_state,
                  send_on_start=send_on_start, compat=2 if version >= 4 else 1, options=dict(global_options),
-                 device_options=device_options, connection=connection)
+                 device_options=device_options, connection=connection, published=published)
     result = Plan(folder, flow, secrets, zigpy_devices, states, [data.backup] if data.backup is not None else [])
     result.unknown_models = unknown_models
     result.herdsman = [record.entry for record in ([data.coordinator] if data.coordinator else []) + data.devices]
@@ -442,7 +446,7 @@ def plan(folder: Path) -> Plan:
         f"cached state of {len(states)} devices (cache_state {'on' if cache_state else 'off'}, sent on start "
         f"{'yes' if send_on_start else 'no'})",
         f"Home Assistant discovery {'on' if ha_enabled else 'off'}, availability "
-        f"{'on' if availability_setting else 'off'}, output json",
+        f"{'on' if availability_setting else 'off'}, output {output}, last_seen {last_seen}",
     ]
     result.not_carried = [*data.warnings, *connection_left]
     if data.groups:
@@ -473,7 +477,7 @@ def plan(folder: Path) -> Plan:
 def _flow(*, device_path: str, baudrate: int | None, base: str, network: dict[str, Any], names: dict[str, str],
           homeassistant: bool | dict[str, Any], availability: bool | dict[str, Any], cache_state: bool,
           send_on_start: bool, compat: int, options: dict[str, Any], device_options: dict[str, dict[str, Any]],
-          connection: dict[str, Any]) -> dict[str, Any]:
+          connection: dict[str, Any], published: dict[str, Any]) -> dict[str, Any]:
     """The flow, in the shape of flows/household.yaml."""
     radio: dict[str, Any] = {"id": "radio", "type": "zigbee", "radio": "deconz", "device": device_path,
                              "database": ZIGBEE_DATABASE}
@@ -506,7 +510,8 @@ def _flow(*, device_path: str, baudrate: int | None, base: str, network: dict[st
             decode,
             {"id": "device_events", "type": "log"},
             {"id": "publish", "type": "mqtt-out", "broker": broker, **connection, "qos": 1,
-             "zigbee2mqtt": {"base_topic": base, "homeassistant": homeassistant, "availability": availability}},
+             "zigbee2mqtt": {"base_topic": base, "homeassistant": homeassistant, "availability": availability,
+                             **published}},
             {"id": "requests", "type": "mqtt-in", "broker": broker, **connection, "topics": topics, "qos": 1,
              "format": "text", "wires": ["api"]},
             {"id": "api", "type": "zigbee2mqtt-api", "base_topic": base, "friendly_names": names,
