@@ -194,6 +194,11 @@ def _unsupported_elapsed(data: Path) -> str:
     return f"{data / 'configuration.yaml'}:{number}: advanced.elapsed: flowengine does not add elapsed"
 
 
+def _bad_qos(data: Path) -> str:
+    number = _replace_line(data / "configuration.yaml", "temperature_precision: 1", "qos: 3")
+    return f"{data / 'configuration.yaml'}:{number}: devices.0x00158d0007000103.qos must be 0, 1 or 2"
+
+
 def _bad_endpoint(data: Path) -> str:
     lines = (data / "database.db").read_text().splitlines()
     entry = json.loads(lines[3])
@@ -218,7 +223,7 @@ def _bad_state(data: Path) -> str:
 @pytest.mark.parametrize("spoil", [_truncate_database, _corrupt_database, _unknown_adapter, _misspelt_adapter,
                                    _missing_secret_file, _missing_secret_key, _unknown_top_setting,
                                    _unknown_device_option, _unknown_output, _unsupported_elapsed, _bad_state,
-                                   _bad_endpoint,
+                                   _bad_endpoint, _bad_qos,
                                    _bad_backup])
 def test_bad_input_is_one_clear_line_and_nothing_is_written(
         spoil: object, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -291,4 +296,27 @@ def test_output_and_last_seen_are_carried_to_mqtt_out(tmp_path: Path, capsys: py
     assert f"output {output}, last_seen {last_seen}" in out
     publish: Any = load_installed_flow(tmp_path / "flow" / "flow.yaml").nodes["publish"].config
     assert (publish.zigbee2mqtt.output, publish.zigbee2mqtt.last_seen) == (output, last_seen)
+    assert flowengine_main(["validate", "--strict", str(tmp_path / "flow" / "flow.yaml")]) == 0
+
+
+def test_device_retain_qos_and_filtered_attributes_are_carried(tmp_path: Path,
+                                                               capsys: pytest.CaptureFixture[str]) -> None:
+    data = write_data_folder(tmp_path / "z2m")
+    _replace_line(data / "configuration.yaml", "temperature_precision: 1",
+                  "temperature_precision: 1\n    retain: true\n    qos: 0\n"
+                  "    filtered_attributes: [linkquality, 'bat.*']")
+    with (data / "configuration.yaml").open("a") as handle:
+        handle.write("device_options:\n  filtered_attributes: [tamper]\n")
+    status, out, err = run_import(capsys, str(data), "--to", str(tmp_path / "flow"))
+    assert status == 0, err
+    assert "retain/qos/filtered_attributes of 1 devices and of every device (device_options)" in out
+    graph = load_installed_flow(tmp_path / "flow" / "flow.yaml")
+    mode: Any = graph.nodes["publish"].config.zigbee2mqtt  # type: ignore[attr-defined]
+    assert mode.device_options.filtered_attributes == ["tamper"]
+    [(ieee, own)] = mode.devices.items()
+    assert ieee.replace(":", "") == "00158d0007000103"
+    assert (own.retain, own.qos, own.filtered_attributes) == (True, 0, ["linkquality", "bat.*"])
+    decode: Any = graph.nodes["decode"].config
+    assert "retain" not in decode.options
+    assert all("qos" not in options for options in decode.device_options.values())
     assert flowengine_main(["validate", "--strict", str(tmp_path / "flow" / "flow.yaml")]) == 0

@@ -39,8 +39,10 @@ HERDSMAN_ENTRIES = "zigbee2mqtt-devices.jsonl"
 ADAPTERS = {"deconz": None, "zstack": "zigpy-znp", "ezsp": "bellows", "ember": "bellows", "zigate": "zigpy-zigate",
             "zboss": "zigpy-zboss"}
 #: Settings that change what Zigbee2MQTT publishes in a way flowengine does not reproduce (refused).
-UNSUPPORTED_DEVICE_KEYS = {"retain", "qos", "debounce", "debounce_ignore", "throttle", "filtered_attributes",
-                           "filtered_cache", "filtered_optimistic", "optimistic", "retention"}
+UNSUPPORTED_DEVICE_KEYS = {"debounce", "debounce_ignore", "throttle", "filtered_cache", "filtered_optimistic",
+                           "optimistic", "retention"}
+#: Device keys that change how a state is published: carried to mqtt-out's Zigbee2MQTT mode (same names).
+PUBLISHING_KEYS = {"retain", "qos", "filtered_attributes"}
 #: Device keys that change nothing flowengine publishes (named in the summary, not carried over).
 IGNORED_DEVICE_KEYS = {"description", "icon", "homeassistant", "disabled", "disable_automatic_update_check"}
 #: Top-level settings: carried over, or named in the summary as not carried over.
@@ -256,6 +258,18 @@ def _advanced(data: DataFolder) -> dict[str, Any]:
     return advanced
 
 
+def _publishing(data: DataFolder, where: tuple[str, ...], value: Any) -> Any:
+    """A device's ``retain``, ``qos`` or ``filtered_attributes``, checked as Zigbee2MQTT's schema has it."""
+    key = where[-1]
+    fine = (isinstance(value, bool) if key == "retain"
+            else value in (0, 1, 2) and not isinstance(value, bool) if key == "qos"
+            else isinstance(value, list) and all(isinstance(item, str) for item in value))
+    if not fine:
+        expected = {"retain": "true or false", "qos": "0, 1 or 2"}.get(key, "a list of regular expressions")
+        raise data.config.error(where, f"{'.'.join(where)} must be {expected}")
+    return value
+
+
 def _version(data: DataFolder) -> int:
     version = data.config.get("version")
     if version is None:
@@ -324,7 +338,7 @@ def plan(folder: Path) -> Plan:
     output = str(advanced.get("output", "json"))
     last_seen = str(advanced.get("last_seen", "disable"))
     # Only what differs from Zigbee2MQTT's defaults is written (the flow stays as short as before).
-    published = {key: value for key, value, default in (("last_seen", last_seen, "disable"),
+    published: dict[str, Any] = {key: value for key, value, default in (("last_seen", last_seen, "disable"),
                                                         ("output", output, "json")) if value != default}
     cache_state = bool(advanced.get("cache_state", True))
     send_on_start = bool(advanced.get("cache_state_send_on_startup", True)) and cache_state
@@ -351,6 +365,9 @@ def plan(folder: Path) -> Plan:
     if not isinstance(global_options, dict):
         raise config.error(("device_options",), "device_options must be a mapping")
     known_options = _all_options()
+    global_publishing = {key: _publishing(data, ("device_options", key), global_options[key])
+                         for key in sorted(PUBLISHING_KEYS) if key in global_options}
+    global_options = {key: value for key, value in global_options.items() if key not in PUBLISHING_KEYS}
     for key in global_options:
         if key in UNSUPPORTED_DEVICE_KEYS:
             raise config.error(("device_options", key), f"device_options.{key}: flowengine cannot honour it "
@@ -365,6 +382,7 @@ def plan(folder: Path) -> Plan:
     by_address = {normalize_ieee(key): key for key in settings}
     names: dict[str, str] = {}
     device_options: dict[str, dict[str, Any]] = {}
+    publishing: dict[str, dict[str, Any]] = {}
     ignored: list[str] = []
     unknown_models: list[str] = []
     zigpy_devices: list[zigpydb.Device] = []
@@ -390,6 +408,9 @@ def plan(folder: Path) -> Plan:
             if option in UNSUPPORTED_DEVICE_KEYS:
                 raise config.error(where, f"devices.{entry_key}.{option}: flowengine cannot honour it (it changes what "
                                    "is published)")
+            if option in PUBLISHING_KEYS:
+                publishing.setdefault(record.ieee, {})[option] = _publishing(data, where, value)
+                continue
             if option in IGNORED_DEVICE_KEYS:
                 ignored.append(f"{name}: {option} (configuration.yaml line {config.line(*where)})")
                 continue
@@ -423,6 +444,10 @@ def plan(folder: Path) -> Plan:
             if address in herdsman_ieees:
                 states[address] = {k: v for k, v in state.items() if k != "action" and not k.startswith("action_")}
 
+    if global_publishing:
+        published["device_options"] = global_publishing
+    if publishing:
+        published["devices"] = publishing
     secrets = {"mqtt_url": broker}
     if network_key is not None:
         secrets["zigbee_network_key"] = network_key
@@ -446,7 +471,9 @@ def plan(folder: Path) -> Plan:
         f"cached state of {len(states)} devices (cache_state {'on' if cache_state else 'off'}, sent on start "
         f"{'yes' if send_on_start else 'no'})",
         f"Home Assistant discovery {'on' if ha_enabled else 'off'}, availability "
-        f"{'on' if availability_setting else 'off'}, output {output}, last_seen {last_seen}",
+        f"{'on' if availability_setting else 'off'}, output {output}, last_seen {last_seen}"
+        + (f", retain/qos/filtered_attributes of {len(publishing)} devices" if publishing else "")
+        + (" and of every device (device_options)" if global_publishing else ""),
     ]
     result.not_carried = [*data.warnings, *connection_left]
     if data.groups:

@@ -26,10 +26,11 @@ last seen) is kept in the node's durable state, so a restarted flow announces th
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 import orjson
 from pydantic import Field, field_validator
@@ -73,6 +74,28 @@ class HomeAssistantConfig(NodeConfig):
     )
 
 
+class DevicePublishing(NodeConfig):
+    """How one device's state is published: Zigbee2MQTT's device options of the same names."""
+
+    retain: bool | None = Field(default=None, description="Publish the device's state retained (default: as the node).")
+    qos: Literal[0, 1, 2] | None = Field(default=None, description="QoS of the device's state (default: the node's).")
+    filtered_attributes: list[str] = Field(
+        default_factory=list,
+        description="Regular expressions (each matching a whole key): keys left out of the published state "
+        "(last_seen and linkquality included), as Zigbee2MQTT's filtered_attributes.",
+    )
+
+    @field_validator("filtered_attributes")
+    @classmethod
+    def _patterns(cls, value: list[str]) -> list[str]:
+        for pattern in value:
+            try:
+                re.compile(pattern)
+            except re.error as exc:
+                raise ValueError(f"filtered_attributes: {pattern!r} is not a regular expression ({exc})") from None
+        return value
+
+
 class Zigbee2MqttConfig(NodeConfig):
     """``zigbee2mqtt`` on ``mqtt-out``: Zigbee2MQTT's settings of the same names and defaults."""
 
@@ -96,6 +119,15 @@ class Zigbee2MqttConfig(NodeConfig):
         default="json",
         description="Zigbee2MQTT's advanced.output: a device state as one JSON object on <base>/<name> (json), "
         "each key on <base>/<name>/<key> (attribute), or both (attribute_and_json).",
+    )
+    device_options: DevicePublishing = Field(
+        default_factory=DevicePublishing,
+        description="retain, qos, filtered_attributes for every device (Zigbee2MQTT's device_options).",
+    )
+    devices: dict[str, DevicePublishing] = Field(
+        default_factory=dict,
+        description="IEEE address (any usual form) -> retain, qos, filtered_attributes of that device, over "
+        "device_options (Zigbee2MQTT's devices.<ieee> keys).",
     )
 
     @field_validator("base_topic")
@@ -202,8 +234,19 @@ class Zigbee2Mqtt:
                 actions=list(saved.get("actions") or []), last_seen=float(saved.get("last_seen") or 0.0),
                 heard=saved["heard"] if isinstance(saved.get("heard"), int) else None,
             )
-        #: A device state is reshaped (last_seen added, or published per attribute): checked once per message.
-        self.shapes = config.last_seen != "disable" or config.output != "json"
+        #: Per device (Zigbee2MQTT's form of the address): its retain, qos and filter, over device_options.
+        self._publishing: dict[str, tuple[bool | None, int | None, Callable[[str], Any] | None]] = {}
+        defaults = config.device_options
+        for ieee, own in {"": defaults, **config.devices}.items():
+            retain = own.retain if own.retain is not None else defaults.retain
+            qos = own.qos if own.qos is not None else defaults.qos
+            patterns = [*defaults.filtered_attributes, *own.filtered_attributes] if ieee else own.filtered_attributes
+            # JavaScript's property.match(`^${p}$`) for each pattern, as one search.
+            matcher = re.compile("|".join(f"(?:^{p}$)" for p in patterns)).search if patterns else None
+            self._publishing[zigbee2mqtt_ieee(ieee) if ieee else ""] = (retain, qos, matcher)
+        #: A device state is reshaped (last_seen, output, per-device publishing): checked once per message.
+        self.shapes = (config.last_seen != "disable" or config.output != "json"
+                       or any(value != (None, None, None) for value in self._publishing.values()))
 
     # ---- the bridge ---------------------------------------------------------------------
 
@@ -292,7 +335,9 @@ class Zigbee2Mqtt:
         return adjust_state(msg.payload, device.mock, device.ota)
 
     def shaped(self, msg: Message, topic: str, payload: bytes, qos: int, retain: bool) -> list[Entry] | None:
-        """The publications of a device state with ``last_seen`` and ``output``; None for any other message.
+        """The publications of a device state as its settings shape it; None for any other message.
+
+        The settings: ``last_seen``, ``output`` and the device's retain, qos and ``filtered_attributes``.
 
         Call after :meth:`around` (which registers the device) when :attr:`shapes` is true. ``payload``
         is the JSON the message would be published as. A message of the device's own (not the cached
@@ -317,6 +362,14 @@ class Zigbee2Mqtt:
             if device.heard is not None:
                 state = {**state, "last_seen": format_last_seen(device.heard, config.last_seen)}
                 payload = _json(state)  # as mqtt-out encodes an object
+        own_retain, own_qos, filtered = self._publishing.get(device.ieee) or self._publishing[""]
+        retain = retain if own_retain is None else own_retain
+        qos = qos if own_qos is None else own_qos
+        if filtered is not None:
+            state = {key: value for key, value in state.items() if not filtered(key)}
+            if not state:
+                return []  # Zigbee2MQTT publishes nothing for an empty message
+            payload = _json(state)
         entries: list[Entry] = []
         if config.output != "attribute":
             entries.append((topic, payload, qos, retain))

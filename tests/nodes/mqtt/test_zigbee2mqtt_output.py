@@ -199,3 +199,48 @@ def test_a_decoded_flow_carries_the_reports_time(
     expected = [{**m.payload, "last_seen": int(Decimal(str(m.meta["ts"])) * 1000)} for m in decoded]
     assert subscriber.wait_until(lambda m: len(m) >= len(expected), timeout=20)
     assert [json.loads(m.payload) for m in subscriber.snapshot()] == expected
+
+
+def test_per_device_retain_qos_and_filtered_attributes(
+    mosquitto: Mosquitto, mqtt_subscriber: Subscribe, tmp_path: Path
+) -> None:
+    """devices.<ieee> over device_options; filtered keys leave the state; an empty state is not published.
+
+    The expected states are Zigbee2MQTT's utils.filterProperties and stringify run on the same inputs.
+    """
+    subscriber = mqtt_subscriber(mosquitto, "zigbee2mqtt/#", persistent=False, qos=2)
+    other = {**META, "ieee": "00:15:8d:00:0a:0b:0c:0d", "friendly_name": "hall"}
+    messages = [
+        Message(TOPIC, {"state": "ON", "battery_low": False, "battery": 90, "tamper": True, "linkquality": 120}, META),
+        Message(TOPIC, {"tamper": True, "battery": 80}, META),  # nothing left after the filter
+        Message("zigbee2mqtt/hall", {"state": "OFF", "tamper": True, "linkquality": 5}, other),
+    ]
+
+    async def main() -> None:
+        node = mqtt_out(
+            tmp_path,
+            broker=mosquitto.url,
+            outbox="memory",
+            qos=1,
+            zigbee2mqtt={
+                "device_options": {"filtered_attributes": ["tamper"]},
+                "devices": {
+                    "0x00158d0001020304": {"retain": True, "qos": 0, "filtered_attributes": ["linkquality", "bat.*"]}
+                },
+            },
+        )
+        await node.start()
+        await node.status.wait_for(lambda s: s.connected)
+        await node.write(messages)
+        assert await subscriber.until(lambda m: any(x.topic == "zigbee2mqtt/hall" for x in m))
+        await node.aclose()
+
+    run_sync(main())
+    got = [(m.topic, m.payload, m.qos) for m in subscriber.snapshot() if m.topic in (TOPIC, "zigbee2mqtt/hall")]
+    assert got == [(TOPIC, b'{"state":"ON"}', 0), ("zigbee2mqtt/hall", b'{"linkquality":5,"state":"OFF"}', 1)]
+    late = mqtt_subscriber(
+        mosquitto, ["zigbee2mqtt/lamp one", "zigbee2mqtt/hall", "zz/end"], client_id="late", persistent=False
+    )
+    publish_messages(mosquitto, [("zz/end", b"x")])
+    assert late.wait_until(lambda m: any(x.topic == "zz/end" for x in m), timeout=10)
+    assert {m.topic: m.payload for m in late.snapshot() if m.retain} == {TOPIC: b'{"state":"ON"}'}
