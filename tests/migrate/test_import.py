@@ -189,9 +189,9 @@ def _unknown_output(data: Path) -> str:
             "attribute, attribute_and_json")
 
 
-def _unsupported_elapsed(data: Path) -> str:
-    number = _replace_line(data / "configuration.yaml", "log_level: info", "elapsed: true")
-    return f"{data / 'configuration.yaml'}:{number}: advanced.elapsed: flowengine does not add elapsed"
+def _bad_elapsed(data: Path) -> str:
+    number = _replace_line(data / "configuration.yaml", "log_level: info", "elapsed: sometimes")
+    return f"{data / 'configuration.yaml'}:{number}: advanced.elapsed must be true or false"
 
 
 def _bad_qos(data: Path) -> str:
@@ -222,7 +222,7 @@ def _bad_state(data: Path) -> str:
 
 @pytest.mark.parametrize("spoil", [_truncate_database, _corrupt_database, _unknown_adapter, _misspelt_adapter,
                                    _missing_secret_file, _missing_secret_key, _unknown_top_setting,
-                                   _unknown_device_option, _unknown_output, _unsupported_elapsed, _bad_state,
+                                   _unknown_device_option, _unknown_output, _bad_elapsed, _bad_state,
                                    _bad_endpoint, _bad_qos,
                                    _bad_backup])
 def test_bad_input_is_one_clear_line_and_nothing_is_written(
@@ -290,12 +290,15 @@ def test_output_and_last_seen_are_carried_to_mqtt_out(tmp_path: Path, capsys: py
                                                       output: str, last_seen: str) -> None:
     """advanced.output and advanced.last_seen: the flow's mqtt-out publishes as Zigbee2MQTT did."""
     data = write_data_folder(tmp_path / "z2m")
-    _replace_line(data / "configuration.yaml", "log_level: info", f"output: {output}\n  last_seen: {last_seen}")
+    _replace_line(data / "configuration.yaml", "log_level: info",
+                  f"output: {output}\n  last_seen: {last_seen}\n  elapsed: true")
     status, out, err = run_import(capsys, str(data), "--to", str(tmp_path / "flow"))
     assert status == 0, err
-    assert f"output {output}, last_seen {last_seen}" in out
+    assert f"output {output}, last_seen {last_seen}, elapsed on" in out
     publish: Any = load_installed_flow(tmp_path / "flow" / "flow.yaml").nodes["publish"].config
     assert (publish.zigbee2mqtt.output, publish.zigbee2mqtt.last_seen) == (output, last_seen)
+    decode: Any = load_installed_flow(tmp_path / "flow" / "flow.yaml").nodes["decode"].config
+    assert decode.elapsed is True
     assert flowengine_main(["validate", "--strict", str(tmp_path / "flow" / "flow.yaml")]) == 0
 
 

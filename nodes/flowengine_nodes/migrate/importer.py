@@ -253,8 +253,8 @@ def _advanced(data: DataFolder) -> dict[str, Any]:
         if key in advanced and advanced[key] not in values:
             raise config.error(("advanced", key), f"advanced.{key} {advanced[key]!r}: Zigbee2MQTT's values are "
                                + ", ".join(values))
-    if advanced.get("elapsed", False):
-        raise config.error(("advanced", "elapsed"), "advanced.elapsed: flowengine does not add elapsed to payloads")
+    if not isinstance(advanced.get("elapsed", False), bool):
+        raise config.error(("advanced", "elapsed"), "advanced.elapsed must be true or false")
     return advanced
 
 
@@ -455,7 +455,8 @@ def plan(folder: Path) -> Plan:
     flow = _flow(device_path=device_path, baudrate=baudrate, base=base, network=network, names=names,
                  homeassistant=ha_settings, availability=availability_setting, cache_state=cache_state,
                  send_on_start=send_on_start, compat=2 if version >= 4 else 1, options=dict(global_options),
-                 device_options=device_options, connection=connection, published=published)
+                 device_options=device_options, connection=connection, published=published,
+                 elapsed=advanced.get("elapsed", False) is True)
     result = Plan(folder, flow, secrets, zigpy_devices, states, [data.backup] if data.backup is not None else [])
     result.unknown_models = unknown_models
     result.herdsman = [record.entry for record in ([data.coordinator] if data.coordinator else []) + data.devices]
@@ -471,7 +472,8 @@ def plan(folder: Path) -> Plan:
         f"cached state of {len(states)} devices (cache_state {'on' if cache_state else 'off'}, sent on start "
         f"{'yes' if send_on_start else 'no'})",
         f"Home Assistant discovery {'on' if ha_enabled else 'off'}, availability "
-        f"{'on' if availability_setting else 'off'}, output {output}, last_seen {last_seen}"
+        f"{'on' if availability_setting else 'off'}, output {output}, last_seen {last_seen}, elapsed "
+        f"{'on' if advanced.get('elapsed') is True else 'off'}"
         + (f", retain/qos/filtered_attributes of {len(publishing)} devices" if publishing else "")
         + (" and of every device (device_options)" if global_publishing else ""),
     ]
@@ -504,7 +506,7 @@ def plan(folder: Path) -> Plan:
 def _flow(*, device_path: str, baudrate: int | None, base: str, network: dict[str, Any], names: dict[str, str],
           homeassistant: bool | dict[str, Any], availability: bool | dict[str, Any], cache_state: bool,
           send_on_start: bool, compat: int, options: dict[str, Any], device_options: dict[str, dict[str, Any]],
-          connection: dict[str, Any], published: dict[str, Any]) -> dict[str, Any]:
+          connection: dict[str, Any], published: dict[str, Any], elapsed: bool) -> dict[str, Any]:
     """The flow, in the shape of flows/household.yaml."""
     radio: dict[str, Any] = {"id": "radio", "type": "zigbee", "radio": "deconz", "device": device_path,
                              "database": ZIGBEE_DATABASE}
@@ -521,6 +523,8 @@ def _flow(*, device_path: str, baudrate: int | None, base: str, network: dict[st
         decode["options"] = options
     if device_options:
         decode["device_options"] = device_options
+    if elapsed:
+        decode["elapsed"] = True
     decode["wires"] = {"out": ["publish"], "events": ["device_events"]}
     broker = Secret("mqtt_url")
     topics = [f"{base}/+/set", f"{base}/+/set/+", f"{base}/+/get", f"{base}/bridge/request/#"]

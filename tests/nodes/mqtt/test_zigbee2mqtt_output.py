@@ -244,3 +244,21 @@ def test_per_device_retain_qos_and_filtered_attributes(
     publish_messages(mosquitto, [("zz/end", b"x")])
     assert late.wait_until(lambda m: any(x.topic == "zz/end" for x in m), timeout=10)
     assert {m.topic: m.payload for m in late.snapshot() if m.retain} == {TOPIC: b'{"state":"ON"}'}
+
+
+def test_elapsed_is_the_time_since_the_devices_previous_state(
+    mosquitto: Mosquitto, mqtt_subscriber: Subscribe, tmp_path: Path
+) -> None:
+    """decode with elapsed: ms between the device's states (event time); the first has none (receive.ts)."""
+    subscriber = mqtt_subscriber(mosquitto, "zigbee2mqtt/front_door", persistent=False)
+    (tmp_path / "captures").mkdir()
+    shutil.copy(REPO / "flows" / "captures" / "front_door.jsonl", tmp_path / "captures")
+    flow = flow_text(mosquitto, z2m="{}").replace("    type: decode\n", "    type: decode\n    elapsed: true\n")
+    result = run_flow(tmp_path, flow)
+    decoded = [m for m in result.captured("seen") if m.topic == "zigbee2mqtt/front_door"]
+    assert len(decoded) > 2
+    times = [Decimal(str(m.meta["ts"])) * 1000 for m in decoded]
+    plain = [{k: v for k, v in m.payload.items() if k != "elapsed"} for m in decoded]
+    expected = [plain[0]] + [{**p, "elapsed": int(t - s)} for p, t, s in zip(plain[1:], times[1:], times, strict=False)]
+    assert subscriber.wait_until(lambda m: len(m) >= len(expected), timeout=20)
+    assert [json.loads(m.payload) for m in subscriber.snapshot()] == expected
