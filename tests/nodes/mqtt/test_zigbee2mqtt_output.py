@@ -91,6 +91,12 @@ def amsterdam(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     time.tzset()
 
 
+def copy_capture(tmp_path: Path) -> None:
+    """The lock's capture beside the flow, where flow_text's replay reads it."""
+    (tmp_path / "captures").mkdir()
+    shutil.copy(REPO / "flows" / "captures" / "front_door.jsonl", tmp_path / "captures")
+
+
 def device_messages(received: list[ReceivedMessage]) -> list[tuple[str, bytes]]:
     return [(m.topic, m.payload) for m in received if m.topic == TOPIC or m.topic.startswith(TOPIC + "/")]
 
@@ -190,8 +196,7 @@ def test_a_decoded_flow_carries_the_reports_time(
 ) -> None:
     """decode -> mqtt-out: last_seen (epoch) is each report's time in milliseconds, as Date.now() at receipt."""
     subscriber = mqtt_subscriber(mosquitto, "zigbee2mqtt/front_door", persistent=False)
-    (tmp_path / "captures").mkdir()
-    shutil.copy(REPO / "flows" / "captures" / "front_door.jsonl", tmp_path / "captures")
+    copy_capture(tmp_path)
     flow = flow_text(mosquitto, z2m="{last_seen: epoch}")
     result = run_flow(tmp_path, flow)
     decoded = [m for m in result.captured("seen") if m.topic == "zigbee2mqtt/front_door"]
@@ -251,8 +256,7 @@ def test_elapsed_is_the_time_since_the_devices_previous_state(
 ) -> None:
     """decode with elapsed: ms between the device's states (event time); the first has none (receive.ts)."""
     subscriber = mqtt_subscriber(mosquitto, "zigbee2mqtt/front_door", persistent=False)
-    (tmp_path / "captures").mkdir()
-    shutil.copy(REPO / "flows" / "captures" / "front_door.jsonl", tmp_path / "captures")
+    copy_capture(tmp_path)
     flow = flow_text(mosquitto, z2m="{}").replace("    type: decode\n", "    type: decode\n    elapsed: true\n")
     result = run_flow(tmp_path, flow)
     decoded = [m for m in result.captured("seen") if m.topic == "zigbee2mqtt/front_door"]
