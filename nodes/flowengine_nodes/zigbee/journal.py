@@ -61,7 +61,7 @@ class FrameJournal:
         self,
         path: Path,
         *,
-        when_durable: Callable[[Callable[[], object]], None],
+        when_durable: Callable[[Callable[[], object]], object],
         counters: Any,
         logger: logging.Logger,
         fsync: bool = True,
