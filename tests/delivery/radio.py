@@ -162,17 +162,17 @@ class EmulatedStick:
         """Let the plug join once the host is up."""
         self.call(self._join())
 
-    def stream(self, total: int) -> None:
-        """Send frames 0..total-1, one every FRAME_INTERVAL while a host is up (in the background)."""
-        asyncio.run_coroutine_threadsafe(self._stream(total), self.loop)
+    def stream(self, total: int, interval: float) -> None:
+        """Send frames 0..total-1, one every ``interval`` seconds while a host is up (in the background)."""
+        asyncio.run_coroutine_threadsafe(self._stream(total, interval), self.loop)
 
-    async def _stream(self, total: int) -> None:
+    async def _stream(self, total: int, interval: float) -> None:
         try:
             for number in range(total):
                 await self.emulator.wait_host_ready()
                 for frame in self.emulator.send_event_frames(self.plug, "power", power=float(number)):
                     self._numbers[id(frame)] = (frame, number)
-                await asyncio.sleep(FRAME_INTERVAL)
+                await asyncio.sleep(interval)
         finally:
             self.done.set()
 
@@ -215,11 +215,12 @@ def zigbee_to_mqtt(
     rng: random.Random,
     *,
     journal: bool = True,
+    interval: float = FRAME_INTERVAL,
 ) -> RadioTally:
     """The matrix row zigbee → decode → mqtt-out: ``kills`` SIGKILLs while frames flow, then a clean stop.
 
     ``journal=False`` runs the same row with the source's journal off: what it loses is what
-    the journal saves.
+    the journal saves. ``interval``: seconds between two frames of the plug.
     """
     stick = EmulatedStick(folder)
     port = stick.start()
@@ -230,7 +231,7 @@ def zigbee_to_mqtt(
         process = start_runner(folder, 0)
         stick.join()
         assert wait_for_log(process, folder / "events.jsonl", "device_interviewed"), (folder / "run0.log").read_text()
-        stick.stream(total)
+        stick.stream(total, interval)
         since = 0.0
         for number, target in enumerate(kill_targets(rng, total, kills), start=1):
             tally.kills += kill_when(process, functools.partial(_reached, stick, target, rng.uniform(0, 0.02)))
