@@ -13,9 +13,10 @@ File format: one record per line (so a torn tail is easy to see and cut), either
 ``c <number>`` (every frame up to ``<number>`` is durable downstream).
 
 Cost per frame: one ``orjson.dumps``, one CRC and one ``write()`` (the line reaches the
-OS: enough against a SIGKILL). With ``fsync: batch`` the file is also synced once per
-checkpoint, in a worker thread, off the frame's path (a power cut then loses at most the
-frames of one checkpoint interval; with ``never`` whatever the OS had not written back).
+OS: enough against a SIGKILL). With ``journal_fsync: batch`` the file is also synced after
+each checkpoint, at most every :data:`FSYNC_INTERVAL`, in a worker thread, off the frame's
+path (a power cut then loses at most the last ~100 ms of frames; with ``never`` whatever
+the OS had not written back).
 
 Size is bounded: once the file exceeds :data:`COMPACT_BYTES` and its uncommitted part is
 small, it is rewritten with only that part (a new file renamed over the old one); when
@@ -41,6 +42,8 @@ import orjson
 CHECKPOINT_FRAMES = 64
 #: Seconds between the first unchecked frame and its checkpoint: a quiet radio's frames are committed soon.
 CHECKPOINT_DELAY = 0.02
+#: Seconds between two syncs of the file at most (``fsync: batch``): the bound of what a power cut loses.
+FSYNC_INTERVAL = 0.1
 #: The file is compacted (rewritten with its uncommitted lines only) once it is this large.
 COMPACT_BYTES = 1 << 20
 #: Default bound of the uncommitted part: beyond it, frames are not journaled (counted).
@@ -86,6 +89,9 @@ class FrameJournal:
         self._timer: asyncio.Handle | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._syncing = False
+        self._sync_again = False
+        self._sync_timer: asyncio.TimerHandle | None = None
+        self._synced_at = -FSYNC_INTERVAL
         self._failing: str | None = None
 
     # ---- start ------------------------------------------------------------------------------
@@ -201,9 +207,29 @@ class FrameJournal:
             return
         self._asked = last
         self._when_durable(lambda: self._commit(last))
-        if self._fsync and not self._syncing and self._loop is not None and self._fd >= 0:
-            self._syncing = True
-            self._loop.run_in_executor(None, self._sync, self._fd).add_done_callback(self._synced)
+        if self._fsync:
+            self._schedule_sync()
+
+    def _schedule_sync(self) -> None:
+        """Sync the file in a worker thread, at most once per FSYNC_INTERVAL (later if the last one was recent)."""
+        loop = self._loop
+        if self._syncing or self._sync_timer is not None or loop is None or self._fd < 0:
+            self._sync_again = self._syncing  # frames written while a sync runs get the next one
+            return
+        wait = self._synced_at + FSYNC_INTERVAL - loop.time()
+        if wait > 0:
+            self._sync_timer = loop.call_later(wait, self._start_sync)
+        else:
+            self._start_sync()
+
+    def _start_sync(self) -> None:
+        self._sync_timer = None
+        loop = self._loop
+        if self._fd < 0 or loop is None:
+            return
+        self._syncing = True
+        self._synced_at = loop.time()
+        loop.run_in_executor(None, self._sync, self._fd).add_done_callback(self._synced)
 
     def _commit(self, number: int) -> None:
         """Frames up to ``number`` are durable downstream: say so in the file, forget their lines."""
@@ -253,12 +279,18 @@ class FrameJournal:
 
     def _synced(self, _: object) -> None:
         self._syncing = False
+        if self._sync_again:
+            self._sync_again = False
+            self._schedule_sync()
 
     def close(self) -> None:
         """Close the file (frames not committed stay in it for the next start)."""
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
+        if self._sync_timer is not None:
+            self._sync_timer.cancel()
+            self._sync_timer = None
         if self._fd >= 0:
             os.close(self._fd)
             self._fd = -1

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -199,5 +200,38 @@ def test_the_node_emits_journaled_frames_first_with_their_receive_time_then_live
             await emulator.aclose()
         # Outside an engine every emit is durable at once: nothing is left for a next start.
         assert _reopened(tmp_path / "zigbee.journal") == []
+
+    run_sync(scenario())
+
+
+def test_fsync_batch_syncs_at_most_every_interval_and_the_last_frames_too(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(journal_module, "FSYNC_INTERVAL", 0.5)
+    synced: list[float] = []
+    real_fsync = os.fsync
+
+    async def scenario() -> None:
+        loop = asyncio.get_running_loop()
+        second = asyncio.Event()
+
+        def counting_fsync(fd: int) -> None:
+            real_fsync(fd)
+            synced.append(loop.time())
+            if len(synced) == 3:  # open()'s, the first checkpoint's, the deferred one
+                loop.call_soon_threadsafe(second.set)
+
+        monkeypatch.setattr(os, "fsync", counting_fsync)
+        journal = _journal(tmp_path / "radio.journal", lambda callback: callback(), fsync=True)
+        journal.open()
+        assert len(synced) == 1  # open() syncs the file it rewrote
+        for number in range(3):  # three checkpoints, CHECKPOINT_DELAY * 2 apart: far less than the interval
+            journal.append(_record(number))
+            await _settle()
+        assert len(synced) == 2  # the first checkpoint's sync; the others wait for the interval ...
+        async with asyncio.timeout(5):
+            await second.wait()  # ... and come once it has passed, though nothing more was written
+        assert synced[2] - synced[1] >= 0.5 * 0.9
+        journal.close()
 
     run_sync(scenario())
