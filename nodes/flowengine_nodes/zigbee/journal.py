@@ -15,7 +15,7 @@ File format: one record per line (so a torn tail is easy to see and cut), either
 Cost per frame: one ``orjson.dumps``, one CRC and one ``write()`` (the line reaches the
 OS: enough against a SIGKILL). With ``journal_fsync: batch`` the file is also synced after
 each checkpoint, at most every :data:`FSYNC_INTERVAL`, in a worker thread, off the frame's
-path (a power cut then loses at most the last ~100 ms of frames; with ``never`` whatever
+path (a power cut then loses at most the last second of frames; with ``never`` whatever
 the OS had not written back).
 
 Size is bounded: once the file exceeds :data:`COMPACT_BYTES` and its uncommitted part is
@@ -41,9 +41,9 @@ import orjson
 #: Frames journaled before the source takes a checkpoint (also taken CHECKPOINT_DELAY after the first).
 CHECKPOINT_FRAMES = 64
 #: Seconds between the first unchecked frame and its checkpoint: a quiet radio's frames are committed soon.
-CHECKPOINT_DELAY = 0.02
+CHECKPOINT_DELAY = 0.05
 #: Seconds between two syncs of the file at most (``fsync: batch``): the bound of what a power cut loses.
-FSYNC_INTERVAL = 0.1
+FSYNC_INTERVAL = 1.0
 #: The file is compacted (rewritten with its uncommitted lines only) once it is this large.
 COMPACT_BYTES = 1 << 20
 #: Default bound of the uncommitted part: beyond it, frames are not journaled (counted).

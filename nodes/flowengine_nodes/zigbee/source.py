@@ -128,8 +128,8 @@ class ZigbeeConfig(NodeConfig):
     journal: bool = Field(True, description="Keep every frame in a journal beside the database until the sinks "
                           "have it durably; frames a killed run had not delivered come first at the next start.")
     journal_fsync: Literal["batch", "never"] = Field(
-        "batch", description="Sync the journal after checkpoints, at most every 100 ms (batch: a power cut loses "
-        "at most the last ~100 ms of frames) or leave it to the OS (never: safe against a killed process only).")
+        "batch", description="Sync the journal after checkpoints, at most once a second (batch: a power cut "
+        "loses at most the last second of frames) or leave it to the OS (never: safe against a killed process only).")
 
 
 class Zigbee(Source[ZigbeeConfig]):
