@@ -25,8 +25,8 @@ from importlib import resources
 from typing import Any, Final
 
 from flowengine_nodes.devices.definitions import (
-    ConvertFunction,
     Converter,
+    ConvertFunction,
     ConvertInput,
     EveryAttribute,
     SingleForm,
