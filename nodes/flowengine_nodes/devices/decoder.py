@@ -354,14 +354,21 @@ class _Plan(NamedTuple):
 class _Single(NamedTuple):
     """How :meth:`Decoder.decode_frame` converts a one-record report of one shape (model, cluster, record header).
 
+    The first six fields are the value's :class:`~flowengine_nodes.devices.zcl.SingleRecord`
+    reader (flat: one unpacking per report).
+
     Attributes:
-        record: reads the value (:func:`~flowengine_nodes.devices.zcl.single_record`).
         plan: the model's plan (event, post-processing).
         forms: the single forms of the converters that publish something for this attribute.
         message: what the forms see as ``msg`` (its ``data`` empty: forms take the value).
     """
 
-    record: SingleRecord
+    attr_id: int
+    width: int
+    unpack: Any
+    attribute: Any
+    invalid: int | None
+    bounded: bool
     plan: _Plan
     forms: tuple[SingleForm, ...]
     message: ConvertInput
@@ -650,11 +657,14 @@ class Decoder:
     ) -> DecodeResult:
         """Decode one ZCL frame from a device; see :meth:`decode` (which validates a record first).
 
-        Never consults the memo: every call parses and converts (the cold path). A report of one
-        attribute of a fixed-size type, or of the Xiaomi 0xFF01 structure, is read at its fixed
-        place (:meth:`_single`) instead of going through the full parser; the rest of the
-        pipeline is the same. The end of :meth:`_finish` is inlined for the usual case (a
-        payload, no state cache).
+        Never consults the memo: every call parses and converts (the cold path). A Report
+        Attributes frame of one record of a fixed-size type, or of the Xiaomi 0xFF01 structure,
+        is read at its fixed place with the reader and the converters' single forms of its
+        :class:`_Single` (made once per model, cluster and record header) instead of the full
+        parser and ``convert``; anything unusual (another length, a value the attribute's
+        post-read rejects, a malformed structure) takes the full path, which gives the
+        reference's answer, errors included. The end of :meth:`_finish` is inlined for the
+        usual case (a payload, no state cache).
         """
         device = self._devices.get(ieee or "") or self._device(ieee)
         converted = None
@@ -663,11 +673,19 @@ class Decoder:
             # The record's shape (manufacturer code, attribute id, data type): where it starts
             # depends on the manufacturer-specific bit; only global Report Attributes qualify.
             control = frame[0] & 0x07
+            at = 0
             if control == 0:
                 if frame[2] == 0x0A:
-                    converted = self._single(frame, 6, frame[3:6], cluster, model)
+                    at, shape = 6, frame[3:6]
             elif control == 0x04 and size > 8 and frame[4] == 0x0A:
-                converted = self._single(frame, 8, frame[1:3] + frame[5:8], cluster, model)
+                at, shape = 8, frame[1:3] + frame[5:8]
+            if at:
+                try:
+                    single = self._singles[model, cluster, shape]
+                except KeyError:
+                    single = self._single_entry(model, cluster, shape)
+                if single is not None:
+                    converted = self._single(single, frame, at, cluster)
         if converted is None:
             converted = self._convert(frame, cluster, model)
         result = converted[2]
@@ -676,27 +694,13 @@ class Decoder:
         result["linkquality"] = lqi
         return _result(DecodeResult, (_published(result), converted[3], None, converted[1], device.name, device.topic))
 
-    def _single(self, frame: bytes, at: int, shape: bytes, cluster: int, model: str | None) -> _Converted | None:
-        """Convert a one-record report whose value starts at ``at``, or None (the full path decides).
-
-        ``shape`` is the record's header (with the manufacturer code, if any): with the model
-        and cluster it chooses a :class:`_Single` (the value's reader and the converters'
-        single forms), made once per shape. Anything unusual (another length, a value the
-        attribute's post-read rejects, a malformed structure) returns None, and
-        :meth:`_convert` gives the reference's answer, errors included.
-        """
-        try:
-            found = self._singles[model, cluster, shape]
-        except KeyError:
-            found = self._single_entry(model, cluster, shape)
-        if found is None:
-            return None
-        record, plan, forms, message = found
-        width = record.width
+    def _single(self, single: _Single, frame: bytes, at: int, cluster: int) -> _Converted | None:
+        """Convert a one-record report whose value starts at ``at`` (None: the full path decides)."""
+        attr_id, width, unpack, attribute, invalid, bounded, plan, forms, message = single
         if width:
             if len(frame) != at + width:
                 return None
-            value = record.unpack(frame, at)[0]
+            value = unpack(frame, at)[0]
         else:
             try:
                 value, end = read_mi_struct(frame, at, self._era)
@@ -704,8 +708,7 @@ class Decoder:
                 return None
             if end != len(frame):
                 return None
-        attribute = record.attribute
-        if attribute is not None and (record.bounded or type(value) is not int or value == record.invalid):
+        if attribute is not None and (bounded or type(value) is not int or value == invalid):
             value = post_read(attribute, value)
             if value is DROPPED:
                 return None
@@ -720,7 +723,7 @@ class Decoder:
                     result = converted
                 else:
                     result.update(converted)
-        return self._settle(plan, cluster, ATTRIBUTE_REPORT, {record.attr_id: value}, result)
+        return self._settle(plan, cluster, ATTRIBUTE_REPORT, {attr_id: value}, result)
 
     def _single_entry(self, model: str | None, cluster: int, shape: bytes) -> _Single | None:
         """Make (and remember, bounded) the entry of :attr:`_singles` for one record shape."""
@@ -733,7 +736,7 @@ class Decoder:
             record = single_record(cluster, manufacturer_code, attr_id, shape[-1], self._era)
             message = _new(ConvertInput, (plan.name, ATTRIBUTE_REPORT, {}, self._compat, self._legacy, self._options,
                                           plan.meta))
-            found = None if record is None else _Single(record, plan, forms, message)
+            found = None if record is None else _Single(*record, plan, forms, message)
         if len(self._singles) >= MEMO_LIMIT:
             self._singles.clear()
         self._singles[(model, cluster, shape)] = found
@@ -795,18 +798,27 @@ class Decoder:
         if not result:
             return _new(_Converted, (None, name, None, event))
         steps = plan.post_steps
-        # The steps of the keys present: walk the smaller side (the keys are independent).
-        todo = steps.values() if len(steps) < len(result) else filter(None, map(steps.get, result))
-        for key, decimals, plain in todo:
+        # The steps of the keys present: walk the smaller side (the keys are independent; values
+        # are replaced in place, no key is added or removed, so iterating the result is safe).
+        for key in steps if len(steps) < len(result) else result:
+            step = steps.get(key)
+            if step is None:
+                continue
             value = result.get(key)
-            if type(value) is int or type(value) is float:
-                if plain:  # no calibration, default precision: only precisionRound
-                    if type(value) is float or not -_INT_EXACT < value < _INT_EXACT:
-                        result[key] = precision_round(value, decimals)  # (a small int stays itself)
+            kind = type(value)
+            if kind is float:
+                if step[2]:  # no calibration, default precision: only precisionRound
+                    result[key] = precision_round(value, step[1])
                     continue
-                # Zigbee2MQTT logs a bad calibration option and keeps the value.
-                with contextlib.suppress(*CONVERTER_FAILURES):
-                    result[key] = calibrate_and_round(value, options, key, decimals)
+            elif kind is not int:
+                continue
+            elif step[2]:
+                if not -_INT_EXACT < value < _INT_EXACT:
+                    result[key] = precision_round(value, step[1])
+                continue  # (a small int stays itself)
+            # Zigbee2MQTT logs a bad calibration option and keeps the value.
+            with contextlib.suppress(*CONVERTER_FAILURES):
+                result[key] = calibrate_and_round(value, options, key, step[1])
         return _new(_Converted, (None, name, result, event))
 
     def _plan(self, model: str) -> _Plan | None:
@@ -827,7 +839,7 @@ class Decoder:
         """
         error, model, result, event = converted
         if result is None:
-            return DecodeResult(None, event, error, model, device.name, device.topic)
+            return _result(DecodeResult, (None, event, error, model, device.name, device.topic))
         result["linkquality"] = lqi
         if self._cache_state:
             result = self._merge_state(device, result)
