@@ -40,7 +40,6 @@ from flowengine_nodes.devices.zcl import (
     ERA_1X,
     ERA_2X,
     MAX_FRAME_BYTES,
-    SingleRecord,
     ZclError,
     parse_frame,
     post_read,
