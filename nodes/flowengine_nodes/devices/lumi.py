@@ -110,7 +110,11 @@ def numeric_attributes(msg: ConvertInput, keys: Iterable[int], values: Any) -> d
             payload["detection_period"] = _plain(value)
         elif key == 1:
             payload["voltage"] = UNDEFINED if value is None else value
-            _battery(payload, value, msg.meta)
+            battery_range = msg.meta.get("battery_range")
+            if battery_range is not None:  # (_battery inlined: every heartbeat has this key)
+                payload["battery"] = battery_percentage(
+                    value if type(value) is int else assert_number(value), *battery_range
+                )
         elif key == 3:  # an int needs no assertNumber call (the usual value)
             payload["device_temperature"] = value if type(value) is int else assert_number(value)
         elif key == 5:
@@ -300,6 +304,8 @@ def lumi_basic(msg: ConvertInput) -> dict[str, Any]:
 
 def lumi_basic_struct(value: Any, msg: ConvertInput) -> dict[str, Any]:
     """``lumi_basic`` of a report of the 0xFF01 structure alone (its single form)."""
+    if type(value) is dict:  # the parsed structure (the usual value): ``entries`` without the call
+        return numeric_attributes(msg, sorted(value), value)
     return numeric_attributes(msg, *entries(value))
 
 
