@@ -803,7 +803,7 @@ class Decoder:
             step = steps.get(key)
             if step is None:
                 continue
-            value = result.get(key)
+            value: Any = result.get(key)
             kind = type(value)
             if kind is float:
                 if step[2]:  # no calibration, default precision: only precisionRound
