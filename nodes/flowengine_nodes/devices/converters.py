@@ -542,9 +542,25 @@ class _Hsv:
         return _xy_to_mireds(*self.to_xy())
 
 
-COLOR_COLORTEMP: Final = Converter("color_colortemp", CLUSTER_COLOR, REPORT_TYPES, color_colortemp,
-                                   {attr_id: alone(attr_id, color_colortemp)
-                                    for attr_id in (0x0000, 0x0001, 0x0003, 0x0004, 0x0007, 0x0008, 0x4000)})
+def color_temp_value(value: Any, msg: ConvertInput) -> dict[str, Any]:
+    """:func:`color_colortemp` of a report of colorTemperature (0x0007) alone: its single form.
+
+    What the full converter computes for that message: ``color_temp``, then ``syncColorState``
+    sets ``color_mode`` to ``color_temp`` and converts the mireds to xy (unused, but it throws
+    where the converters' kelvin table has no entry, and then nothing is published).
+    """
+    sync = msg.options.get("color_sync")
+    if sync is not None and not sync:
+        return {"color_temp": value}
+    _xy_from_mireds(value)
+    return {"color_temp": value, "color_mode": "color_temp"}
+
+
+COLOR_COLORTEMP: Final = Converter(
+    "color_colortemp", CLUSTER_COLOR, REPORT_TYPES, color_colortemp,
+    {0x0007: color_temp_value,
+     **{attr_id: alone(attr_id, color_colortemp) for attr_id in (0x0000, 0x0001, 0x0003, 0x0004, 0x0008, 0x4000)}},
+)
 
 
 # --- measurement clusters -----------------------------------------------------------------------
@@ -557,6 +573,11 @@ def humidity(msg: ConvertInput) -> dict[str, Any] | None:
 
 def humidity_value(measured: Any, msg: ConvertInput) -> dict[str, Any] | None:
     """``fz.humidity`` of one measuredValue (its single form)."""
+    if type(measured) is int and -(2**53) < measured < 2**53:  # the usual value: plain division
+        value: float = measured / 100
+        if 0 <= value <= 100:
+            return {"humidity": int(value) if value.is_integer() else value}  # number_value
+        return None
     value = js_divide(to_number(measured), 100.0)
     if 0 <= value <= 100:
         return {"humidity": number_value(value)}

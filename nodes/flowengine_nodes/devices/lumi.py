@@ -381,6 +381,11 @@ def lumi_temperature(msg: ConvertInput) -> dict[str, Any] | None:
 
 def lumi_temperature_value(value: Any, msg: ConvertInput) -> dict[str, Any] | None:
     """``lumi_temperature`` of one measuredValue (its single form)."""
+    if type(value) is int and -(2**53) < value < 2**53:  # the usual value: plain division
+        celsius: float = value / 100
+        if -65 < celsius < 65:
+            return {"temperature": int(celsius) if celsius.is_integer() else celsius}  # number_value
+        return None
     temperature = js_divide(to_number(value), 100.0)
     if -65 < temperature < 65:
         return {"temperature": number_value(temperature)}
