@@ -40,6 +40,7 @@ from flowengine_nodes.devices.zcl import (
     ERA_1X,
     ERA_2X,
     MAX_FRAME_BYTES,
+    SingleRecord,
     ZclError,
     parse_frame,
     post_read,
@@ -460,6 +461,9 @@ class Decoder:
         #: (model, cluster, record shape) -> how to read a one-record report of that shape and
         #: the plan that converts it, or None (the full parser); see :meth:`_single`.
         self._singles: dict[tuple[str | None, int, bytes], _Single | None] = {}
+        #: (cluster, record header without a manufacturer code) -> the record's reader, or None
+        #: (the full parser); see :meth:`_records`.
+        self._readers: dict[tuple[int, bytes], SingleRecord | None] = {}
 
     @property
     def compat(self) -> Compat:
@@ -698,7 +702,8 @@ class Decoder:
         attr_id, width, unpack, attribute, invalid, bounded, plan, forms, message = single
         if width:
             if len(frame) != at + width:
-                return None
+                # More records after this one (the weather sensor's pressure report)?
+                return self._records(single, frame, at, cluster) if at == 6 and len(frame) > at + width else None
             value = unpack(frame, at)[0]
         else:
             try:
@@ -723,6 +728,46 @@ class Decoder:
                 else:
                     result.update(converted)
         return self._settle(plan, cluster, ATTRIBUTE_REPORT, {attr_id: value}, result)
+
+    def _records(self, single: _Single, frame: bytes, at: int, cluster: int) -> _Converted | None:
+        """Convert a report of several records of fixed-size types, the first read by ``single`` (None: the full path).
+
+        Each further record's reader is chosen by its header (:attr:`_readers`); the values go
+        through the post-read as the full parser's do, and the converters run as for any message.
+        Only frames without a manufacturer code come here (``at`` is 6).
+        """
+        size = len(frame)
+        data: dict[Any, Any] = {}
+        readers = self._readers
+        era = self._era
+        record: tuple[Any, ...] = single
+        pos = at
+        while True:
+            attr_id, width, unpack, attribute, invalid, bounded = record[:6]
+            if not width or pos + width > size:
+                return None
+            value = unpack(frame, pos)[0]
+            pos += width
+            if attribute is not None and (bounded or type(value) is not int or value == invalid):
+                value = post_read(attribute, value)
+            if value is not DROPPED:  # a rejected value leaves the attribute's earlier one, as in the parser
+                data[attr_id] = value
+            if pos == size:
+                return self._run(single.plan, cluster, ATTRIBUTE_REPORT, data)
+            if pos + 3 > size:
+                return None
+            shape = frame[pos : pos + 3]
+            try:
+                found = readers[cluster, shape]
+            except KeyError:
+                found = single_record(cluster, None, shape[0] | (shape[1] << 8), shape[2], era)
+                if len(readers) >= MEMO_LIMIT:
+                    readers.clear()
+                readers[cluster, shape] = found
+            if found is None:
+                return None
+            record = found
+            pos += 3
 
     def _single_entry(self, model: str | None, cluster: int, shape: bytes) -> _Single | None:
         """Make (and remember, bounded) the entry of :attr:`_singles` for one record shape."""
