@@ -351,6 +351,36 @@ class _Plan(NamedTuple):
         return cls(definition.model, definition.meta, dispatch, definition.events, steps, reporters)
 
 
+def _post_process(
+    result: dict[str, Any], steps: Mapping[str, tuple[str, int, bool]], options: Mapping[str, Any]
+) -> None:
+    """Zigbee2MQTT's post-processing of a converter result, in place: calibration and precision rounding.
+
+    ``steps`` is the plan's (post-processed key -> (key, default decimals, no option touches it)).
+    """
+    # The steps of the keys present: walk the smaller side (the keys are independent; values
+    # are replaced in place, no key is added or removed, so iterating the result is safe).
+    for key in steps if len(steps) < len(result) else result:
+        step = steps.get(key)
+        if step is None:
+            continue
+        value: Any = result.get(key)
+        kind = type(value)
+        if kind is float:
+            if step[2]:  # no calibration, default precision: only precisionRound
+                result[key] = precision_round(value, step[1])
+                continue
+        elif kind is not int:
+            continue
+        elif step[2]:
+            if not -_INT_EXACT < value < _INT_EXACT:
+                result[key] = precision_round(value, step[1])
+            continue  # (a small int stays itself)
+        # Zigbee2MQTT logs a bad calibration option and keeps the value.
+        with contextlib.suppress(*CONVERTER_FAILURES):
+            result[key] = calibrate_and_round(value, options, key, step[1])
+
+
 class _Single(NamedTuple):
     """How :meth:`Decoder.decode_frame` converts a one-record report of one shape (model, cluster, record header).
 
@@ -670,7 +700,7 @@ class Decoder:
         usual case (a payload, no state cache).
         """
         device = self._devices.get(ieee or "") or self._device(ieee)
-        converted = None
+        converted: _Converted | None = None
         size = len(frame)
         if size > 6:
             # The record's shape (manufacturer code, attribute id, data type): where it starts
@@ -688,7 +718,9 @@ class Decoder:
                 except KeyError:
                     single = self._single_entry(model, cluster, shape)
                 if single is not None:
-                    converted = self._single(single, frame, at, cluster)
+                    decoded = self._single(single, frame, at, cluster, lqi, device)
+                    if decoded is not None:
+                        return decoded
         if converted is None:
             converted = self._convert(frame, cluster, model)
         result = converted[2]
@@ -697,13 +729,22 @@ class Decoder:
         result["linkquality"] = lqi
         return _result(DecodeResult, (_published(result), converted[3], None, converted[1], device.name, device.topic))
 
-    def _single(self, single: _Single, frame: bytes, at: int, cluster: int) -> _Converted | None:
-        """Convert a one-record report whose value starts at ``at`` (None: the full path decides)."""
+    def _single(
+        self, single: _Single, frame: bytes, at: int, cluster: int, lqi: int, device: _Device
+    ) -> DecodeResult | None:
+        """Decode a one-record report whose value starts at ``at`` (None: the full path decides).
+
+        The whole pipeline in one place (the forms, the event, the post-processing, the
+        payload): :meth:`_settle` and :meth:`_finish` do the same for the full path.
+        """
         attr_id, width, unpack, attribute, invalid, bounded, plan, forms, message = single
         if width:
             if len(frame) != at + width:
                 # More records after this one (the weather sensor's pressure report)?
-                return self._records(single, frame, at, cluster) if at == 6 and len(frame) > at + width else None
+                if at == 6 and len(frame) > at + width:
+                    records = self._records(single, frame, at, cluster)
+                    return None if records is None else self._finish(records, lqi, device)
+                return None
             value = unpack(frame, at)[0]
         else:
             try:
@@ -727,7 +768,21 @@ class Decoder:
                     result = converted
                 else:
                     result.update(converted)
-        return self._settle(plan, cluster, ATTRIBUTE_REPORT, {attr_id: value}, result)
+        events = plan.events
+        event: DeviceEvent | None = None
+        if events is not None:
+            try:
+                event = events(_new(EventInput, (cluster, ATTRIBUTE_REPORT, {attr_id: value}, result or None,
+                                                 message.options)))
+            except CONVERTER_FAILURES:
+                event = None
+        if not result:
+            return _result(DecodeResult, (None, event, None, plan.name, device.name, device.topic))
+        _post_process(result, plan.post_steps, message.options)
+        result["linkquality"] = lqi
+        if self._cache_state:
+            result = self._merge_state(device, result)
+        return _result(DecodeResult, (_published(result), event, None, plan.name, device.name, device.topic))
 
     def _records(self, single: _Single, frame: bytes, at: int, cluster: int) -> _Converted | None:
         """Convert a report of several records of fixed-size types, the first read by ``single`` (None: the full path).
@@ -841,28 +896,7 @@ class Decoder:
                 event = None
         if not result:
             return _new(_Converted, (None, name, None, event))
-        steps = plan.post_steps
-        # The steps of the keys present: walk the smaller side (the keys are independent; values
-        # are replaced in place, no key is added or removed, so iterating the result is safe).
-        for key in steps if len(steps) < len(result) else result:
-            step = steps.get(key)
-            if step is None:
-                continue
-            value: Any = result.get(key)
-            kind = type(value)
-            if kind is float:
-                if step[2]:  # no calibration, default precision: only precisionRound
-                    result[key] = precision_round(value, step[1])
-                    continue
-            elif kind is not int:
-                continue
-            elif step[2]:
-                if not -_INT_EXACT < value < _INT_EXACT:
-                    result[key] = precision_round(value, step[1])
-                continue  # (a small int stays itself)
-            # Zigbee2MQTT logs a bad calibration option and keeps the value.
-            with contextlib.suppress(*CONVERTER_FAILURES):
-                result[key] = calibrate_and_round(value, options, key, step[1])
+        _post_process(result, plan.post_steps, options)
         return _new(_Converted, (None, name, result, event))
 
     def _plan(self, model: str) -> _Plan | None:

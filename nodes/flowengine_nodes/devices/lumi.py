@@ -103,12 +103,9 @@ def numeric_attributes(msg: ConvertInput, keys: Iterable[int], values: Any) -> d
         if key not in _KNOWN_KEYS:
             continue  # most heartbeat keys mean nothing to the converter: skip the chain below
         value = values[key]
-        if key == 65281:  # the MI_STRUCT heartbeat, first: the keys are distinct, so the order of
-            # these tests changes nothing but how many are made
-            payload.update(numeric_attributes(msg, *entries(value)))
-        elif key == 0:
-            payload["detection_period"] = _plain(value)
-        elif key == 1:
+        # The heartbeat's keys first: the keys are distinct, so the order of these tests
+        # changes nothing but how many are made.
+        if key == 1:
             payload["voltage"] = UNDEFINED if value is None else value
             battery_range = msg.meta.get("battery_range")
             if battery_range is not None:  # (_battery inlined: every heartbeat has this key)
@@ -119,6 +116,10 @@ def numeric_attributes(msg: ConvertInput, keys: Iterable[int], values: Any) -> d
             payload["device_temperature"] = value if type(value) is int else assert_number(value)
         elif key == 5:
             payload["power_outage_count"] = (value if type(value) is int else assert_number(value)) - 1
+        elif key == 65281:  # the MI_STRUCT heartbeat
+            payload.update(numeric_attributes(msg, *entries(value)))
+        elif key == 0:
+            payload["detection_period"] = _plain(value)
         elif key == 6:
             if model in ("MCCGQ11LM", "SJCGQ11LM"):
                 count = parse_int16(to_string16(assert_number(value))[-4:])

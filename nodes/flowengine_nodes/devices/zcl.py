@@ -68,6 +68,9 @@ _FAST_INTS: dict[int, tuple[int, Any]] = {
     if width in (1, 2, 4)
 }
 
+#: :data:`_FAST_INTS` as a list indexed by type id (None: not such a type), for the struct reader's loop.
+_FAST_INT_LIST: list[tuple[int, Any] | None] = [_FAST_INTS.get(type_id) for type_id in range(256)]
+
 # Analog ("ANALOG" class) and discrete types of zigbee-herdsman's utils.
 _ANALOG_TYPES = frozenset([*range(0x20, 0x27), *range(0x28, 0x2F), 0x38, 0x39, 0x3A, 0xE0, 0xE1, 0xE2])
 _DISCRETE_TYPES = frozenset(
@@ -286,13 +289,13 @@ def read_mi_struct(buf: bytes, pos: int, era: int, reader: _Reader | None = None
     if length == 0xFF:
         return result, pos
     era_2x = era == ERA_2X
+    fast_ints = _FAST_INT_LIST
     for _ in range(length):
         if pos + 2 > size:
             raise _short("uint8")  # the key or the type is missing
         key = buf[pos]
-        type_id = buf[pos + 1]
+        fast = fast_ints[buf[pos + 1]]
         pos += 2
-        fast = _FAST_INTS.get(type_id)
         if fast is not None:  # a precompiled unpacker: the usual entry
             width, unpack = fast
             if pos + width > size:
@@ -303,7 +306,7 @@ def read_mi_struct(buf: bytes, pos: int, era: int, reader: _Reader | None = None
             if reader is None:
                 reader = _Reader(buf, pos, era)
             reader.pos = pos
-            result[key] = reader.value(type_id)
+            result[key] = reader.value(buf[pos - 1])
             pos = reader.pos
         if era_2x:
             remaining = size - pos
