@@ -753,7 +753,7 @@ class Decoder:
                 return None
             if end != len(frame):
                 return None
-        if attribute is not None and (bounded or type(value) is not int or value == invalid):
+        if attribute is not None and (bounded or value == invalid):  # else post-read keeps it
             value = post_read(attribute, value)
             if value is DROPPED:
                 return None
@@ -803,7 +803,7 @@ class Decoder:
                 return None
             value = unpack(frame, pos)[0]
             pos += width
-            if attribute is not None and (bounded or type(value) is not int or value == invalid):
+            if attribute is not None and (bounded or value == invalid):  # else post-read keeps it
                 value = post_read(attribute, value)
             if value is not DROPPED:  # a rejected value leaves the attribute's earlier one, as in the parser
                 data[attr_id] = value

@@ -667,8 +667,10 @@ class SingleRecord(NamedTuple):
         attr_id: the attribute id.
         width: the value's size in bytes; 0 for the Xiaomi structure (:func:`read_mi_struct`).
         unpack: reads the value at an offset (``struct.Struct.unpack_from``), None for the structure.
-        attribute: era 26's named attribute (``processAttributePostRead``), or None.
-        invalid: the named attribute's "invalid" sentinel, or None.
+        attribute: era 26's named attribute (``processAttributePostRead``), or None when the
+            post-read keeps every value (no attribute, or one without bounds or sentinel).
+        invalid: the named attribute's "invalid" sentinel, or None. The post-read keeps any
+            other value of an attribute without bounds (a float equal to it is a sentinel too).
         bounded: the named attribute has bounds, so every value goes through :func:`post_read`.
     """
 
@@ -701,7 +703,10 @@ def single_record(cluster: int, manufacturer_code: int | None, attr_id: int, typ
     if attribute is None:
         return SingleRecord(attr_id, width, unpack, None, None, False)
     bounded = attribute.min is not None or attribute.max is not None or attribute.max_length is not None
-    return SingleRecord(attr_id, width, unpack, attribute, _INVALID.get(attribute.type), bounded)
+    invalid = _INVALID.get(attribute.type)
+    if not bounded and invalid is None:
+        return SingleRecord(attr_id, width, unpack, None, None, False)  # the post-read keeps every value
+    return SingleRecord(attr_id, width, unpack, attribute, invalid, bounded)
 
 
 
