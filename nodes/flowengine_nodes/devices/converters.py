@@ -157,6 +157,7 @@ def precision_round(value: float, decimals: int | float) -> float:
                 floor = math.floor(scaled)
                 rounded = (floor + 1 if scaled - floor >= 0.5 else floor) / factor
                 return int(rounded) if rounded.is_integer() and abs(rounded) < 2**53 else rounded
+            return scaled / factor  # NaN or an infinity: Math.round keeps it, js_divide by factor >= 1
     factor = 10**decimals
     scaled = value * factor
     if isinstance(scaled, float) and (math.isnan(scaled) or math.isinf(scaled)):
