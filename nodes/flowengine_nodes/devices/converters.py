@@ -151,13 +151,13 @@ def precision_round(value: float, decimals: int | float) -> float:
             return value  # an integer times 10**d, rounded and divided back, is itself
         if kind is float:
             # The usual case inlined (js_round, js_divide and number_value below, same results).
-            factor = 10**decimals
-            scaled = value * factor
-            if scaled - scaled == 0:  # finite (NaN and infinities give NaN)
-                floor = math.floor(scaled)
-                rounded = (floor + 1 if scaled - floor >= 0.5 else floor) / factor
+            exact: int = 10**decimals
+            product: float = value * exact
+            if product - product == 0:  # finite (NaN and infinities give NaN)
+                floor = math.floor(product)
+                rounded = (floor + 1 if product - floor >= 0.5 else floor) / exact
                 return int(rounded) if rounded.is_integer() and abs(rounded) < 2**53 else rounded
-            return scaled / factor  # NaN or an infinity: Math.round keeps it, js_divide by factor >= 1
+            return product / exact  # NaN or an infinity: Math.round keeps it, js_divide by 10**d >= 1
     factor = 10**decimals
     scaled = value * factor
     if isinstance(scaled, float) and (math.isnan(scaled) or math.isinf(scaled)):
