@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import sqlite3
 from collections import deque
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Protocol
@@ -164,6 +163,8 @@ class Acknowledgements:
         self.advance()
 
     def _commit(self, mark: int) -> None:
+        import sqlite3  # for its error type: only a flow whose nodes keep state commits
+
         store = self._store
         assert store is not None
         try:

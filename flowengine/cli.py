@@ -47,6 +47,18 @@ def release() -> str:
         return "unknown"
 
 
+class _Version(argparse.Action):
+    """``-V``/``--version``: print the installed version, read from the package's metadata only when asked."""
+
+    def __init__(self, option_strings: list[str], dest: str = argparse.SUPPRESS, help: str | None = None) -> None:
+        super().__init__(option_strings, dest, nargs=0, default=argparse.SUPPRESS, help=help)
+
+    def __call__(self, main_parser: argparse.ArgumentParser, namespace: argparse.Namespace, values: Any,
+                 option_string: str | None = None) -> None:
+        _echo(f"flowengine {release()}")
+        main_parser.exit()
+
+
 def _log_options() -> argparse.ArgumentParser:
     """The logging options every command accepts (after the command too; never overriding)."""
     common = argparse.ArgumentParser(add_help=False)
@@ -68,7 +80,7 @@ def parser(extra: list[str]) -> argparse.ArgumentParser:
     main_parser = argparse.ArgumentParser(
         prog="flowengine", description="Flow-based event processing for Zigbee devices, in YAML.",
         parents=[common])
-    main_parser.add_argument("-V", "--version", action="version", version=f"flowengine {release()}")
+    main_parser.add_argument("-V", "--version", action=_Version, help="show the version and exit")
     sub = main_parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     run = sub.add_parser("run", parents=[common],
                          help="run flows headless until their input ends or SIGINT/SIGTERM")

@@ -12,7 +12,7 @@ exception is the messages' fault: they go to the sink's ``errors`` port, as befo
 from __future__ import annotations
 
 import asyncio
-import sqlite3
+import sys
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -22,8 +22,18 @@ from flowengine.node import Sink
 #: Seconds before the first retry of a failed write, and at most between two.
 RETRY_FIRST = 0.05
 RETRY_MAX = 2.0
-#: Failures of the storage, retried; anything else fails the messages.
-STORAGE_ERRORS: tuple[type[Exception], ...] = (OSError, sqlite3.OperationalError)
+
+
+def storage_failure(exc: Exception) -> bool:
+    """True when ``exc`` is a failure of the storage (retried); anything else fails the messages.
+
+    ``OSError``, or SQLite's ``OperationalError``: an exception of SQLite can only come from
+    a sink that has loaded ``sqlite3``, so a flow without one never has to import it.
+    """
+    if isinstance(exc, OSError):
+        return True
+    sqlite3 = sys.modules.get("sqlite3")
+    return sqlite3 is not None and isinstance(exc, sqlite3.OperationalError)
 
 
 def _condition(exc: Exception) -> str:
@@ -45,17 +55,17 @@ async def write_durably(sink: Sink[Any], batch: Sequence[Message],
             await sink.write(batch)
         except asyncio.CancelledError:
             raise
-        except STORAGE_ERRORS as exc:
-            condition = _condition(exc)
-            if condition != failing:
-                sink.logger.error("sink '%s' cannot write: %s; keeping %d message(s), retrying, sources wait",
-                                  sink.id, condition, len(batch))
-                failing = condition
-            sink.counters["write_retries"] += 1
-            await asyncio.sleep(delay)
-            delay = min(delay * 2, RETRY_MAX)
-            continue
         except Exception as exc:  # noqa: BLE001 - a node's failure is routed, not fatal
+            if storage_failure(exc):
+                condition = _condition(exc)
+                if condition != failing:
+                    sink.logger.error("sink '%s' cannot write: %s; keeping %d message(s), retrying, sources wait",
+                                      sink.id, condition, len(batch))
+                    failing = condition
+                sink.counters["write_retries"] += 1
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, RETRY_MAX)
+                continue
             for msg in batch:
                 fail(msg, exc)
         if failing is not None:

@@ -16,16 +16,18 @@ acknowledged: they come again.
 from __future__ import annotations
 
 import logging
-import sqlite3
 import threading
 from collections import deque
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 
 from flowengine.errors import StateFileError
+
+if TYPE_CHECKING:
+    import sqlite3
 
 logger = logging.getLogger("flowengine.state")
 
@@ -40,10 +42,8 @@ class StateStore:
             StateFileError: ``path`` is not a usable SQLite database (corrupt): it is left as it is.
         """
         self.path = path
-        target = ":memory:"
         if path is not None:
             path.parent.mkdir(parents=True, exist_ok=True)
-            target = str(path)
         self._lock = threading.Lock()
         #: Changes made, and of those committed, in order: the store's acknowledgement watermarks.
         self.accepted = 0
@@ -52,20 +52,11 @@ class StateStore:
         self._staging: dict[tuple[str, str], bytes | None] | None = None
         self._sealed: deque[tuple[int, dict[tuple[str, str], bytes | None]]] = deque()
         self._on_dirty: Callable[[], None] | None = None
-        self._db = sqlite3.connect(target, check_same_thread=False, isolation_level=None)
-        try:
-            if path is not None:
-                self._db.execute("PRAGMA journal_mode=WAL")
-                self._db.execute("PRAGMA synchronous=NORMAL")
-                _check(self._db)
-            self._db.execute(
-                "CREATE TABLE IF NOT EXISTS node_state ("
-                " node TEXT NOT NULL, key TEXT NOT NULL, value BLOB NOT NULL,"
-                " PRIMARY KEY (node, key)) WITHOUT ROWID"
-            )
-        except sqlite3.DatabaseError as exc:  # "file is not a database", a damaged page
-            self._db.close()
-            raise StateFileError(path.resolve() if path is not None else ":memory:", str(exc)) from None
+        #: The database: a file is opened (and checked) now; ``:memory:`` on the first write,
+        #: so a flow whose nodes keep no state never loads SQLite (a lighter start).
+        self._db: sqlite3.Connection | None = None
+        if path is not None:
+            self._db = _open(path)
 
     def node(self, node_id: str) -> NodeState:
         """Return the state of node ``node_id``."""
@@ -120,17 +111,22 @@ class StateStore:
         if self._staging is not None:
             mark = self.seal()
             if self._sealed:
+                import sqlite3  # for its error type (the commit below loads it anyway)
+
                 try:
                     self.commit_through(mark if mark is not None else self._sealed[-1][0])
                 except sqlite3.Error as exc:
                     logger.error("state file %s: the last changes could not be committed: %s", self.path, exc)
         with self._lock:
-            self._db.close()
+            if self._db is not None:
+                self._db.close()
 
     def _write(self, changes: dict[tuple[str, str], bytes | None]) -> None:
         """Apply ``changes`` (None deletes) in one committed transaction."""
         with self._lock:
             db = self._db
+            if db is None:
+                db = self._db = _open(None)
             db.execute("BEGIN")
             try:
                 db.executemany("INSERT OR REPLACE INTO node_state (node, key, value) VALUES (?, ?, ?)",
@@ -160,6 +156,8 @@ class StateStore:
             if found:
                 return value
         with self._lock:
+            if self._db is None:  # nothing was ever written to the memory store
+                return None
             row = self._db.execute(
                 "SELECT value FROM node_state WHERE node = ? AND key = ?", (node, key)
             ).fetchone()
@@ -180,7 +178,7 @@ class StateStore:
 
     def _items(self, node: str, prefix: str) -> list[tuple[str, bytes]]:
         with self._lock:
-            rows = self._db.execute(
+            rows = [] if self._db is None else self._db.execute(
                 "SELECT key, value FROM node_state WHERE node = ? AND substr(key, 1, ?) = ? ORDER BY key",
                 (node, len(prefix), prefix),
             ).fetchall()
@@ -200,9 +198,37 @@ class StateStore:
 
 def _check(db: sqlite3.Connection) -> None:
     """Raise ``sqlite3.DatabaseError`` unless SQLite's quick check finds the file sound."""
+    import sqlite3
+
     problem = db.execute("PRAGMA quick_check").fetchone()[0]
     if problem != "ok":
         raise sqlite3.DatabaseError(problem)
+
+
+def _open(path: Path | None) -> sqlite3.Connection:
+    """Open the state database at ``path`` (``None``: in memory) with its table.
+
+    Raises:
+        StateFileError: ``path`` is not a usable SQLite database (corrupt): it is left as it is.
+    """
+    import sqlite3  # here, not at the top: a flow without state never needs it
+
+    db = sqlite3.connect(":memory:" if path is None else str(path), check_same_thread=False,
+                         isolation_level=None)
+    try:
+        if path is not None:
+            db.execute("PRAGMA journal_mode=WAL")
+            db.execute("PRAGMA synchronous=NORMAL")
+            _check(db)
+        db.execute(
+            "CREATE TABLE IF NOT EXISTS node_state ("
+            " node TEXT NOT NULL, key TEXT NOT NULL, value BLOB NOT NULL,"
+            " PRIMARY KEY (node, key)) WITHOUT ROWID"
+        )
+    except sqlite3.DatabaseError as exc:  # "file is not a database", a damaged page
+        db.close()
+        raise StateFileError(path.resolve() if path is not None else ":memory:", str(exc)) from None
+    return db
 
 
 class NodeState:

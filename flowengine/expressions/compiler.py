@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import ast
-import difflib
 import operator
 from collections.abc import Callable, Hashable, Iterable, Mapping
 from functools import lru_cache
@@ -61,6 +60,8 @@ _REFUSED_NODES: Final[dict[type[ast.AST], str]] = {
 
 
 def _suggest(word: str, candidates: Iterable[str]) -> str:
+    import difflib  # only when a flow has a mistake: a valid flow's start does without it
+
     close = difflib.get_close_matches(word, list(candidates), n=1, cutoff=0.6)
     return f" (did you mean '{close[0]}'?)" if close else ""
 

@@ -45,7 +45,12 @@ class Expression:
         self.function = partial(code.fn, _EMPTY)
 
     def __call__(self, msg: Message) -> Any:
-        """Evaluate against ``msg`` (extra names read as ``None``). Never raises on JSON data."""
+        """Evaluate against ``msg`` (extra names read as ``None``).
+
+        Never raises on JSON data, but for :class:`~flowengine.expressions.sizes.ValueTooLargeError`
+        when it would build a value over a size limit (the documented refusal: the node fails on
+        that message).
+        """
         return self._fn(_EMPTY, msg)
 
     def evaluate(self, msg: Message, extra: Mapping[str, Any]) -> Any:

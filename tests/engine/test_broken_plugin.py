@@ -103,3 +103,20 @@ nodes:
                             "(entry point 'no-model = brokenplug:NoModel' of brokenplug) has no config_model")
     assert second == f"{flow}:11:11: node 'worse': node type 'no-model' cannot be loaded (see line 9)"
     assert "Traceback" not in result.stderr
+
+
+def test_a_type_declared_by_two_packages_names_both(tmp_path: Path) -> None:
+    site = tmp_path / "site"
+    info = site / "twinplug-0.1.dist-info"
+    info.mkdir(parents=True)
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: twinplug\nVersion: 0.1\n")
+    (info / "entry_points.txt").write_text("[flowengine.nodes]\nfilter = twinplug:Filter\n")
+    flow = tmp_path / "any.yaml"
+    flow.write_text("version: 1\nnodes: []\n")
+    result = flowengine(site, "validate", str(flow))
+    assert result.returncode == 2
+    line = result.stdout.strip()
+    assert line.startswith("error: node type 'filter' is declared twice: by "), line
+    assert "(from flowengine)" in line
+    assert "twinplug:Filter (from twinplug)" in line
+    assert "Traceback" not in result.stderr

@@ -9,7 +9,7 @@ from datetime import datetime
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from flowengine.errors import FlowError
@@ -18,6 +18,7 @@ from flowengine.expressions import (
     Comparison,
     Expression,
     ExpressionError,
+    ValueTooLargeError,
     compile_expression,
     format_json,
     format_text,
@@ -731,14 +732,32 @@ expressions = st.recursive(atoms, _combine, max_leaves=8)
 
 @settings(max_examples=500, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(expressions, messages)
+# Three items repeated 33,334 times is 100,002 items: one over the repetition limit (found by Hypothesis).
+@example("(payload * 33334)", Message("t", [1, 2, 3], {}))
 def test_compiled_expressions_never_raise_on_json_messages(source: str, msg: Message) -> None:
+    """Evaluating never raises, but for the documented refusal of a value over a size limit.
+
+    docs/expressions.md, "Size limits": over a limit is an error on the message that makes
+    it (the node fails on that message), never ``null`` and never another exception.
+    """
     try:
         expression = compile_expression(source)
     except ExpressionError:
         return  # e.g. hour(x, 'not a zone') or too many arguments for a function
-    expression(msg)
-    expression.evaluate(msg, {"count": 1})
-    format_text(expression(msg))
+    try:
+        expression(msg)
+        expression.evaluate(msg, {"count": 1})
+        format_text(expression(msg))
+    except ValueTooLargeError as refused:
+        refusal = str(refused)
+        assert "the limit is" in refusal, refusal
+
+
+def test_a_repetition_one_item_over_the_limit_is_refused_on_the_message() -> None:
+    expression = compile_expression("payload * 33334")
+    assert len(expression(Message("t", [1, 2], {}))) == 66_668  # within the limit: built
+    with pytest.raises(ValueTooLargeError, match=r"repeating 33,334 times would build about 100,002 items"):
+        expression(Message("t", [1, 2, 3], {}))
 
 
 def test_sources_python_only_warns_about_are_accepted_without_warnings() -> None:

@@ -131,6 +131,27 @@ def test_memory_state_is_not_durable() -> None:
     store.close()
 
 
+def test_memory_state_reads_before_its_first_write_and_commits_in_groups() -> None:
+    # The in-memory database opens on the first write: reads before it see an empty store.
+    store = StateStore(None)
+    state = store.node("a")
+    assert state.get("k", "default") == "default"
+    assert list(state.items()) == []
+    dirty: list[bool] = []
+    store.defer_commits(lambda: dirty.append(True))
+    state.update({"k": 1, "j": 2})
+    assert dirty == [True]
+    assert dict(state.items()) == {"j": 2, "k": 1}
+    mark = store.seal()
+    assert mark is not None
+    store.commit_through(mark)
+    assert store.settled == mark
+    assert dict(state.items()) == {"j": 2, "k": 1}
+    state.delete("j")
+    assert dict(state.items()) == {"k": 1}
+    store.close()
+
+
 def test_backoff_grows_and_is_capped() -> None:
     policy = Backoff(base=1.0, cap=8.0)
     for attempt in range(10):

@@ -220,6 +220,11 @@ class Emulator:
         await self._host_gone.wait()
 
     @property
+    def queued(self) -> int:
+        """Indications waiting for the host to ask for them (handed over once it does)."""
+        return len(self._indications)
+
+    @property
     def host_connected(self) -> bool:
         """True while a host connection is open."""
         return self._writer is not None

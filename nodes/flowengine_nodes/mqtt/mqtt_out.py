@@ -31,7 +31,7 @@ from flowengine_nodes.mqtt.broker import MqttClientConfig, connection_settings
 from flowengine_nodes.mqtt.connection import ConnectionLostError, ConnectionStatus, Will, connect, wait_disconnected
 from flowengine_nodes.mqtt.outbox import Entry, Outbox, OutboxBusyError
 from flowengine_nodes.mqtt.packets import TOPIC_CACHE, add_publish, publish_header
-from flowengine_nodes.zigbee2mqtt.bridge import Zigbee2Mqtt, Zigbee2MqttConfig
+from flowengine_nodes.zigbee2mqtt.settings import Zigbee2MqttConfig
 
 if TYPE_CHECKING:
     import aiomqtt
@@ -39,6 +39,7 @@ if TYPE_CHECKING:
 
     from flowengine import FlowSetting
     from flowengine_nodes.mqtt.broker import ConnectionSettings
+    from flowengine_nodes.zigbee2mqtt.bridge import Zigbee2Mqtt
 
 #: The flow-wide setting this node shares with ``decode`` (named alike there).
 BASE_TOPIC_SETTING = "Zigbee2MQTT base topic"
@@ -263,6 +264,8 @@ class MqttOut(Sink[MqttOutConfig]):
         self._client: aiomqtt.Client | None = None
         self._z2m: Zigbee2Mqtt | None = None
         if config.zigbee2mqtt is not None:
+            from flowengine_nodes.zigbee2mqtt.bridge import Zigbee2Mqtt  # the mode loads only when used
+
             self._z2m = Zigbee2Mqtt(config.zigbee2mqtt, context.state, now=context.clock.now)
         self._expiry: TimerHandle | None = None
 

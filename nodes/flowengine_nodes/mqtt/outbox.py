@@ -27,7 +27,6 @@ local transaction, never a network wait.
 
 from __future__ import annotations
 
-import sqlite3
 from collections import deque
 from collections.abc import Iterable, Sequence
 from pathlib import Path
@@ -70,6 +69,8 @@ class Outbox:
             OutboxBusyError: another process has the file open.
             sqlite3.Error: the file is not a usable SQLite database.
         """
+        import sqlite3  # here, not at the top: mqtt-out at QoS 0 has no outbox and never loads SQLite
+
         if limit < 1:
             raise ValueError("an outbox limit is at least 1")
         self.path = path

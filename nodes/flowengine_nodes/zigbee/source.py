@@ -46,9 +46,11 @@ from flowengine import (
     PermanentError,
     RawReport,
     Source,
+    report_message,
     supervise,
 )
 from flowengine_nodes.zigbee.commands import STATE_PORT, Commander
+from flowengine_nodes.zigbee.journal import FrameJournal
 
 if TYPE_CHECKING:
     from flowengine_nodes.emulator.scenario import ScenarioRunner
@@ -130,6 +132,11 @@ class ZigbeeConfig(NodeConfig):
     command_queue: int = Field(2000, ge=1, description="Commands: how many may wait; more are refused.")
     homeassistant: bool = Field(False, description="Commands: Home Assistant sends them (as Zigbee2MQTT with its "
                                 "integration on, a redundant 'state' beside a colour change is dropped).")
+    journal: bool = Field(True, description="Keep every frame in a journal beside the database until the sinks "
+                          "have it durably; frames a killed run had not delivered come first at the next start.")
+    journal_fsync: Literal["batch", "never"] = Field(
+        "batch", description="Sync the journal after checkpoints, at most once a second (batch: a power cut "
+        "loses at most the last second of frames) or leave it to the OS (never: safe against a killed process only).")
 
 
 class Zigbee(Source[ZigbeeConfig]):
@@ -189,6 +196,8 @@ class Zigbee(Source[ZigbeeConfig]):
         self._permit_done = False
         self._source = context.node_id
         self._group: asyncio.TaskGroup | None = None
+        self.journal: FrameJournal | None = None
+        self._journaled: list[dict[str, Any]] = []
         self.commands = Commander(self, friendly_names=config.friendly_names, base_topic=config.base_topic,
                                   expiry=config.command_expiry, timeout=config.command_timeout,
                                   capacity=config.command_queue, homeassistant=config.homeassistant)
@@ -221,6 +230,14 @@ class Zigbee(Source[ZigbeeConfig]):
             config.database or f".flowengine/{self.context.flow_name}-{self.id}.zigbee.db"
         )
         self._database.parent.mkdir(parents=True, exist_ok=True)
+        if config.journal:
+            self.journal = FrameJournal(self._database.with_suffix(".journal"), when_durable=self.when_durable,
+                                        counters=self.counters, logger=self.logger,
+                                        fsync=config.journal_fsync == "batch")
+            try:
+                self._journaled = self.journal.open()
+            except OSError as exc:
+                raise NodeError(self.id, f"frame journal {self.journal.path}: {exc}") from exc
         if config.ota_dir is not None:
             self._ota_dir = self.context.resolve_path(config.ota_dir)
             if not self._ota_dir.is_dir():
@@ -295,7 +312,9 @@ class Zigbee(Source[ZigbeeConfig]):
         return self._database.with_name(self._database.name.removesuffix(".db") + ".stick.json")
 
     async def run(self) -> None:
-        """Run the coordinator (and the emulator's scenario) until cancelled."""
+        """Emit the journaled frames a killed run had not delivered, then run the coordinator until cancelled."""
+        if self._journaled:
+            await self._replay_journal()
         async with asyncio.TaskGroup() as group:
             self._group = group
             if self.scenario_runner is not None:
@@ -311,8 +330,22 @@ class Zigbee(Source[ZigbeeConfig]):
             commands.cancel()
         self._group = None
 
+    async def _replay_journal(self) -> None:
+        """Emit the frames journaled and not committed, with their original ``ts``, before live ones."""
+        journal = self.journal
+        assert journal is not None
+        records, self._journaled = self._journaled, []
+        for index, record in enumerate(records):
+            self._deliver(report_message(record, self._source), "out")
+            if index % 256 == 255:
+                await self.backpressure()
+        journal.checkpoint()
+
     async def aclose(self) -> None:
-        """Stop the emulator (zigpy is shut down when ``run`` ends)."""
+        """Stop the emulator (zigpy is shut down when ``run`` ends); close the journal."""
+        if self.journal is not None:
+            self.journal.checkpoint()  # the sinks are drained: what was delivered is committed at once
+            self.journal.close()
         if self.emulator is not None:
             await self.emulator.aclose()
             self.emulator = None
@@ -446,7 +479,10 @@ class Zigbee(Source[ZigbeeConfig]):
             rssi=None if packet.rssi is None else int(packet.rssi),
             frame=frame.hex(),
         )
-        self._deliver(report.message(self._source), "out")
+        msg = report.message(self._source)
+        if self.journal is not None:
+            self.journal.append(msg.payload)  # before the flow sees it (docs/zigbee.md, "Frame journal")
+        self._deliver(msg, "out")
 
     def _on_zigpy_error(self, packet: Any, exc: Exception) -> None:
         self.counters["zigpy_errors"] += 1

@@ -17,12 +17,11 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import Any
 
 import orjson
 
-LastSeen = Literal["disable", "ISO_8601", "ISO_8601_local", "epoch"]
-Output = Literal["json", "attribute", "attribute_and_json"]
+from flowengine_nodes.zigbee2mqtt.settings import LastSeen
 
 
 def epoch_ms(seconds: float) -> int:

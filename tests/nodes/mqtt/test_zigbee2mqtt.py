@@ -14,8 +14,9 @@ import pytest
 from flowengine import Message, StateStore
 from flowengine.testing import run_flow, run_sync
 from flowengine_nodes.devices.definitions import default_registry
-from flowengine_nodes.zigbee2mqtt.bridge import Zigbee2MqttConfig, zigbee2mqtt_ieee
+from flowengine_nodes.zigbee2mqtt.bridge import zigbee2mqtt_ieee
 from flowengine_nodes.zigbee2mqtt.discovery import definition_exposes, expose_configs, label
+from flowengine_nodes.zigbee2mqtt.settings import Zigbee2MqttConfig
 from tests.mosquitto import Mosquitto, ReceivedMessage, Subscribe, publish_messages
 from tests.nodes.mqtt.support import mqtt_out
 

@@ -16,8 +16,9 @@ from typing import Any
 import pytest
 
 from flowengine import Message, StateStore
-from flowengine_nodes.zigbee2mqtt.bridge import Zigbee2Mqtt, Zigbee2MqttConfig
+from flowengine_nodes.zigbee2mqtt.bridge import Zigbee2Mqtt
 from flowengine_nodes.zigbee2mqtt.discovery import discovery_payload, expose_configs
+from flowengine_nodes.zigbee2mqtt.settings import Zigbee2MqttConfig
 
 DATA = Path(__file__).resolve().parents[2] / "data" / "z2m_discovery.jsonl"
 RECORDS = [json.loads(line) for line in DATA.read_text(encoding="utf-8").splitlines()]
