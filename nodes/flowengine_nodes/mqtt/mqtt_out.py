@@ -443,6 +443,7 @@ class MqttOut(Sink[MqttOutConfig]):
         qos = self._qos
         retain = self._retain
         z2m = self._z2m
+        shapes = z2m is not None and z2m.shapes
         for msg in batch:
             try:
                 topic = msg.topic if topic_of is None else topic_of(msg)
@@ -462,7 +463,7 @@ class MqttOut(Sink[MqttOutConfig]):
             # The bridge's retained topics (zigbee2mqtt-api) say so in meta.mqtt_retain (not meta.retain,
             # which mqtt-in sets on a retained message it received).
             retained = msg.meta.get("mqtt_retain", retain) is True
-            shaped = z2m.shaped(msg, topic, payload, qos, retained) if z2m.shapes else None
+            shaped = z2m.shaped(msg, topic, payload, qos, retained) if shapes else None
             if shaped is None:
                 append((topic, payload, qos, retained))
             else:
