@@ -25,7 +25,7 @@ from typing import Any
 
 import orjson
 
-from flowengine.errors import StateFileError
+from flowengine.errors import StateFileError, StateFileUnavailableError
 
 logger = logging.getLogger("flowengine.state")
 
@@ -38,11 +38,16 @@ class StateStore:
 
         Raises:
             StateFileError: ``path`` is not a usable SQLite database (corrupt): it is left as it is.
+            StateFileUnavailableError: the storage refuses it for now (a read-only folder, a full
+                disk, an I/O error: SQLite's ``OperationalError``, or ``OSError``): try again later.
         """
         self.path = path
         target = ":memory:"
         if path is not None:
-            path.parent.mkdir(parents=True, exist_ok=True)
+            try:
+                path.parent.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise StateFileUnavailableError(path.resolve(), f"{type(exc).__name__}: {exc}") from None
             target = str(path)
         self._lock = threading.Lock()
         #: Changes made, and of those committed, in order: the store's acknowledgement watermarks.
@@ -52,7 +57,10 @@ class StateStore:
         self._staging: dict[tuple[str, str], bytes | None] | None = None
         self._sealed: deque[tuple[int, dict[tuple[str, str], bytes | None]]] = deque()
         self._on_dirty: Callable[[], None] | None = None
-        self._db = sqlite3.connect(target, check_same_thread=False, isolation_level=None)
+        try:
+            self._db = sqlite3.connect(target, check_same_thread=False, isolation_level=None)
+        except sqlite3.OperationalError as exc:  # "unable to open database file": the folder refuses it
+            raise StateFileUnavailableError(_shown(path), str(exc)) from None
         try:
             if path is not None:
                 self._db.execute("PRAGMA journal_mode=WAL")
@@ -63,9 +71,12 @@ class StateStore:
                 " node TEXT NOT NULL, key TEXT NOT NULL, value BLOB NOT NULL,"
                 " PRIMARY KEY (node, key)) WITHOUT ROWID"
             )
+        except sqlite3.OperationalError as exc:  # read-only, disk full, I/O error: the storage, not the file
+            self._db.close()
+            raise StateFileUnavailableError(_shown(path), str(exc)) from None
         except sqlite3.DatabaseError as exc:  # "file is not a database", a damaged page
             self._db.close()
-            raise StateFileError(path.resolve() if path is not None else ":memory:", str(exc)) from None
+            raise StateFileError(_shown(path), str(exc)) from None
 
     def node(self, node_id: str) -> NodeState:
         """Return the state of node ``node_id``."""
@@ -196,6 +207,11 @@ class StateStore:
 
     def _clear(self, node: str) -> None:
         self._set_many(node, [], [key for key, _ in self._items(node, "")])
+
+
+def _shown(path: Path | None) -> object:
+    """How an error names the state file (the absolute path, or ``:memory:``)."""
+    return path.resolve() if path is not None else ":memory:"
 
 
 def _check(db: sqlite3.Connection) -> None:
