@@ -37,6 +37,8 @@ INBOX_LIMIT = 100_000
 #: Seconds between two log lines about dropped messages.
 DROP_LOG_INTERVAL = 10.0
 SHARE_PREFIX = "$share/"
+#: Default of ``max_inflight``: QoS 1/2 messages the broker may send before our acknowledgements (MQTT 5).
+RECEIVE_WINDOW = 1000
 
 
 def check_filter(topic: str) -> None:
@@ -76,6 +78,15 @@ class MqttInConfig(MqttClientConfig):
     format: Literal["json", "text", "bytes"] = Field(
         default="json",
         description="How to read payloads: json (an empty payload is null), text (UTF-8) or bytes.",
+    )
+    max_inflight: int = Field(
+        default=RECEIVE_WINDOW,
+        ge=1,
+        le=65535,
+        description="MQTT 5: QoS 1/2 messages the broker may send before this node acknowledges them "
+        "(the Receive Maximum it asks for). It bounds the messages in the flow at once with "
+        "clean_session: false. With MQTT 3.1.1 the broker sets it (Mosquitto: max_inflight_messages, "
+        "20 by default; raise it for throughput, see docs/delivery.md).",
     )
     clean_session: bool = Field(
         default=True,
@@ -119,7 +130,8 @@ class MqttIn(Source[MqttInConfig]):
     With ``clean_session: false`` and ``qos`` 1 a message is acknowledged to the broker
     (PUBACK) only once every sink it reached has it durably (docs/delivery.md): a killed
     runner gets what it had not finished again from the broker, whose in-flight window
-    (Mosquitto's ``max_inflight_messages``, MQTT 5's Receive Maximum) bounds the memory.
+    bounds the memory: ``max_inflight`` with MQTT 5 (sent as the Receive Maximum), the
+    broker's setting with MQTT 3.1.1 (Mosquitto's ``max_inflight_messages``).
 
     Example:
         ```yaml
@@ -191,8 +203,10 @@ class MqttIn(Source[MqttInConfig]):
     async def _serve(self, connected: Callable[[], None]) -> None:
         settings = self._settings
         assert settings is not None
+        receive_maximum = self.config.max_inflight if settings.protocol == "5" else None
         async with connect(settings, on_message=self._on_message, on_publish=self._on_publish,
-                           on_read_end=self._on_read_end, manual_ack=self._manual_ack) as connection:
+                           on_read_end=self._on_read_end, manual_ack=self._manual_ack,
+                           receive_maximum=receive_maximum) as connection:
             await self._subscribe(connection.client)
             connected()
             await wait_disconnected(connection.client)
