@@ -24,6 +24,7 @@ from flowengine import (
 )
 from flowengine_nodes.mqtt.broker import MqttClientConfig, connection_settings
 from flowengine_nodes.mqtt.connection import ConnectionStatus, connect, wait_disconnected
+from flowengine_nodes.mqtt.packets import pubacks
 
 if TYPE_CHECKING:
     import aiomqtt
@@ -360,7 +361,18 @@ class MqttIn(Source[MqttInConfig]):
 
 
 def _send_acks(acks: list[tuple[Any, int, int]]) -> None:
-    """Send the PUBACKs (PUBCOMPs) of durable messages; on a lost connection paho refuses them quietly."""
+    """Send the PUBACKs (PUBCOMPs) of durable messages; on a lost connection paho refuses them quietly.
+
+    The QoS 1 acknowledgements of one connection go out encoded together, in one write on the
+    fast write path, instead of paho's queue entry, wake-up byte and write per message. Either
+    way they leave now, not a turn of the loop later: the broker's window refills sooner.
+    """
+    from flowengine_nodes.mqtt import paho_fast  # loaded with the first connection already
+
+    client = acks[0][0]
+    together = paho_fast.FAST and all(entry[0] is client and entry[2] == 1 for entry in acks)
+    if together and paho_fast.write_packets(client, pubacks(mid for _, mid, _ in acks)):
+        return
     for client, mid, qos in acks:
         client.ack(mid, qos)
-    acks[-1][0].loop_write()  # out now, not a turn of the loop later: the broker's window refills sooner
+    acks[-1][0].loop_write()
