@@ -1,42 +1,48 @@
-"""Command latency: MQTT ``/set`` -> the ZCL frame at the emulated device, and a paced burst of 1,000.
+"""Command latency beside the real Zigbee2MQTT: MQTT ``/set`` → the ZCL frame at the emulated device.
 
-``flows/household.yaml`` runs in this process (``FlowRun``; coordinator = the built-in deCONZ
-emulator, broker = a private Mosquitto). A plain MQTT client publishes
-``zigbee2mqtt/hall_light/set`` (QoS 1); the latency is from just before the publish to the moment the
-emulated bulb receives the command frame (its ``handle``: the frame has crossed Mosquitto,
-``mqtt-in``, ``zigbee2mqtt-api``, the ``zigbee`` node's queue and converters, zigpy, zigpy-deconz and
-the emulated serial link). Sequential commands (one every 50 ms) give p50/p99; then 1,000 commands
-are published at once (500 brightness changes for the bulb, 500 on/off for the plug, interleaved)
-and the time until the last frame reaches its device is measured, with the order checked per device
-(what arrived is what was published, in order, less what expired).
+Each target runs in its own process between the project's deCONZ emulator (TCP, in this process:
+the household's IKEA bulb LED1545G12 and Aqara plug ZNCZ02LM) and its own Mosquitto
+(:mod:`benchmarks.zigbee2mqtt_bed`):
 
-Figures (shared 2-core machine, load average 0.6-2, one run each): sequential /set -> frame at the
-bulb p50 2.0-2.3 ms, p99 2.8-3.5 ms. Burst of 1,000 (500 per device), published in 1.9 s: with the
-default 10 s expiry 776 frames reached the devices and 224 commands expired (dropped, counted, never
-sent late), the last frame after 11.9 s; with --expiry 60 all 1,000 arrived in order, the last after
-12.7 s (79 commands/s). The pacing is zigpy's: it drops a frame identical to one the same device
-sent in the last 10 s, so a device gets at most 255 commands of one kind per 10 s (the 8-bit ZCL
-sequence number); see docs/zigbee.md.
+* ``flowengine``: ``flowengine run flows/household.yaml`` with ``ZIGBEE_DEVICE=socket://…``
+  (``mqtt-in`` → ``zigbee2mqtt-api`` → ``zigbee`` → zigpy + zigpy-deconz; its defaults: QoS 1
+  requests acknowledged once taken, ``command_expiry`` 10 s);
+* ``zigbee2mqtt``: the real Zigbee2MQTT 2.14.1 (deconz adapter over TCP) when installed
+  (``ZIGBEE2MQTT_DIR``), else skipped with a message.
 
-    .venv/bin/python benchmarks/command_latency.py                 # 200 sequential, then the burst
-    .venv/bin/python benchmarks/command_latency.py --samples 100 --burst 0
-    .venv/bin/python benchmarks/command_latency.py --expiry 60      # a burst that may wait longer
+Each session starts the runner on a fresh network, opens it (the household flow opens it at start;
+Zigbee2MQTT on a ``permit_join`` request), lets both devices join, waits until ``bridge/devices``
+says both are interviewed, and sends each a ``/set`` until its frame arrives. Both runners are
+addressed the same way, ``zigbee2mqtt/0x<ieee>/set`` (QoS 1). Then:
 
-Zigbee2MQTT beside it on the same emulator is not measured here (benchmarks/radio_path.sh installs
-Zigbee2MQTT for the report path only).
+* sequential: ``--samples`` brightness changes to the bulb, one after the other (the next 20 ms
+  after the previous frame arrived): the time from just before the publish to the moment the
+  emulated bulb receives the command frame (one clock, ``perf_counter``), p50 and p99;
+* burst: ``--burst`` commands published back to back (half brightness levels for the bulb, half
+  ON/OFF for the plug, interleaved): the time until the last frame reaches its device, how many
+  arrive (waiting until all have, or none came for 15 s), whether each device got its commands in
+  the order they were published (and exactly those), and the runner's CPU per command.
+
+    .venv/bin/python benchmarks/command_latency.py                          # both, 200 samples, 1,000 burst
+    ZIGBEE2MQTT_DIR=/opt/z2m .venv/bin/python benchmarks/command_latency.py --reps 3
+    .venv/bin/python benchmarks/command_latency.py --targets flowengine --burst 0
+
+The machine is shared: compare ratios within one run, not figures across runs.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
-import os
 import shutil
 import statistics
 import sys
 import tempfile
 import time
+from collections import defaultdict
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -45,28 +51,41 @@ sys.path.insert(0, str(REPO))
 
 import aiomqtt  # noqa: E402
 
-from flowengine.flow import load_flow_or_raise  # noqa: E402
-from flowengine.registry import Registry  # noqa: E402
-from flowengine.runtime import FlowRun  # noqa: E402
+from benchmarks.zigbee2mqtt_bed import (  # noqa: E402
+    BASE,
+    Target,
+    Zigbee2MqttTarget,
+    cpu_seconds,
+    find_zigbee2mqtt,
+    formed_stick,
+    is_online,
+    rss_mib,
+    stop_runner,
+)
+from flowengine_nodes.emulator.scenario import load_scenario  # noqa: E402
+from flowengine_nodes.emulator.server import Emulator  # noqa: E402
 from tests.mosquitto import Mosquitto, mosquitto_binary  # noqa: E402
 
-BULB, PLUG = "00:0b:57:ff:fe:00:00:07", "00:15:8d:00:07:00:01:06"
+HOUSEHOLD = REPO / "flows" / "household.yaml"
+SCENARIO = REPO / "flows" / "scenarios" / "household.yaml"
+#: Seconds without a new frame after which a burst counts as over.
+QUIET = 15.0
 
 
 def percentile(values: list[float], share: float) -> float:
     """The ``share`` percentile (nearest rank) of ``values``."""
     ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(share * len(ordered)))]
+    return ordered[min(len(ordered) - 1, int(share * len(ordered)))] if ordered else float("nan")
 
 
 def is_subsequence(got: list[int], published: list[int]) -> bool:
-    """Whether ``got`` is ``published`` with some items left out (expired), in the same order."""
+    """Whether ``got`` is ``published`` with some items left out, in the same order."""
     remaining = iter(published)
     return all(any(item == candidate for candidate in remaining) for item in got)
 
 
 class Arrivals:
-    """Records when each command frame reaches a device (On/Off and Level Control requests)."""
+    """Records when each On/Off or Level Control command frame reaches one emulated device."""
 
     def __init__(self, device: Any) -> None:
         self.times: list[float] = []
@@ -75,108 +94,252 @@ class Arrivals:
         handle = device.handle
 
         def recording(request: Any) -> Any:
-            if request.cluster in (6, 8) and request.payload[:1] == b"\x01":
+            # cluster-specific, client to server, no manufacturer code: the command itself (not a read)
+            if request.cluster in (6, 8) and request.payload[:1] and request.payload[0] & 0x0F == 0x01:
                 self.times.append(time.perf_counter())
-                self.payloads.append(request.payload)
+                self.payloads.append(bytes(request.payload))
                 self.arrived.set()
             return handle(request)
 
         device.handle = recording
 
-
-async def ready(run: FlowRun) -> tuple[Any, Any]:
-    """Wait until both actuators are interviewed; return the emulated bulb and plug."""
-    radio: Any = run.nodes["radio"]
-    while True:
-        app = radio.application
-        if app is not None and radio.emulator is not None:
-            models = {str(ieee): device.model for ieee, device in app.devices.items()}
-            if models.get(BULB) and models.get(PLUG):
-                devices = {device.ieee: device for device in radio.emulator.devices.values()}
-                return devices[BULB], devices[PLUG]
-        await asyncio.sleep(0.1)
+    def clear(self) -> None:
+        """Forget what arrived so far."""
+        self.times.clear()
+        self.payloads.clear()
+        self.arrived.clear()
 
 
-async def bench(args: argparse.Namespace, broker: Mosquitto, folder: Path) -> None:
-    shutil.copy(REPO / "flows" / "household.yaml", folder / "household.yaml")
-    shutil.copytree(REPO / "flows" / "scenarios", folder / "scenarios")
-    os.environ["MQTT_URL"] = broker.url
-    os.environ.pop("ZIGBEE_DEVICE", None)
-    run = FlowRun(load_flow_or_raise(folder / "household.yaml", Registry.from_entry_points()))
-    stop = asyncio.Event()
-    runner = asyncio.create_task(run.run(stop))
-    try:
-        bulb, plug = await asyncio.wait_for(ready(run), 60)
-        radio: Any = run.nodes["radio"]
-        if args.expiry is not None:
-            radio.commands.expiry = args.expiry
-        light, socket = Arrivals(bulb), Arrivals(plug)
-        async with aiomqtt.Client(broker.host, broker.port) as client:
-            latencies = []
-            for index in range(args.samples):
-                light.arrived.clear()
-                sent = time.perf_counter()
-                await client.publish("zigbee2mqtt/hall_light/set",
-                                     json.dumps({"brightness": 1 + (index * 37) % 254}), qos=1)
-                await light.arrived.wait()
-                latencies.append((light.times[-1] - sent) * 1000)
-                await asyncio.sleep(0.05)
-            if latencies:
-                print(f"/set -> frame at the bulb, {len(latencies)} sequential commands: "
-                      f"p50 {statistics.median(latencies):.2f} ms, p99 {percentile(latencies, 0.99):.2f} ms, "
-                      f"max {max(latencies):.2f} ms")
-            if args.burst:
-                await asyncio.sleep(11)  # sequence numbers of the sequential run come free (zigpy's 10 s)
-                light.times.clear()
-                light.payloads.clear()
-                socket.times.clear()
-                socket.payloads.clear()
-                levels = [1 + (i * 53) % 254 for i in range(args.burst // 2)]
-                taken = radio.counters["commands_taken"]
-                started = time.perf_counter()
-                for index, level in enumerate(levels):
-                    await client.publish("zigbee2mqtt/hall_light/set", json.dumps({"brightness": level}), qos=1)
-                    await client.publish("zigbee2mqtt/kitchen_plug/set",
-                                         json.dumps({"state": "ON" if index % 2 else "OFF"}), qos=1)
-                published = time.perf_counter() - started
-                while radio.counters["commands_taken"] < taken + 2 * len(levels):
-                    await radio.commands.join()  # the last publications may still be on their way in
-                    await asyncio.sleep(0.1)
-                await radio.commands.join()
-                done = max(light.times[-1:] + socket.times[-1:]) - started
-                in_order = is_subsequence([payload[3] for payload in light.payloads], levels)
-                states = [payload[2] for payload in socket.payloads]
-                print(f"burst of {args.burst}: published in {published:.2f} s, "
-                      f"frames at the devices {len(light.times)} + {len(socket.times)}, "
-                      f"last after {done:.2f} s ({args.burst / done:.0f} commands/s), "
-                      f"expired (expiry {radio.commands.expiry:g} s): {radio.counters['commands_expired']}, "
-                      f"bulb order kept: {in_order}, plug order kept: "
-                      f"{is_subsequence(states, [1 if i % 2 else 0 for i in range(len(levels))])}")
-    finally:
-        stop.set()
-        await asyncio.wait_for(runner, 60)
+class FlowengineCommands(Target):
+    """``flowengine run flows/household.yaml`` on the emulator over TCP."""
+
+    name = "flowengine"
+
+    def __init__(self, workdir: Path, python: str) -> None:
+        super().__init__(workdir)
+        self.python = python
+
+    def command(self, emulator_port: int, broker_port: int) -> tuple[list[str], dict[str, str]]:
+        """Copy the household flow (once); its coordinator is the emulator, its broker the bed's."""
+        flow = self.workdir / "household.yaml"
+        if not flow.exists():
+            shutil.copy(HOUSEHOLD, flow)
+            shutil.copytree(SCENARIO.parent, self.workdir / "scenarios")
+        env = {"ZIGBEE_DEVICE": f"socket://127.0.0.1:{emulator_port}", "MQTT_URL": f"mqtt://127.0.0.1:{broker_port}"}
+        return [self.python, "-m", "flowengine.cli", "run", str(flow)], env
 
 
-def main() -> None:
-    """Start a broker, run the household flow in this process, measure."""
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--samples", type=int, default=200, help="sequential commands (default 200)")
-    parser.add_argument("--burst", type=int, default=1000, help="commands in the burst (default 1000; 0: none)")
-    parser.add_argument("--expiry", type=float, default=None,
-                        help="the zigbee node's command_expiry for the run (default: the flow's, 10 s)")
-    args = parser.parse_args()
-    binary = mosquitto_binary()
-    if binary is None:
-        raise SystemExit("mosquitto is not installed")
-    with tempfile.TemporaryDirectory() as directory:
-        folder = Path(directory)
-        broker = Mosquitto(folder / "broker", binary=binary)
-        broker.start()
+@dataclass
+class Result:
+    """One session of one target."""
+
+    target: str
+    latencies: list[float]
+    burst: int = 0
+    published_s: float = 0.0
+    arrived: tuple[int, int] = (0, 0)
+    last_s: float = float("nan")
+    in_order: tuple[bool, bool] = (False, False)
+    exact: tuple[bool, bool] = (False, False)
+    cpu_ms: float = float("nan")
+    rss: float = 0.0
+
+
+class Session:
+    """One runner between the emulator and the broker, and the client that drives and watches it."""
+
+    def __init__(self, target: Target, folder: Path, mosquitto: str) -> None:
+        self.target = target
+        devices = {d.name: d for d in load_scenario(SCENARIO).build_devices()}
+        self.bulb, self.plug = devices["hall_light"], devices["kitchen_plug"]
+        self.emulator = Emulator(stick=formed_stick(folder / "stick.json"), devices=[self.bulb, self.plug])
+        self.broker = Mosquitto(folder / "broker", binary=mosquitto)
+        self.online = asyncio.Event()
+        self.heard: dict[str, asyncio.Event] = defaultdict(asyncio.Event)
+        self.interviewed = asyncio.Event()
+        self.light, self.socket = Arrivals(self.bulb), Arrivals(self.plug)
+
+    def topic(self, device: Any) -> str:
+        """``zigbee2mqtt/0x<ieee>/set``: both runners take an ieee address as the name."""
+        return f"{BASE}/0x{device.ieee.replace(':', '')}/set"
+
+    def on_message(self, topic: str, payload: bytes) -> None:
+        """The bridge online, a response heard, both devices interviewed (``bridge/devices``)."""
+        if is_online(topic, payload):
+            self.online.set()
+        self.heard[topic].set()
+        if topic == f"{BASE}/bridge/devices":
+            with contextlib.suppress(ValueError):
+                done = {
+                    entry["ieee_address"]
+                    for entry in json.loads(payload)
+                    if entry.get("interview_completed") and entry.get("supported")
+                }
+                wanted = {f"0x{d.ieee.replace(':', '')}" for d in (self.bulb, self.plug)}
+                if wanted <= done:
+                    self.interviewed.set()
+
+    async def listen(self, client: aiomqtt.Client) -> None:
+        """Feed every message to :meth:`on_message`."""
+        async for message in client.messages:
+            self.on_message(str(message.topic), bytes(message.payload))  # type: ignore[arg-type]
+
+    async def probe(self, client: aiomqtt.Client, device: Any, arrivals: Arrivals) -> None:
+        """Send ``device`` a ``/set`` until its frame arrives (the runner is ready for it)."""
+        async with asyncio.timeout(60):
+            while True:
+                arrivals.clear()
+                await client.publish(self.topic(device), json.dumps({"state": "ON"}), qos=1)
+                with contextlib.suppress(TimeoutError):
+                    async with asyncio.timeout(2.0):
+                        await arrivals.arrived.wait()
+                        return
+
+    async def run(self, samples: int, burst: int) -> Result:
+        """Start the runner, pair both devices, measure, stop."""
+        await self.emulator.start()
+        self.broker.start()
+        process = None
         try:
-            asyncio.run(bench(args, broker, folder))
+            async with aiomqtt.Client("127.0.0.1", self.broker.port, identifier="bench-commands") as client:
+                await client.subscribe(f"{BASE}/#")
+                listener = asyncio.create_task(self.listen(client))
+                process = self.target.start(self.emulator.port, self.broker.port)
+                async with asyncio.timeout(60):
+                    await self.online.wait()
+                await self.target.open_network(client, self.heard)
+                await self.emulator.wait_host_ready()
+                for device in (self.bulb, self.plug):
+                    self.emulator.join(device)
+                async with asyncio.timeout(90):
+                    await self.interviewed.wait()
+                await self.probe(client, self.bulb, self.light)
+                await self.probe(client, self.plug, self.socket)
+                result = Result(self.target.name, await self.sequential(client, samples))
+                if burst:
+                    await self.burst(client, burst, result, process.pid)
+                result.rss = rss_mib(process.pid)
+                listener.cancel()
+                with contextlib.suppress(asyncio.CancelledError, aiomqtt.MqttError):
+                    await listener
+                return result
         finally:
-            broker.stop()
+            await stop_runner(process, self.emulator)
+            await self.emulator.aclose()
+            self.broker.stop()
+
+    async def sequential(self, client: aiomqtt.Client, samples: int) -> list[float]:
+        """``samples`` brightness changes to the bulb, one at a time: publish → frame, ms."""
+        latencies = []
+        for index in range(samples):
+            self.light.clear()
+            sent = time.perf_counter()
+            await client.publish(self.topic(self.bulb), json.dumps({"brightness": 1 + (index * 37) % 254}), qos=1)
+            async with asyncio.timeout(30):
+                await self.light.arrived.wait()
+            latencies.append((self.light.times[0] - sent) * 1000)
+            await asyncio.sleep(0.02)
+        return latencies
+
+    async def burst(self, client: aiomqtt.Client, count: int, result: Result, pid: int) -> None:
+        """``count`` commands back to back, interleaved between the bulb and the plug."""
+        self.light.clear()
+        self.socket.clear()
+        levels = [1 + (i * 53) % 254 for i in range(count // 2)]
+        states = [1 if i % 2 else 0 for i in range(count // 2)]
+        cpu_before = cpu_seconds(pid)
+        started = time.perf_counter()
+        publications = []
+        for level, state in zip(levels, states, strict=True):  # in this order; the broker's PUBACKs not awaited
+            publications.append(client.publish(self.topic(self.bulb), json.dumps({"brightness": level}), qos=1))
+            publications.append(client.publish(self.topic(self.plug), json.dumps({"state": "ON" if state else "OFF"}),
+                                               qos=1))
+        await asyncio.gather(*publications)
+        result.published_s = time.perf_counter() - started
+        while len(self.light.times) + len(self.socket.times) < 2 * len(levels):
+            self.light.arrived.clear()
+            self.socket.arrived.clear()
+            waiters = [asyncio.ensure_future(a.arrived.wait()) for a in (self.light, self.socket)]
+            done, pending = await asyncio.wait(waiters, timeout=QUIET, return_when=asyncio.FIRST_COMPLETED)
+            for waiter in pending:
+                waiter.cancel()
+            if not done:
+                break
+        result.cpu_ms = 1000 * (cpu_seconds(pid) - cpu_before) / (2 * len(levels))
+        result.burst = 2 * len(levels)
+        result.last_s = max(self.light.times[-1:] + self.socket.times[-1:], default=float("nan")) - started
+        result.arrived = (len(self.light.times), len(self.socket.times))
+        got_levels = [payload[3] for payload in self.light.payloads]
+        got_states = [payload[2] for payload in self.socket.payloads]
+        result.in_order = (is_subsequence(got_levels, levels), is_subsequence(got_states, states))
+        result.exact = (got_levels == levels, got_states == states)
+
+
+def report(results: list[Result]) -> None:
+    """One line per session, then the medians per target and the ratios."""
+    print(f"\n{'target':<12} {'p50 ms':>7} {'p99 ms':>7} {'burst':>6} {'arrived':>11} {'last s':>7} "
+          f"{'cmd/s':>6} {'order':>6} {'exact':>6} {'CPU ms/cmd':>10} {'RSS MiB':>8}")
+    rows: dict[str, dict[str, float]] = {}
+    for name in dict.fromkeys(r.target for r in results):
+        mine = [r for r in results if r.target == name]
+        for r in mine:
+            print(f"{r.target:<12} {statistics.median(r.latencies):7.2f} {percentile(r.latencies, 0.99):7.2f} "
+                  f"{r.burst:6d} {r.arrived[0]:5d}+{r.arrived[1]:<5d} {r.last_s:7.2f} "
+                  f"{(sum(r.arrived) / r.last_s if r.last_s == r.last_s else 0):6.0f} "
+                  f"{all(r.in_order)!s:>6} {all(r.exact)!s:>6} {r.cpu_ms:10.3f} {r.rss:8.0f}")
+        rows[name] = {
+            "p50": statistics.median(statistics.median(r.latencies) for r in mine),
+            "p99": statistics.median(percentile(r.latencies, 0.99) for r in mine),
+            "last": statistics.median(r.last_s for r in mine),
+            "cpu": statistics.median(r.cpu_ms for r in mine),
+        }
+    ours, theirs = rows.get("flowengine"), rows.get("zigbee2mqtt")
+    if ours and theirs:
+        print(f"{'flowengine/z2m':<12} {ours['p50'] / theirs['p50']:6.2f}x {ours['p99'] / theirs['p99']:6.2f}x "
+              f"{'':>6} {'':>11} {ours['last'] / theirs['last']:6.2f}x {'':>6} {'':>6} {'':>6} "
+              f"{ours['cpu'] / theirs['cpu']:9.2f}x")
+
+
+async def main(args: argparse.Namespace) -> None:
+    mosquitto = mosquitto_binary()
+    if mosquitto is None:
+        raise SystemExit("command_latency: mosquitto is not installed (bash tests/bootstrap.sh)")
+    root = Path(args.workdir or tempfile.mkdtemp(prefix="command_latency-"))
+    results: list[Result] = []
+    for rep in range(1, args.reps + 1):
+        for name in args.targets.split(","):
+            folder = root / f"{name}-{rep}"
+            target: Target
+            if name == "flowengine":
+                target = FlowengineCommands(folder, args.python)
+            elif name == "zigbee2mqtt":
+                found = find_zigbee2mqtt()
+                if isinstance(found, str):
+                    print(f"zigbee2mqtt: skipped: {found}")
+                    continue
+                target = Zigbee2MqttTarget(folder, *found, log_level=args.z2m_log_level, cache_state=True)
+            else:
+                raise SystemExit(f"command_latency: unknown target {name!r} (flowengine, zigbee2mqtt)")
+            result = await Session(target, folder, mosquitto).run(args.samples, args.burst)
+            results.append(result)
+            print(f"rep {rep} {name}: /set -> frame p50 {statistics.median(result.latencies):.2f} ms, "
+                  f"p99 {percentile(result.latencies, 0.99):.2f} ms ({len(result.latencies)} sequential); "
+                  f"burst {result.burst}: published in {result.published_s:.2f} s, frames {result.arrived[0]} + "
+                  f"{result.arrived[1]}, last after {result.last_s:.2f} s, in order {result.in_order}, "
+                  f"exactly the published {result.exact}", flush=True)
+    if results:
+        report(results)
+    if not args.workdir:
+        shutil.rmtree(root, ignore_errors=True)
 
 
 if __name__ == "__main__":
-    main()
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--targets", default="flowengine,zigbee2mqtt", help="comma-separated: flowengine,zigbee2mqtt")
+    parser.add_argument("--samples", type=int, default=200, help="sequential commands (default 200)")
+    parser.add_argument("--burst", type=int, default=1000, help="commands in the burst (default 1000; 0: none)")
+    parser.add_argument("--reps", type=int, default=1, help="sessions per target (alternating)")
+    parser.add_argument("--python", default=str(REPO / ".venv" / "bin" / "python"), help="flowengine's Python")
+    parser.add_argument("--z2m-log-level", default="warning", help="Zigbee2MQTT's log level (its runner.log)")
+    parser.add_argument("--workdir", help="keep the runners' folders (logs, databases) here")
+    asyncio.run(main(parser.parse_args()))

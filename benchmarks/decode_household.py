@@ -12,8 +12,10 @@ What each side does per report (the same work, nothing remembered from one repor
 * flowengine: ``bytes.fromhex`` of the frame text, then ``Decoder.decode_frame`` (Zigbee2MQTT
   2.x mode, ``cache_state: false``), which never consults the memo: it parses the ZCL frame
   (header, records, ``processAttributePostRead``), runs every converter of the definition that
-  listens to the cluster and message type, post-processes (calibration and precision rounding),
-  adds ``linkquality``, and builds the published payload (keys sorted, values as JSON) and the
+  listens to the cluster and message type (for a report of one attribute, or of several of
+  fixed-size types, the values are read at their fixed places and converted by the converters'
+  single forms: the same results, see benchmarks/README.md), post-processes (calibration and
+  precision rounding), adds ``linkquality``, and builds the published payload (keys sorted, values as JSON) and the
   typed event. What it keeps between reports depends only on the model (the definition's
   dispatch table) or the cluster and manufacturer code (the named-attribute table), never on
   the frame's bytes.

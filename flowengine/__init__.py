@@ -11,11 +11,13 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from flowengine.acks import Holding
     from flowengine.clock import Clock, EventClock, TimerHandle, WallClock
     from flowengine.errors import ConfigError, FlowError, Issue, NodeError
     from flowengine.expressions import Expression, format_text
     from flowengine.expressions.regex import compile_regex
     from flowengine.fields import Duration, Expr, PropertyPath, RuleTemplate, TemplateValue
+    from flowengine.flow import load_installed_flow
     from flowengine.hints import Comparison, PayloadValues
     from flowengine.lint import FlowSetting
     from flowengine.message import Message
@@ -60,6 +62,7 @@ _EXPORTS: dict[str, str] = {
     "Issue": "flowengine.errors",
     "NodeError": "flowengine.errors",
     "Message": "flowengine.message",
+    "load_installed_flow": "flowengine.flow",
     "ERRORS_PORT": "flowengine.node",
     "OUT_PORT": "flowengine.node",
     "Counters": "flowengine.node",
@@ -83,6 +86,7 @@ _EXPORTS: dict[str, str] = {
     "FlowSetting": "flowengine.lint",
     "PayloadValues": "flowengine.hints",
     "Backoff": "flowengine.supervision",
+    "Holding": "flowengine.acks",
     "ConnectionState": "flowengine.supervision",
     "PermanentError": "flowengine.supervision",
     "supervise": "flowengine.supervision",
@@ -123,6 +127,7 @@ __all__ = [
     "Expression",
     "FlowError",
     "FlowSetting",
+    "Holding",
     "Issue",
     "Message",
     "Node",
@@ -155,6 +160,7 @@ __all__ = [
     "format_text",
     "json_safe",
     "key_text",
+    "load_installed_flow",
     "message_from_state",
     "message_to_state",
     "record_in",

@@ -44,6 +44,38 @@ class Watermark(Protocol):
     settled: int
 
 
+class Holding:
+    """Inputs a source received through a wire and has not taken yet: one more place of every checkpoint.
+
+    A source that takes messages wired into it (``receive``) and must sometimes keep one before it
+    can take it (the ``zigbee`` node, until its coordinator's first connection) calls :meth:`hold`
+    for each such message and, in the same order, :meth:`release` once it is taken or given up
+    (refused, expired). A checkpoint taken meanwhile (``mqtt-in``'s PUBACK of the message that
+    brought it) waits for the release. A message taken at once is never held: it costs nothing.
+    """
+
+    def __init__(self) -> None:
+        """Start with nothing held."""
+        self.accepted = 0
+        self.settled = 0
+        #: Set by the engine: tell the acknowledgements that more is settled.
+        self.on_settled: Callback | None = None
+
+    def __len__(self) -> int:
+        """Messages held now."""
+        return self.accepted - self.settled
+
+    def hold(self) -> None:
+        """One more message kept, not yet taken."""
+        self.accepted += 1
+
+    def release(self, count: int = 1) -> None:
+        """The ``count`` oldest held messages were taken or given up."""
+        self.settled += count
+        if self.on_settled is not None:
+            self.on_settled()
+
+
 class Acknowledgements:
     """The checkpoints of every source of one flow, acknowledged in the order they were taken.
 

@@ -74,6 +74,17 @@ def load_flow_or_raise(path: Path | str, registry: Registry, **kwargs: Any) -> F
     return loaded.graph
 
 
+def load_installed_flow(path: Path | str) -> FlowGraph:
+    """Load and validate the flow at ``path`` with the installed node types (for tools that read a flow).
+
+    Raises:
+        ConfigError: every problem found, as ``file:line:col`` issues.
+    """
+    from flowengine.registry import Registry
+
+    return load_flow_or_raise(path, Registry.from_entry_points())
+
+
 class _FlowChecker:
     """Checks one loaded document; collects issues instead of raising."""
 

@@ -44,6 +44,7 @@ from flowengine.errors import NodeError
 from flowengine.message import Message
 
 if TYPE_CHECKING:
+    from flowengine.acks import Holding
     from flowengine.clock import Clock
     from flowengine.hints import Comparison, PayloadValues
     from flowengine.scheduling import Schedule
@@ -420,6 +421,10 @@ class Source(Node[C]):
     #: A source that takes messages wired into it (the ``zigbee`` node's commands): the engine calls
     #: :meth:`receive` for each; otherwise a wire into a source delivers nothing.
     accepts_input: ClassVar[bool] = False
+    #: Set in ``__init__`` by a source that may keep an input before it takes it (a
+    #: :class:`~flowengine.acks.Holding`): the engine makes it a place of every checkpoint, so the
+    #: input's upstream source is acknowledged only once it is released (docs/delivery.md).
+    holding: Holding | None = None
     _backpressure: Callable[[], Any] | None = None
 
     def receive(self, msg: Message) -> None:

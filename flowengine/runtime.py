@@ -218,7 +218,12 @@ class FlowRun:
         for spec in specs:
             self.nodes[spec.id] = self._build(spec, previous)
         self._wire(specs)
-        self.acks.track(self.channels.values())
+        self.acks.track(self._places())
+
+    def _places(self) -> list[Any]:
+        """What checkpoints wait for: every sink channel and every source's holding (docs/delivery.md)."""
+        sources = [node for node in self.nodes.values() if isinstance(node, Source)]
+        return [*self.channels.values(), *(node.holding for node in sources if node.holding is not None)]
 
     def _build(self, spec: NodeSpec, previous: FlowRun | None = None) -> Node[Any]:
         """Instantiate one node with a fresh :class:`Traffic` (carried over from ``previous`` when unchanged)."""
@@ -233,6 +238,8 @@ class FlowRun:
             traffic.carry(previous.traffic[spec.id])
         node = spec.node_class(spec.config, context)
         node._checkpoint = self.acks.checkpoint  # noqa: SLF001 - delivery hook (flowengine.acks)
+        if isinstance(node, Source) and node.holding is not None:
+            node.holding.on_settled = self.acks.advance
         self.traffic[spec.id] = traffic
         return node
 
@@ -590,7 +597,7 @@ class FlowRun:
         order = {spec.id: index for index, spec in enumerate(specs)}
         self.nodes = dict(sorted(self.nodes.items(), key=lambda item: order.get(item[0], len(order))))
         self._wire(specs)
-        self.acks.track(self.channels.values())  # new sinks' channels; the replaced ones stay in older checkpoints
+        self.acks.track(self._places())  # new sinks' channels; the replaced ones stay in older checkpoints
         for node_id, node in self.nodes.items():
             if node_id not in changed:
                 node.rewired()
@@ -608,6 +615,9 @@ class FlowRun:
         for channel in old_channels.values():  # what a replaced sink left is dropped (counted): no checkpoint waits
             channel.close()
             channel.settled = channel.accepted
+        for node in stopping:  # what a replaced source held is given up with it
+            if isinstance(node, Source) and node.holding is not None:
+                node.holding.settled = node.holding.accepted
         self.acks.advance()
         await self._close([node for node in self._started if node in stopping])
         if self.health is not None:  # after the close: what the old nodes reported while closing goes too

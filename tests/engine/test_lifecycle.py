@@ -9,7 +9,7 @@ from typing import Any, ClassVar
 
 import pytest
 
-from flowengine import Message, NodeConfig, NodeContext, NodeError, Sink, Source, TaskStatus, Transform
+from flowengine import Holding, Message, NodeConfig, NodeContext, NodeError, Sink, Source, TaskStatus, Transform
 from flowengine.clock import EventClock
 from flowengine.health import Health, report_connection
 from flowengine.registry import Registry
@@ -439,3 +439,68 @@ def test_apply_gives_new_nodes_the_acknowledgement_hook_and_retires_the_old_chan
     assert [m.topic for m in written] == ["b"]
     assert old_written == []  # "a" never became durable, yet its checkpoint did not block the flow
     assert acked == ["before", "new sink", "source"]
+
+
+class Taker(Source[FeedConfig]):
+    """A source that takes messages wired into it, keeping each (held) until the test takes it."""
+
+    config_model: ClassVar[type[NodeConfig]] = FeedConfig
+    accepts_input: ClassVar[bool] = True
+    holding: Holding
+
+    def __init__(self, config: FeedConfig, context: NodeContext) -> None:
+        super().__init__(config, context)
+        self.holding = Holding()
+        self.kept: list[Message] = []
+
+    def receive(self, msg: Message) -> None:
+        self.kept.append(msg)
+        self.holding.hold()
+
+    async def run(self) -> None:
+        await asyncio.Event().wait()
+
+
+HELD = """
+version: 1
+state: memory
+nodes:
+  - id: src
+    type: feed
+    wires: [taker]
+  - id: taker
+    type: taker
+"""
+
+
+def test_a_source_is_acknowledged_only_once_what_a_wired_source_holds_is_released(
+        tmp_path: Path, registry: Registry) -> None:
+    """``Source.holding`` is a place of every checkpoint: the feed's acknowledgement waits for the release."""
+    registry.register("taker", Taker)
+    graph = load_text(tmp_path, HELD, registry=registry).graph
+    assert graph is not None
+
+    async def scenario() -> list[str]:
+        run = FlowRun(graph, clock=EventClock(0.0))
+        stop = asyncio.Event()
+        running = asyncio.ensure_future(run.run(stop))
+        source, taker = _node(run, "src"), _node(run, "taker")
+        await source.running.wait()
+        acked: list[str] = []
+        released = asyncio.Event()
+        for name in ("a", "b"):
+            source.queue.put_nowait(Message(name, 1, {}))
+            await source.queue.join()
+            source.when_durable(lambda name=name: acked.append(name))
+        assert [m.topic for m in taker.kept] == ["a", "b"]
+        assert acked == []  # both held
+        source.when_durable(released.set)
+        taker.holding.release()
+        assert acked == ["a"]  # the first taken: its checkpoint passes, the second's still waits
+        taker.holding.release()
+        await asyncio.wait_for(released.wait(), 5)
+        stop.set()
+        await running
+        return acked
+
+    assert run_sync(scenario()) == ["a", "b"]

@@ -20,7 +20,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from tests.flows.test_household import HOUSEHOLD, copy_flow, household_complete
-from tests.mosquitto import Mosquitto, ReceivedMessage, Subscribe, publish_messages
+from tests.mosquitto import Mosquitto, ReceivedMessage, Subscribe, free_port, publish_messages
 
 
 def _last_json(messages: list[ReceivedMessage], topic: str) -> object:
@@ -117,3 +117,67 @@ def test_the_household_takes_zigbee2mqtt_commands_and_bridge_requests(
     assert light["interview_state"] == "SUCCESSFUL"
     assert light["type"] == "Router"
     assert light["endpoints"]["1"]["clusters"]["input"][:2] == ["genBasic", "genIdentify"]
+
+
+def _start(tmp_path: Path, flow: Path, env: dict[str, str], log_name: str) -> tuple[subprocess.Popen[bytes], Path]:
+    log_path = tmp_path / log_name
+    with log_path.open("wb") as log:
+        process = subprocess.Popen([sys.executable, "-m", "flowengine.cli", "run", flow.name], cwd=tmp_path,
+                                   env=env, stdout=log, stderr=subprocess.STDOUT)
+    return process, log_path
+
+
+def _log_says(log_path: Path, text: str, timeout: float) -> bool:
+    """Whether the runner's log shows ``text`` within ``timeout`` (the log is a file: read as it grows)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if text in log_path.read_text(errors="replace"):
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def test_a_set_received_but_not_taken_by_a_killed_runner_comes_again_and_switches_the_light(
+    mosquitto: Mosquitto, mqtt_subscriber: Subscribe, tmp_path: Path
+) -> None:
+    """QoS 1 requests are acknowledged (PUBACK) only once the radio has taken them.
+
+    The household's requests come through a persistent session. A runner whose coordinator has not
+    connected yet receives a ``/set`` and holds it (a log line says so), unacknowledged; killed
+    (SIGKILL) there, its session at the broker still has the request, and the next runner, with the
+    coordinator back, takes it and switches the light. Acknowledged on receipt, the request would
+    be lost with the first runner.
+    """
+    flow = copy_flow(tmp_path)
+    subscriber = mqtt_subscriber(mosquitto, "#", client_id="household-redelivery")
+    env = {**os.environ, "MQTT_URL": mosquitto.url}
+    env.pop("ZIGBEE_DEVICE", None)
+
+    # 1. a first run: the bulb paired (zigpy's database, the emulated stick) and the session made
+    first, first_log = _start(tmp_path, flow, env, "first.log")
+    try:
+        assert subscriber.wait_until(household_complete, timeout=30), first_log.read_text()[-3000:]
+    finally:
+        first.send_signal(signal.SIGTERM)
+        assert first.wait(30) == 0, first_log.read_text()[-3000:]
+
+    # 2. the coordinator unreachable: the request arrives, waits for it, and the runner is killed
+    unreachable = {**env, "ZIGBEE_DEVICE": f"socket://127.0.0.1:{free_port()}"}
+    second, second_log = _start(tmp_path, flow, unreachable, "second.log")
+    try:
+        publish_messages(mosquitto, [("zigbee2mqtt/hall_light/set", '{"state":"ON","brightness":123}')])
+        assert _log_says(second_log, "commands wait for the coordinator's first connection", 20), (
+            second_log.read_text()[-3000:])
+    finally:
+        second.kill()
+        second.wait(30)
+
+    # 3. the coordinator back: the broker sends the request again, the light switches
+    start = len(subscriber.snapshot())
+    third, third_log = _start(tmp_path, flow, env, "third.log")
+    try:
+        assert subscriber.wait_until(lambda m: _light_has({"state": "ON", "brightness": 123})(m[start:]),
+                                     timeout=30), third_log.read_text()[-3000:]
+    finally:
+        third.send_signal(signal.SIGTERM)
+        assert third.wait(30) == 0, third_log.read_text()[-3000:]

@@ -138,7 +138,11 @@ class File(Sink[FileConfig]):
         return self._fd
 
     async def write(self, batch: Sequence[Message]) -> None:
-        """Write the batch as complete lines in one system call (more if the kernel asks), then sync it."""
+        """Write the batch as complete lines in one system call (more if the kernel asks), then sync it.
+
+        The sync runs on a worker thread: it takes milliseconds (tens on an SD card), and on the
+        event loop's thread it would stall every other node meanwhile (a radio's commands, MQTT).
+        """
         fd = self._open()
         mode = self.config.fsync
         chunks = [encode_line(msg) for msg in batch]
@@ -152,10 +156,8 @@ class File(Sink[FileConfig]):
                     written = os.write(fd, data)
                     data = data[written:]
                 if mode == "always":
-                    os.fsync(fd)
+                    await asyncio.to_thread(os.fsync, fd)
             if mode == "batch":
-                # On a thread: the sources and the other nodes go on while the disk syncs (the
-                # next batch grows meanwhile); the batch is durable only once this returns.
                 await asyncio.to_thread(os.fsync, fd)
         except OSError:
             with contextlib.suppress(OSError):

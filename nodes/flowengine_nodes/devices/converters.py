@@ -24,7 +24,13 @@ from functools import cache
 from importlib import resources
 from typing import Any, Final
 
-from flowengine_nodes.devices.definitions import Converter, ConvertInput
+from flowengine_nodes.devices.definitions import (
+    Converter,
+    ConvertFunction,
+    ConvertInput,
+    EveryAttribute,
+    SingleForm,
+)
 from flowengine_nodes.devices.jsvalues import (
     UNDEFINED,
     JsBigInt,
@@ -145,12 +151,13 @@ def precision_round(value: float, decimals: int | float) -> float:
             return value  # an integer times 10**d, rounded and divided back, is itself
         if kind is float:
             # The usual case inlined (js_round, js_divide and number_value below, same results).
-            factor = 10**decimals
-            scaled = value * factor
-            if scaled - scaled == 0:  # finite (NaN and infinities give NaN)
-                floor = math.floor(scaled)
-                rounded = (floor + 1 if scaled - floor >= 0.5 else floor) / factor
+            exact: int = 10**decimals
+            product: float = value * exact
+            if product - product == 0:  # finite (NaN and infinities give NaN)
+                floor = math.floor(product)
+                rounded = (floor + 1 if product - floor >= 0.5 else floor) / exact
                 return int(rounded) if rounded.is_integer() and abs(rounded) < 2**53 else rounded
+            return product / exact  # NaN or an infinity: Math.round keeps it, js_divide by 10**d >= 1
     factor = 10**decimals
     scaled = value * factor
     if isinstance(scaled, float) and (math.isnan(scaled) or math.isinf(scaled)):
@@ -230,6 +237,23 @@ def _option_number(value: Any, default: float) -> float:
     return result
 
 
+_new = tuple.__new__
+
+
+def alone(attr_id: int, convert: ConvertFunction) -> SingleForm:
+    """The :data:`~flowengine_nodes.devices.definitions.SingleForm` of ``convert`` for one attribute.
+
+    For converters that read several attributes at once: the form runs ``convert`` itself on a
+    message holding that attribute only, so it gives exactly what ``convert`` gives.
+    """
+
+    def form(value: Any, msg: ConvertInput) -> dict[str, Any] | None:
+        return convert(_new(ConvertInput, (msg.model, msg.msg_type, {attr_id: value}, msg.compat, msg.legacy,
+                                           msg.options, msg.meta)))
+
+    return form
+
+
 # --- genOnOff -----------------------------------------------------------------------------------
 
 
@@ -238,11 +262,15 @@ def on_off(msg: ConvertInput) -> dict[str, Any] | None:
     value = msg.data.get(ATTR_ON_OFF)
     if value is None:
         return None
-    state = "ON" if strict_equals(value, 1) else "OFF"
-    result: dict[str, Any] = {"state": state}
+    return on_off_value(value, msg)
+
+
+def on_off_value(value: Any, msg: ConvertInput) -> dict[str, Any]:
+    """``fz.on_off`` for an onOff value that is there (its single form)."""
+    state = "ON" if value == 1 and (type(value) is int or type(value) is float) else "OFF"  # value === 1
     if msg.options.get("state_action"):
-        result["action"] = state.lower()
-    return result
+        return {"state": state, "action": state.lower()}
+    return {"state": state}
 
 
 _POWER_ON_BEHAVIOR: Final = {"0": "off", "1": "on", "2": "toggle", "255": "previous"}
@@ -256,8 +284,11 @@ def power_on_behavior(msg: ConvertInput) -> dict[str, Any] | None:
     return {"power_on_behavior": _POWER_ON_BEHAVIOR.get(js_key(value), UNDEFINED)}
 
 
-ON_OFF: Final = Converter("on_off", CLUSTER_ON_OFF, REPORT_TYPES, on_off)
-POWER_ON_BEHAVIOR: Final = Converter("power_on_behavior", CLUSTER_ON_OFF, REPORT_TYPES, power_on_behavior)
+ON_OFF: Final = Converter("on_off", CLUSTER_ON_OFF, REPORT_TYPES, on_off,
+                          {ATTR_ON_OFF: on_off_value, ATTR_START_UP_ON_OFF: None})
+POWER_ON_BEHAVIOR: Final = Converter("power_on_behavior", CLUSTER_ON_OFF, REPORT_TYPES, power_on_behavior,
+                                     {ATTR_ON_OFF: None, ATTR_START_UP_ON_OFF: alone(ATTR_START_UP_ON_OFF,
+                                                                                     power_on_behavior)})
 
 
 # --- genLevelCtrl -------------------------------------------------------------------------------
@@ -268,6 +299,11 @@ def brightness(msg: ConvertInput) -> dict[str, Any] | None:
     value = msg.data.get(0x0000)
     if value is None:
         return None
+    return brightness_value(value, msg)
+
+
+def brightness_value(value: Any, msg: ConvertInput) -> dict[str, Any]:
+    """``fz.brightness`` for a currentLevel that is there (its single form)."""
     return {"brightness": value}
 
 
@@ -298,8 +334,9 @@ def level_config(msg: ConvertInput) -> dict[str, Any] | None:
     return {"level_config": config}
 
 
-BRIGHTNESS: Final = Converter("brightness", CLUSTER_LEVEL, REPORT_TYPES, brightness)
-LEVEL_CONFIG: Final = Converter("level_config", CLUSTER_LEVEL, REPORT_TYPES, level_config)
+BRIGHTNESS: Final = Converter("brightness", CLUSTER_LEVEL, REPORT_TYPES, brightness, {0x0000: brightness_value})
+#: (currentLevel alone gives no ``level_config``.)
+LEVEL_CONFIG: Final = Converter("level_config", CLUSTER_LEVEL, REPORT_TYPES, level_config, {0x0000: None})
 
 
 # --- lightingColorCtrl --------------------------------------------------------------------------
@@ -506,7 +543,25 @@ class _Hsv:
         return _xy_to_mireds(*self.to_xy())
 
 
-COLOR_COLORTEMP: Final = Converter("color_colortemp", CLUSTER_COLOR, REPORT_TYPES, color_colortemp)
+def color_temp_value(value: Any, msg: ConvertInput) -> dict[str, Any]:
+    """:func:`color_colortemp` of a report of colorTemperature (0x0007) alone: its single form.
+
+    What the full converter computes for that message: ``color_temp``, then ``syncColorState``
+    sets ``color_mode`` to ``color_temp`` and converts the mireds to xy (unused, but it throws
+    where the converters' kelvin table has no entry, and then nothing is published).
+    """
+    sync = msg.options.get("color_sync")
+    if sync is not None and not sync:
+        return {"color_temp": value}
+    _xy_from_mireds(value)
+    return {"color_temp": value, "color_mode": "color_temp"}
+
+
+COLOR_COLORTEMP: Final = Converter(
+    "color_colortemp", CLUSTER_COLOR, REPORT_TYPES, color_colortemp,
+    {0x0007: color_temp_value,
+     **{attr_id: alone(attr_id, color_colortemp) for attr_id in (0x0000, 0x0001, 0x0003, 0x0004, 0x0008, 0x4000)}},
+)
 
 
 # --- measurement clusters -----------------------------------------------------------------------
@@ -514,7 +569,17 @@ COLOR_COLORTEMP: Final = Converter("color_colortemp", CLUSTER_COLOR, REPORT_TYPE
 
 def humidity(msg: ConvertInput) -> dict[str, Any] | None:
     """``fz.humidity``: measuredValue / 100 when within 0..100 (else nothing)."""
-    value = js_divide(to_number(msg.data.get(ATTR_MEASURED_VALUE)), 100.0)
+    return humidity_value(msg.data.get(ATTR_MEASURED_VALUE), msg)
+
+
+def humidity_value(measured: Any, msg: ConvertInput) -> dict[str, Any] | None:
+    """``fz.humidity`` of one measuredValue (its single form)."""
+    if type(measured) is int and -(2**53) < measured < 2**53:  # the usual value: plain division
+        value: float = measured / 100
+        if 0 <= value <= 100:
+            return {"humidity": int(value) if value.is_integer() else value}  # number_value
+        return None
+    value = js_divide(to_number(measured), 100.0)
     if 0 <= value <= 100:
         return {"humidity": number_value(value)}
     return None
@@ -546,22 +611,28 @@ def illuminance_occupancy_guard(msg: ConvertInput) -> dict[str, Any] | None:
 
     zigbee-herdsman-converters keeps the timer in ``globalStore``, which only accepts real
     ``Endpoint`` objects; the reference harness (and its vectors) has plain ones, so the converter
-    throws there and publishes nothing. With ``options["live_timers"]`` (set by the decoder's
-    ``live_timers``) it returns ``{occupancy: true}`` as a live Zigbee2MQTT does; the timeout itself
-    is in the typed event (:class:`~flowengine_nodes.devices.events.MotionEvent`).
+    throws there and publishes nothing (here: returns None, which a throwing converter amounts
+    to). With ``options["live_timers"]`` (set by the decoder's ``live_timers``) it returns
+    ``{occupancy: true}`` as a live Zigbee2MQTT does; the timeout itself is in the typed event
+    (:class:`~flowengine_nodes.devices.events.MotionEvent`).
     """
-    if not strict_equals(msg.data.get(ATTR_MEASURED_VALUE), 1):
+    return occupancy_value(msg.data.get(ATTR_MEASURED_VALUE), msg)
+
+
+def occupancy_value(value: Any, msg: ConvertInput) -> dict[str, Any] | None:
+    """:func:`illuminance_occupancy_guard` of one occupancy value (its single form)."""
+    if not strict_equals(value, 1) or not msg.options.get("live_timers"):
         return None
-    if not msg.options.get("live_timers"):
-        raise JsTypeError("globalStore: Invalid entity type")
     return {"occupancy": True}
 
 
 OCCUPANCY_WITH_TIMEOUT: Final = Converter(
-    "occupancy_with_timeout", CLUSTER_OCCUPANCY, REPORT_TYPES, illuminance_occupancy_guard
+    "occupancy_with_timeout", CLUSTER_OCCUPANCY, REPORT_TYPES, illuminance_occupancy_guard,
+    {ATTR_MEASURED_VALUE: occupancy_value},
 )
-HUMIDITY: Final = Converter("humidity", CLUSTER_HUMIDITY, REPORT_TYPES, humidity)
-PRESSURE: Final = Converter("pressure", CLUSTER_PRESSURE, REPORT_TYPES, pressure)
+HUMIDITY: Final = Converter("humidity", CLUSTER_HUMIDITY, REPORT_TYPES, humidity, {ATTR_MEASURED_VALUE: humidity_value})
+PRESSURE: Final = Converter("pressure", CLUSTER_PRESSURE, REPORT_TYPES, pressure,
+                            {attr_id: alone(attr_id, pressure) for attr_id in (0x0000, 0x0010, 0x0014)})
 
 
 # --- ssIasZone ----------------------------------------------------------------------------------
@@ -575,16 +646,26 @@ def ias_water_leak(msg: ConvertInput) -> dict[str, Any] | None:
     zone_status = data.get("zonestatus") if "zonestatus" in data else data.get(0x0002)
     if zone_status is None:
         return None
-    bits = to_int32(zone_status)
+    return water_leak_value(zone_status, msg)
+
+
+def water_leak_value(zone_status: Any, msg: ConvertInput) -> dict[str, Any]:
+    """:func:`ias_water_leak` of a zone status that is there (its single form)."""
+    bits = zone_status if type(zone_status) is int and -(2**31) <= zone_status < 2**31 else to_int32(zone_status)
     return {"water_leak": (bits & 1) > 0, "battery_low": (bits & 8) > 0}
 
 
-IAS_WATER_LEAK: Final = Converter("ias_water_leak_alarm", CLUSTER_IAS_ZONE, IAS_TYPES, ias_water_leak)
+IAS_WATER_LEAK: Final = Converter("ias_water_leak_alarm", CLUSTER_IAS_ZONE, IAS_TYPES, ias_water_leak,
+                                  {0x0000: None, 0x0001: None, 0x0002: water_leak_value})
 
 
 def ignore(msg: ConvertInput) -> None:
     """``fz.ignore_*``: listens to the cluster so nothing else does, publishes nothing."""
     return None
+
+
+#: ``Converter.single`` of :func:`ignore`: nothing for any attribute.
+IGNORE_EVERY_ATTRIBUTE: Final = EveryAttribute()
 
 
 def plain_value(value: Any) -> Any:

@@ -22,6 +22,8 @@ if TYPE_CHECKING:
 BASE_TOPIC_SETTING = "Zigbee2MQTT base topic"
 
 EVENTS_PORT = "events"
+#: Durable state key prefix of a device's kept cached state (followed by its normalized address).
+CACHE_PREFIX = "cache:"
 
 Emitter = Callable[[Message], object]
 
@@ -84,6 +86,21 @@ class DecodeConfig(NodeConfig):
         description="Zigbee2MQTT device options for every device (occupancy_timeout, temperature_precision, "
         "…); a missing one takes Zigbee2MQTT's default, one a model does not know is ignored.",
     )
+    device_options: dict[str, dict[str, Any]] = Field(
+        default_factory=dict,
+        description="IEEE address -> Zigbee2MQTT device options of that device only, over `options` "
+        "(Zigbee2MQTT's devices.<ieee> keys: temperature_calibration, occupancy_timeout, …).",
+    )
+    keep_state: bool = Field(
+        default=False,
+        description="Keep each device's cached state in the flow's durable state: read at start, written at "
+        "stop, as Zigbee2MQTT keeps state.json (needs cache_state).",
+    )
+    send_cached_state_on_start: bool = Field(
+        default=False,
+        description="At start, publish each device's cached state, as Zigbee2MQTT's cache_state_send_on_startup "
+        "(with keep_state).",
+    )
 
     @field_validator("model")
     @classmethod
@@ -140,25 +157,49 @@ class Decode(Transform[DecodeConfig]):
             self.logger.warning(
                 "node '%s': legacy is ignored with compat: 2 (Zigbee2MQTT 2.x has no legacy option)", self.id
             )
-        self.decoder = Decoder(
+        self.decoder = self._new_decoder(config.options)
+        #: Normalized address -> the decoder of a device with its own options (see device_options).
+        self._by_device: dict[str, Decoder] = {}
+        shared: dict[str, Decoder] = {}
+        for ieee, own in config.device_options.items():
+            options = {**config.options, **own}
+            key = repr(sorted(options.items()))
+            if key not in shared:
+                shared[key] = self._new_decoder(options)
+            self._by_device[normalize_ieee(ieee)] = shared[key]
+        self._occupancy = OccupancyTimers(context.schedule(), context.state, self._clear_occupancy)
+        self._occupancy_pending = self._occupancy.timers  # its truth is tested per report
+        # Bound once: the hot path calls it for every report (the ``decode`` method looked up on
+        # each call, and ``emit`` looking the port up, cost more than the call itself).
+        self._decode = self.decoder.decode if not self._by_device else self._decode_per_device
+        self._emit_event: Emitter = _unwired
+        self._event_payloads: dict[int, tuple[DeviceEvent, dict[str, Any]]] = {}
+
+    def _new_decoder(self, options: Mapping[str, Any]) -> Decoder:
+        config = self.config
+        return Decoder(
             compat=config.compat,
             legacy=True if config.legacy is None else config.legacy,
             cache_state=config.cache_state,
             model=config.model,
             base_topic=config.base_topic,
             friendly_names=config.friendly_names,
-            options=config.options,
+            options=options,
             # The node runs the occupancy timers itself, so it publishes occupancy as a live
             # Zigbee2MQTT does (the plain decoder reproduces the reference harness by default).
             live_timers=True,
         )
-        self._occupancy = OccupancyTimers(context.schedule(), context.state, self._clear_occupancy)
-        self._occupancy_pending = self._occupancy.timers  # its truth is tested per report
-        # Bound once: the hot path calls it for every report (the ``decode`` method looked up on
-        # each call, and ``emit`` looking the port up, cost more than the call itself).
-        self._decode = self.decoder.decode
-        self._emit_event: Emitter = _unwired
-        self._event_payloads: dict[int, tuple[DeviceEvent, dict[str, Any]]] = {}
+
+    def decoder_of(self, ieee: str) -> Decoder:
+        """Return the decoder of one device: its own with device_options, else the node's."""
+        return self._by_device.get(normalize_ieee(ieee), self.decoder) if self._by_device else self.decoder
+
+    def _decode_per_device(self, record: Mapping[str, Any]) -> Any:
+        ieee = record.get("ieee")
+        return (self.decoder_of(ieee) if isinstance(ieee, str) else self.decoder).decode(record)
+
+    def _decoders(self) -> list[Decoder]:
+        return [self.decoder, *{id(d): d for d in self._by_device.values()}.values()]
 
     def bind_output(self, port: str, emitter: Emitter) -> None:
         """Connect ``port``; the ``events`` emitter is also kept for the hot path."""
@@ -167,10 +208,34 @@ class Decode(Transform[DecodeConfig]):
             self._emit_event = emitter
 
     async def start(self) -> None:
-        """Schedule again the occupancy timers a previous run left pending."""
+        """Schedule again the occupancy timers a previous run left pending; restore the kept states.
+
+        With ``keep_state`` the cached states a previous run (or ``flowengine import``) kept are
+        read back, and with ``send_cached_state_on_start`` each is published at once.
+        """
         restored = self._occupancy.restore()
         if restored:
             self.logger.info("decode '%s': restored %d pending occupancy timers", self.id, restored)
+        if not (self.config.keep_state and self.config.cache_state):
+            return
+        now = self.context.clock.now()
+        for name, state in sorted(self.context.state.items(CACHE_PREFIX)):
+            if not isinstance(state, dict) or not state:
+                continue
+            address = name.removeprefix(CACHE_PREFIX)
+            payload, friendly_name, topic = self.decoder_of(address).publish(address, state)
+            if self.config.send_cached_state_on_start:
+                meta = {"ts": now, "source": self.id, "friendly_name": friendly_name, "cached": True}
+                self.emit(Message(topic, payload, meta))
+
+    async def aclose(self) -> None:
+        """With ``keep_state``, write every device's cached state to the durable state."""
+        if self.config.keep_state and self.config.cache_state:
+            states: dict[str, Any] = {}
+            for decoder in self._decoders():
+                states.update({CACHE_PREFIX + address: state for address, state in decoder.cached_states().items()})
+            if states:
+                self.context.state.update(states)
 
     def flush(self) -> None:
         """The input has ended: pending occupancy timers run out at their deadlines (as rules' do)."""
@@ -219,7 +284,7 @@ class Decode(Transform[DecodeConfig]):
 
         Both messages keep the last detection's meta, with ``ts`` = the deadline.
         """
-        payload, _, topic = self.decoder.publish(ieee, {"occupancy": False})
+        payload, _, topic = self.decoder_of(ieee).publish(ieee, {"occupancy": False})
         cleared = {**meta, "ts": deadline}
         self.counters["occupancy_cleared"] += 1
         self._emit_event(Message(topic + "/event", MotionEvent("motion_cleared", timeout).to_payload(), cleared))

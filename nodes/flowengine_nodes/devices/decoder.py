@@ -24,15 +24,29 @@ from typing import Any, Final, Literal, NamedTuple
 from flowengine_nodes.devices.converters import calibrate_and_round, precision_round
 from flowengine_nodes.devices.definitions import (
     CONVERTER_FAILURES,
+    Converter,
     ConvertInput,
     Definition,
     EventInput,
     Registry,
+    SingleForm,
     default_registry,
 )
 from flowengine_nodes.devices.events import DeviceEvent
 from flowengine_nodes.devices.jsvalues import UNDEFINED, JsBigInt, JsObject, StructElement, number_to_string
-from flowengine_nodes.devices.zcl import ERA_1X, ERA_2X, MAX_FRAME_BYTES, ZclError, parse_frame
+from flowengine_nodes.devices.zcl import (
+    ATTRIBUTE_REPORT,
+    DROPPED,
+    ERA_1X,
+    ERA_2X,
+    MAX_FRAME_BYTES,
+    SingleRecord,
+    ZclError,
+    parse_frame,
+    post_read,
+    read_mi_struct,
+    single_record,
+)
 
 Compat = Literal[1, 2]
 
@@ -298,6 +312,7 @@ class _Plan(NamedTuple):
         dispatch: cluster -> message type -> the converters' functions that listen, in order.
         events: the definition's event function, or None.
         post_steps: post-processed key -> (key, default decimals, no option touches it).
+        reporters: cluster -> the converters that listen to its attribute reports, in order.
     """
 
     name: str
@@ -305,20 +320,88 @@ class _Plan(NamedTuple):
     dispatch: dict[int, dict[str, tuple[Callable[[ConvertInput], dict[str, Any] | None], ...]]]
     events: Callable[[EventInput], DeviceEvent | None] | None
     post_steps: dict[str, tuple[str, int, bool]]
+    reporters: dict[int, tuple[Converter, ...]]
+
+    def single_forms(self, cluster: int, attr_id: int) -> tuple[SingleForm, ...] | None:
+        """The single forms that convert a report of ``attr_id`` alone, or None (``convert`` must run)."""
+        forms: list[SingleForm] = []
+        for converter in self.reporters.get(cluster, ()):
+            if attr_id not in converter.single:
+                return None
+            form = converter.single[attr_id]
+            if form is not None:
+                forms.append(form)
+        return tuple(forms)
 
     @classmethod
     def of(cls, definition: Definition, options: Mapping[str, Any]) -> _Plan:
         """Prepare the plan of ``definition`` for decoders with these ``options``."""
         dispatch: dict[int, dict[str, tuple[Callable[[ConvertInput], dict[str, Any] | None], ...]]] = {}
+        reporters: dict[int, tuple[Converter, ...]] = {}
         for converter in definition.converters:
             by_type = dispatch.setdefault(converter.cluster, {})
             for msg_type in converter.types:
                 by_type[msg_type] = (*by_type.get(msg_type, ()), converter.convert)
+            if ATTRIBUTE_REPORT in converter.types:
+                reporters[converter.cluster] = (*reporters.get(converter.cluster, ()), converter)
         steps = {
             key: (key, decimals, f"{key}_calibration" not in options and f"{key}_precision" not in options)
             for key, decimals in definition.precision.items()
         }
-        return cls(definition.model, definition.meta, dispatch, definition.events, steps)
+        return cls(definition.model, definition.meta, dispatch, definition.events, steps, reporters)
+
+
+def _post_process(
+    result: dict[str, Any], steps: Mapping[str, tuple[str, int, bool]], options: Mapping[str, Any]
+) -> None:
+    """Zigbee2MQTT's post-processing of a converter result, in place: calibration and precision rounding.
+
+    ``steps`` is the plan's (post-processed key -> (key, default decimals, no option touches it)).
+    """
+    # The steps of the keys present: walk the smaller side (the keys are independent; values
+    # are replaced in place, no key is added or removed, so iterating the result is safe).
+    for key in steps if len(steps) < len(result) else result:
+        step = steps.get(key)
+        if step is None:
+            continue
+        value: Any = result.get(key)
+        kind = type(value)
+        if kind is float:
+            if step[2]:  # no calibration, default precision: only precisionRound
+                result[key] = precision_round(value, step[1])
+                continue
+        elif kind is not int:
+            continue
+        elif step[2]:
+            if not -_INT_EXACT < value < _INT_EXACT:
+                result[key] = precision_round(value, step[1])
+            continue  # (a small int stays itself)
+        # Zigbee2MQTT logs a bad calibration option and keeps the value.
+        with contextlib.suppress(*CONVERTER_FAILURES):
+            result[key] = calibrate_and_round(value, options, key, step[1])
+
+
+class _Single(NamedTuple):
+    """How :meth:`Decoder.decode_frame` converts a one-record report of one shape (model, cluster, record header).
+
+    The first six fields are the value's :class:`~flowengine_nodes.devices.zcl.SingleRecord`
+    reader (flat: one unpacking per report).
+
+    Attributes:
+        plan: the model's plan (event, post-processing).
+        forms: the single forms of the converters that publish something for this attribute.
+        message: what the forms see as ``msg`` (its ``data`` empty: forms take the value).
+    """
+
+    attr_id: int
+    width: int
+    unpack: Any
+    attribute: Any
+    invalid: int | None
+    bounded: bool
+    plan: _Plan
+    forms: tuple[SingleForm, ...]
+    message: ConvertInput
 
 
 #: A report with no definition: nothing, no error.
@@ -405,6 +488,12 @@ class Decoder:
         self._memo: dict[tuple[str, int, str | None], _Decoded] = {}
         #: (frame text before and after the sequence number, cluster, model or None) -> decoded frame.
         self._by_content: dict[tuple[str, str, int, str | None], _Decoded] = {}
+        #: (model, cluster, record shape) -> how to read a one-record report of that shape and
+        #: the plan that converts it, or None (the full parser); see :meth:`_single`.
+        self._singles: dict[tuple[str | None, int, bytes], _Single | None] = {}
+        #: (cluster, record header without a manufacturer code) -> the record's reader, or None
+        #: (the full parser); see :meth:`_records`.
+        self._readers: dict[tuple[int, bytes], SingleRecord | None] = {}
 
     @property
     def compat(self) -> Compat:
@@ -503,6 +592,10 @@ class Decoder:
             result = self._merge_state(device, result)
         return _published(result), device.name, device.topic
 
+    def cached_states(self) -> dict[str, dict[str, Any]]:
+        """Return a copy of every non-empty cached state, by normalized address (what a restart keeps)."""
+        return {address: dict(state) for address, state in self._states.items() if state}
+
     def reset(self) -> None:
         """Forget every device's cached state."""
         for device in self._by_address.values():
@@ -597,16 +690,156 @@ class Decoder:
     ) -> DecodeResult:
         """Decode one ZCL frame from a device; see :meth:`decode` (which validates a record first).
 
-        Never consults the memo: every call parses and converts (the cold path). The end of
-        :meth:`_finish` is inlined for the usual case (a payload, no state cache).
+        Never consults the memo: every call parses and converts (the cold path). A Report
+        Attributes frame of one record of a fixed-size type, or of the Xiaomi 0xFF01 structure,
+        is read at its fixed place with the reader and the converters' single forms of its
+        :class:`_Single` (made once per model, cluster and record header) instead of the full
+        parser and ``convert``; anything unusual (another length, a value the attribute's
+        post-read rejects, a malformed structure) takes the full path, which gives the
+        reference's answer, errors included. The end of :meth:`_finish` is inlined for the
+        usual case (a payload, no state cache).
         """
         device = self._devices.get(ieee or "") or self._device(ieee)
-        converted = self._convert(frame, cluster, model)
+        converted: _Converted | None = None
+        size = len(frame)
+        if size > 6:
+            # The record's shape (manufacturer code, attribute id, data type): where it starts
+            # depends on the manufacturer-specific bit; only global Report Attributes qualify.
+            control = frame[0] & 0x07
+            at = 0
+            if control == 0:
+                if frame[2] == 0x0A:
+                    at, shape = 6, frame[3:6]
+            elif control == 0x04 and size > 8 and frame[4] == 0x0A:
+                at, shape = 8, frame[1:3] + frame[5:8]
+            if at:
+                try:
+                    single = self._singles[model, cluster, shape]
+                except KeyError:
+                    single = self._single_entry(model, cluster, shape)
+                if single is not None:
+                    decoded = self._single(single, frame, at, cluster, lqi, device)
+                    if decoded is not None:
+                        return decoded
+        if converted is None:
+            converted = self._convert(frame, cluster, model)
         result = converted[2]
         if result is None or self._cache_state:
             return self._finish(converted, lqi, device)
         result["linkquality"] = lqi
         return _result(DecodeResult, (_published(result), converted[3], None, converted[1], device.name, device.topic))
+
+    def _single(
+        self, single: _Single, frame: bytes, at: int, cluster: int, lqi: int, device: _Device
+    ) -> DecodeResult | None:
+        """Decode a one-record report whose value starts at ``at`` (None: the full path decides).
+
+        The whole pipeline in one place (the forms, the event, the post-processing, the
+        payload): :meth:`_settle` and :meth:`_finish` do the same for the full path.
+        """
+        attr_id, width, unpack, attribute, invalid, bounded, plan, forms, message = single
+        if width:
+            if len(frame) != at + width:
+                # More records after this one (the weather sensor's pressure report)?
+                if at == 6 and len(frame) > at + width:
+                    records = self._records(single, frame, at, cluster)
+                    return None if records is None else self._finish(records, lqi, device)
+                return None
+            value = unpack(frame, at)[0]
+        else:
+            try:
+                value, end = read_mi_struct(frame, at, self._era)
+            except ZclError:
+                return None
+            if end != len(frame):
+                return None
+        if attribute is not None and (bounded or value == invalid):  # else post-read keeps it
+            value = post_read(attribute, value)
+            if value is DROPPED:
+                return None
+        result: dict[str, Any] | None = None
+        for form in forms:
+            try:
+                converted = form(value, message)
+            except CONVERTER_FAILURES:
+                continue  # a throwing converter contributes nothing, as in Zigbee2MQTT
+            if converted:
+                if result is None:
+                    result = converted
+                else:
+                    result.update(converted)
+        events = plan.events
+        event: DeviceEvent | None = None
+        if events is not None:
+            try:
+                event = events(_new(EventInput, (cluster, ATTRIBUTE_REPORT, {attr_id: value}, result or None,
+                                                 message.options)))
+            except CONVERTER_FAILURES:
+                event = None
+        if not result:
+            return _result(DecodeResult, (None, event, None, plan.name, device.name, device.topic))
+        _post_process(result, plan.post_steps, message.options)
+        result["linkquality"] = lqi
+        if self._cache_state:
+            result = self._merge_state(device, result)
+        return _result(DecodeResult, (_published(result), event, None, plan.name, device.name, device.topic))
+
+    def _records(self, single: _Single, frame: bytes, at: int, cluster: int) -> _Converted | None:
+        """Convert a report of several records of fixed-size types, the first read by ``single`` (None: the full path).
+
+        Each further record's reader is chosen by its header (:attr:`_readers`); the values go
+        through the post-read as the full parser's do, and the converters run as for any message.
+        Only frames without a manufacturer code come here (``at`` is 6).
+        """
+        size = len(frame)
+        data: dict[Any, Any] = {}
+        readers = self._readers
+        era = self._era
+        record: tuple[Any, ...] = single
+        pos = at
+        while True:
+            attr_id, width, unpack, attribute, invalid, bounded = record[:6]
+            if not width or pos + width > size:
+                return None
+            value = unpack(frame, pos)[0]
+            pos += width
+            if attribute is not None and (bounded or value == invalid):  # else post-read keeps it
+                value = post_read(attribute, value)
+            if value is not DROPPED:  # a rejected value leaves the attribute's earlier one, as in the parser
+                data[attr_id] = value
+            if pos == size:
+                return self._run(single.plan, cluster, ATTRIBUTE_REPORT, data)
+            if pos + 3 > size:
+                return None
+            shape = frame[pos : pos + 3]
+            try:
+                found = readers[cluster, shape]
+            except KeyError:
+                found = single_record(cluster, None, shape[0] | (shape[1] << 8), shape[2], era)
+                if len(readers) >= MEMO_LIMIT:
+                    readers.clear()
+                readers[cluster, shape] = found
+            if found is None:
+                return None
+            record = found
+            pos += 3
+
+    def _single_entry(self, model: str | None, cluster: int, shape: bytes) -> _Single | None:
+        """Make (and remember, bounded) the entry of :attr:`_singles` for one record shape."""
+        plan = self._fixed_plan or self._plans.get(model or "") or (self._plan(model) if model else None)
+        found = None
+        attr_id = shape[-3] | (shape[-2] << 8)
+        forms = None if plan is None or cluster not in plan.reporters else plan.single_forms(cluster, attr_id)
+        if plan is not None and forms is not None:
+            manufacturer_code = shape[0] | (shape[1] << 8) if len(shape) == 5 else None
+            record = single_record(cluster, manufacturer_code, attr_id, shape[-1], self._era)
+            message = _new(ConvertInput, (plan.name, ATTRIBUTE_REPORT, {}, self._compat, self._legacy, self._options,
+                                          plan.meta))
+            found = None if record is None else _Single(*record, plan, forms, message)
+        if len(self._singles) >= MEMO_LIMIT:
+            self._singles.clear()
+        self._singles[(model, cluster, shape)] = found
+        return found
 
     def _decode(self, frame: bytes, cluster: int, lqi: int, model: str | None, ieee: str | None) -> DecodeResult:
         """The plain pipeline, without the memo: convert the frame, then finish the report."""
@@ -622,16 +855,19 @@ class Decoder:
         plan = self._fixed_plan or self._plans.get(model) or (self._plan(model) if model else None)  # type: ignore[arg-type]
         if plan is None:
             return _NOTHING
-        name = plan.name
         if msg_type is None:
-            return _new(_Converted, (None, name, None, None))
+            return _new(_Converted, (None, plan.name, None, None))
+        return self._run(plan, cluster, msg_type, data)
+
+    def _run(self, plan: _Plan, cluster: int, msg_type: str, data: dict[Any, Any]) -> _Converted:
+        """Run the plan's converters on a parsed message, round, derive the event (all pure)."""
+        name = plan.name
         by_type = plan.dispatch.get(cluster)
         converters = None if by_type is None else by_type.get(msg_type)
         if not converters:
             # Nobody listens: nothing published, and no event (events see what a converter sees).
             return _new(_Converted, (None, name, None, None))
-        options = self._options
-        message = _new(ConvertInput, (name, msg_type, data, self._compat, self._legacy, options, plan.meta))
+        message = _new(ConvertInput, (name, msg_type, data, self._compat, self._legacy, self._options, plan.meta))
         result: dict[str, Any] | None = None
         for convert in converters:
             try:
@@ -643,6 +879,14 @@ class Decoder:
                     result = converted
                 else:
                     result.update(converted)
+        return self._settle(plan, cluster, msg_type, data, result)
+
+    def _settle(
+        self, plan: _Plan, cluster: int, msg_type: str, data: dict[Any, Any], result: dict[str, Any] | None
+    ) -> _Converted:
+        """The converters' merged ``result`` -> the event, then the post-processed result (all pure)."""
+        name = plan.name
+        options = self._options
         events = plan.events
         event: DeviceEvent | None = None
         if events is not None:
@@ -652,19 +896,7 @@ class Decoder:
                 event = None
         if not result:
             return _new(_Converted, (None, name, None, event))
-        steps = plan.post_steps
-        # The steps of the keys present: walk the smaller side (the keys are independent).
-        todo = steps.values() if len(steps) < len(result) else filter(None, map(steps.get, result))
-        for key, decimals, plain in todo:
-            value = result.get(key)
-            if type(value) is int or type(value) is float:
-                if plain:  # no calibration, default precision: only precisionRound
-                    if type(value) is float or not -_INT_EXACT < value < _INT_EXACT:
-                        result[key] = precision_round(value, decimals)  # (a small int stays itself)
-                    continue
-                # Zigbee2MQTT logs a bad calibration option and keeps the value.
-                with contextlib.suppress(*CONVERTER_FAILURES):
-                    result[key] = calibrate_and_round(value, options, key, decimals)
+        _post_process(result, plan.post_steps, options)
         return _new(_Converted, (None, name, result, event))
 
     def _plan(self, model: str) -> _Plan | None:
@@ -685,7 +917,7 @@ class Decoder:
         """
         error, model, result, event = converted
         if result is None:
-            return DecodeResult(None, event, error, model, device.name, device.topic)
+            return _result(DecodeResult, (None, event, error, model, device.name, device.topic))
         result["linkquality"] = lqi
         if self._cache_state:
             result = self._merge_state(device, result)

@@ -103,18 +103,23 @@ def numeric_attributes(msg: ConvertInput, keys: Iterable[int], values: Any) -> d
         if key not in _KNOWN_KEYS:
             continue  # most heartbeat keys mean nothing to the converter: skip the chain below
         value = values[key]
-        if key == 65281:  # the MI_STRUCT heartbeat, first: the keys are distinct, so the order of
-            # these tests changes nothing but how many are made
-            payload.update(numeric_attributes(msg, *entries(value)))
-        elif key == 0:
-            payload["detection_period"] = _plain(value)
-        elif key == 1:
+        # The heartbeat's keys first: the keys are distinct, so the order of these tests
+        # changes nothing but how many are made.
+        if key == 1:
             payload["voltage"] = UNDEFINED if value is None else value
-            _battery(payload, value, msg.meta)
+            battery_range = msg.meta.get("battery_range")
+            if battery_range is not None:  # (_battery inlined: every heartbeat has this key)
+                payload["battery"] = battery_percentage(
+                    value if type(value) is int else assert_number(value), *battery_range
+                )
         elif key == 3:  # an int needs no assertNumber call (the usual value)
             payload["device_temperature"] = value if type(value) is int else assert_number(value)
         elif key == 5:
             payload["power_outage_count"] = (value if type(value) is int else assert_number(value)) - 1
+        elif key == 65281:  # the MI_STRUCT heartbeat
+            payload.update(numeric_attributes(msg, *entries(value)))
+        elif key == 0:
+            payload["detection_period"] = _plain(value)
         elif key == 6:
             if model in ("MCCGQ11LM", "SJCGQ11LM"):
                 count = parse_int16(to_string16(assert_number(value))[-4:])
@@ -298,9 +303,21 @@ def lumi_basic(msg: ConvertInput) -> dict[str, Any]:
     return numeric_attributes(msg, keys, data)
 
 
+def lumi_basic_struct(value: Any, msg: ConvertInput) -> dict[str, Any]:
+    """``lumi_basic`` of a report of the 0xFF01 structure alone (its single form)."""
+    if type(value) is dict:  # the parsed structure (the usual value): ``entries`` without the call
+        return numeric_attributes(msg, sorted(value), value)
+    return numeric_attributes(msg, *entries(value))
+
+
 def lumi_contact(msg: ConvertInput) -> dict[str, Any]:
     """``lumi_contact``: genOnOff's onOff, 0 meaning closed (``contact: true``)."""
-    return {"contact": strict_equals(msg.data.get(ATTR_ON_OFF), 0)}
+    return lumi_contact_value(msg.data.get(ATTR_ON_OFF), msg)
+
+
+def lumi_contact_value(value: Any, msg: ConvertInput) -> dict[str, Any]:
+    """``lumi_contact`` of one onOff value (its single form)."""
+    return {"contact": value == 0 and (type(value) is int or type(value) is float)}  # value === 0
 
 
 _CLICKS: Final = {"1": "single", "2": "double", "3": "triple", "4": "quadruple"}
@@ -309,14 +326,27 @@ _CLICKS: Final = {"1": "single", "2": "double", "3": "triple", "4": "quadruple"}
 def lumi_action(msg: ConvertInput) -> dict[str, Any] | None:
     """``lumi_action`` for WXKG11LM: onOff truthy is a single click, else attribute 0x8000 counts clicks."""
     data = msg.data
-    on_off = data.get(ATTR_ON_OFF)
+    return _action(data.get(ATTR_ON_OFF), data.get(0x8000))
+
+
+def _action(on_off: Any, count: Any) -> dict[str, Any] | None:
     clicks: Any = None
     if _truthy(on_off):
         clicks = 1
-    elif _truthy(count := data.get(0x8000)):
+    elif _truthy(count):
         clicks = count
     action = _CLICKS.get(js_key(clicks))
     return {"action": action} if action is not None else None
+
+
+def lumi_action_on_off(value: Any, msg: ConvertInput) -> dict[str, Any] | None:
+    """``lumi_action`` of a report of onOff alone (a single form)."""
+    return _action(value, None)
+
+
+def lumi_action_clicks(value: Any, msg: ConvertInput) -> dict[str, Any] | None:
+    """``lumi_action`` of a report of the click count (0x8000) alone (a single form)."""
+    return _action(None, value)
 
 
 _MULTISTATE: Final = {"0": "hold", "1": "single", "2": "double", "3": "triple", "255": "release"}
@@ -329,7 +359,12 @@ def lumi_action_multistate(msg: ConvertInput) -> dict[str, Any]:
     Zigbee2MQTT also drops a repeated transaction sequence number within 10 s; reports are
     decoded one at a time here, so that never applies.
     """
-    return {"action": _MULTISTATE.get(js_key(msg.data.get(ATTR_PRESENT_VALUE)), UNDEFINED)}
+    return lumi_action_multistate_value(msg.data.get(ATTR_PRESENT_VALUE), msg)
+
+
+def lumi_action_multistate_value(value: Any, msg: ConvertInput) -> dict[str, Any]:
+    """``lumi_action_multistate`` of one presentValue (its single form)."""
+    return {"action": _MULTISTATE.get(js_key(value), UNDEFINED)}
 
 
 def _truthy(value: Any) -> bool:
@@ -342,7 +377,17 @@ def _truthy(value: Any) -> bool:
 
 def lumi_temperature(msg: ConvertInput) -> dict[str, Any] | None:
     """``lumi_temperature``: measuredValue / 100 when strictly within -65..65 °C."""
-    temperature = js_divide(to_number(msg.data.get(0x0000)), 100.0)
+    return lumi_temperature_value(msg.data.get(0x0000), msg)
+
+
+def lumi_temperature_value(value: Any, msg: ConvertInput) -> dict[str, Any] | None:
+    """``lumi_temperature`` of one measuredValue (its single form)."""
+    if type(value) is int and -(2**53) < value < 2**53:  # the usual value: plain division
+        celsius: float = value / 100
+        if -65 < celsius < 65:
+            return {"temperature": int(celsius) if celsius.is_integer() else celsius}  # number_value
+        return None
+    temperature = js_divide(to_number(value), 100.0)
     if -65 < temperature < 65:
         return {"temperature": number_value(temperature)}
     return None
@@ -352,27 +397,41 @@ def lumi_illuminance(msg: ConvertInput) -> dict[str, Any] | None:
     """``lumi_illuminance``: an illuminance report is also a motion detection (occupancy with timeout).
 
     Runs ``occupancy_with_timeout`` first, which throws in the reference (see
-    :func:`~flowengine_nodes.devices.converters.illuminance_occupancy_guard`); live, it adds
-    ``illuminance`` (measuredValue, as is) to ``{occupancy: true}``.
+    :func:`~flowengine_nodes.devices.converters.illuminance_occupancy_guard`): nothing is
+    published; live, it adds ``illuminance`` (measuredValue, as is) to ``{occupancy: true}``.
     """
+    return lumi_illuminance_value(msg.data.get(0x0000), msg)
+
+
+def lumi_illuminance_value(value: Any, msg: ConvertInput) -> dict[str, Any] | None:
+    """``lumi_illuminance`` of one measuredValue (its single form)."""
     if not msg.options.get("live_timers"):
-        raise JsTypeError("globalStore: Invalid entity type")
-    value = msg.data.get(0x0000)
+        return None
     return {"occupancy": True, "illuminance": UNDEFINED if value is None else value}
 
 
 def lumi_power(msg: ConvertInput) -> dict[str, Any]:
     """``lumi_power`` (genAnalogInput): presentValue as ``power`` (undefined when absent)."""
-    value = msg.data.get(ATTR_PRESENT_VALUE)
+    return lumi_power_value(msg.data.get(ATTR_PRESENT_VALUE), msg)
+
+
+def lumi_power_value(value: Any, msg: ConvertInput) -> dict[str, Any]:
+    """``lumi_power`` of one presentValue (its single form)."""
     return {"power": UNDEFINED if value is None else value}
 
 
-LUMI_BASIC: Final = Converter("lumi_basic", CLUSTER_BASIC, REPORT_TYPES, lumi_basic)
-LUMI_CONTACT: Final = Converter("lumi_contact", CLUSTER_ON_OFF, REPORT_TYPES, lumi_contact)
-LUMI_ACTION: Final = Converter("lumi_action", CLUSTER_ON_OFF, frozenset({"attributeReport"}), lumi_action)
+LUMI_BASIC: Final = Converter("lumi_basic", CLUSTER_BASIC, REPORT_TYPES, lumi_basic, {0xFF01: lumi_basic_struct})
+LUMI_CONTACT: Final = Converter("lumi_contact", CLUSTER_ON_OFF, REPORT_TYPES, lumi_contact,
+                                {ATTR_ON_OFF: lumi_contact_value})
+LUMI_ACTION: Final = Converter("lumi_action", CLUSTER_ON_OFF, frozenset({"attributeReport"}), lumi_action,
+                               {ATTR_ON_OFF: lumi_action_on_off, 0x8000: lumi_action_clicks})
 LUMI_ACTION_MULTISTATE: Final = Converter(
-    "lumi_action_multistate", CLUSTER_MULTISTATE_INPUT, REPORT_TYPES, lumi_action_multistate
+    "lumi_action_multistate", CLUSTER_MULTISTATE_INPUT, REPORT_TYPES, lumi_action_multistate,
+    {ATTR_PRESENT_VALUE: lumi_action_multistate_value},
 )
-LUMI_TEMPERATURE: Final = Converter("lumi_temperature", CLUSTER_TEMPERATURE, REPORT_TYPES, lumi_temperature)
-LUMI_ILLUMINANCE: Final = Converter("lumi_illuminance", CLUSTER_ILLUMINANCE, REPORT_TYPES, lumi_illuminance)
-LUMI_POWER: Final = Converter("lumi_power", CLUSTER_ANALOG_INPUT, REPORT_TYPES, lumi_power)
+LUMI_TEMPERATURE: Final = Converter("lumi_temperature", CLUSTER_TEMPERATURE, REPORT_TYPES, lumi_temperature,
+                                    {0x0000: lumi_temperature_value})
+LUMI_ILLUMINANCE: Final = Converter("lumi_illuminance", CLUSTER_ILLUMINANCE, REPORT_TYPES, lumi_illuminance,
+                                    {0x0000: lumi_illuminance_value})
+LUMI_POWER: Final = Converter("lumi_power", CLUSTER_ANALOG_INPUT, REPORT_TYPES, lumi_power,
+                              {ATTR_PRESENT_VALUE: lumi_power_value})

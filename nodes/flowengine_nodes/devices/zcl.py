@@ -68,6 +68,9 @@ _FAST_INTS: dict[int, tuple[int, Any]] = {
     if width in (1, 2, 4)
 }
 
+#: :data:`_FAST_INTS` as a list indexed by type id (None: not such a type), for the struct reader's loop.
+_FAST_INT_LIST: list[tuple[int, Any] | None] = [_FAST_INTS.get(type_id) for type_id in range(256)]
+
 # Analog ("ANALOG" class) and discrete types of zigbee-herdsman's utils.
 _ANALOG_TYPES = frozenset([*range(0x20, 0x27), *range(0x28, 0x2F), 0x38, 0x39, 0x3A, 0xE0, 0xE1, 0xE2])
 _DISCRETE_TYPES = frozenset(
@@ -250,41 +253,7 @@ class _Reader:
 
     def mi_struct(self) -> dict[int, Any]:
         """Read a Xiaomi structure (0xFF01 as char string), ending as the era's parser does."""
-        length = self.u8()
-        result: dict[int, Any] = {}
-        if length == 0xFF:
-            return result
-        era_2x = self.era == ERA_2X
-        buf = self.buf
-        size = self.size
-        pos = self.pos
-        for _ in range(length):
-            if pos + 2 > size:
-                self.pos = pos
-                raise _short("uint8")  # the key or the type is missing
-            key = buf[pos]
-            type_id = buf[pos + 1]
-            pos += 2
-            fast = _FAST_INTS.get(type_id)
-            if fast is not None:  # a precompiled unpacker: the usual entry
-                width, unpack = fast
-                if pos + width > size:
-                    raise _short(f"{width}-byte integer")
-                result[key] = unpack(buf, pos)[0]
-                pos += width
-            else:
-                self.pos = pos
-                result[key] = self.value(type_id)
-                pos = self.pos
-            if era_2x:
-                remaining = size - pos
-                if remaining <= 1:
-                    if remaining == 1:
-                        pos += 1
-                    break
-            elif pos == size:
-                break
-        self.pos = pos
+        result, self.pos = read_mi_struct(self.buf, self.pos, self.era, self)
         return result
 
     def attribute_value(self, attr_id: int, type_id: int, mi_struct: bool) -> Any:
@@ -301,6 +270,53 @@ class _Reader:
                 self.u16()
             return
         raise ZclError("structured selector outside [0-15]")
+
+
+def read_mi_struct(buf: bytes, pos: int, era: int, reader: _Reader | None = None) -> tuple[dict[int, Any], int]:
+    """Read a Xiaomi structure (0xFF01 as char string) at ``pos``; return it and the position after it.
+
+    The structure ends as the era's parser ends it (zigbee-herdsman 10.x stops one byte short
+    of the end). Values of other than 1-, 2- or 4-byte integer types are read by ``reader``
+    (the frame's, so its element budget is shared; one is made when none is given). Raises
+    :class:`ZclError` where the parser does.
+    """
+    size = len(buf)
+    if pos + 1 > size or pos < 0:
+        raise _short("uint8")
+    length = buf[pos]
+    pos += 1
+    result: dict[int, Any] = {}
+    if length == 0xFF:
+        return result, pos
+    era_2x = era == ERA_2X
+    fast_ints = _FAST_INT_LIST
+    for _ in range(length):
+        if pos + 2 > size:
+            raise _short("uint8")  # the key or the type is missing
+        key = buf[pos]
+        fast = fast_ints[buf[pos + 1]]
+        pos += 2
+        if fast is not None:  # a precompiled unpacker: the usual entry
+            width, unpack = fast
+            if pos + width > size:
+                raise _short(f"{width}-byte integer")
+            result[key] = unpack(buf, pos)[0]
+            pos += width
+        else:
+            if reader is None:
+                reader = _Reader(buf, pos, era)
+            reader.pos = pos
+            result[key] = reader.value(buf[pos - 1])
+            pos = reader.pos
+        if era_2x:
+            remaining = size - pos
+            if remaining <= 1:
+                if remaining == 1:
+                    pos += 1
+                break
+        elif pos == size:
+            break
+    return result, pos
 
 
 _Named = dict[int, clusters_household.Attribute]
@@ -640,6 +656,60 @@ def parse_frame(frame: bytes, cluster: int, era: int) -> Frame:
 
 _INVALID: Final = clusters.INVALID_BY_TYPE
 
+
+class SingleRecord(NamedTuple):
+    """How to read a Report Attributes frame holding one record of one shape (see :func:`single_record`).
+
+    The cold path's fast way in: a report of one attribute of a fixed-size type (or the Xiaomi
+    0xFF01 structure) is most of what devices send, and its value sits at a fixed place.
+
+    Attributes:
+        attr_id: the attribute id.
+        width: the value's size in bytes; 0 for the Xiaomi structure (:func:`read_mi_struct`).
+        unpack: reads the value at an offset (``struct.Struct.unpack_from``), None for the structure.
+        attribute: era 26's named attribute (``processAttributePostRead``), or None when the
+            post-read keeps every value (no attribute, or one without bounds or sentinel).
+        invalid: the named attribute's "invalid" sentinel, or None. The post-read keeps any
+            other value of an attribute without bounds (a float equal to it is a sentinel too).
+        bounded: the named attribute has bounds, so every value goes through :func:`post_read`.
+    """
+
+    attr_id: int
+    width: int
+    unpack: Any
+    attribute: clusters_household.Attribute | None
+    invalid: int | None
+    bounded: bool
+
+
+def single_record(cluster: int, manufacturer_code: int | None, attr_id: int, type_id: int,
+                  era: int) -> SingleRecord | None:
+    """The reader of a one-record report of this attribute and data type, or None (the full parser decides).
+
+    Only shapes :func:`parse_frame` reads the same whatever the value: integers of 1, 2 or 4
+    bytes, single-precision floats and the Xiaomi 0xFF01 structure (a char string).
+    """
+    fast = _FAST_INTS.get(type_id)
+    if fast is not None:
+        width, unpack = fast
+    elif type_id == 0x39:
+        width, unpack = 4, _UNPACK_F32
+    elif type_id == TYPE_CHAR_STR and attr_id == ATTR_MI_STRUCT:
+        width, unpack = 0, None
+    else:
+        return None
+    named = _named_attributes(cluster, manufacturer_code) if era == ERA_2X else None
+    attribute = None if named is None else named.get(attr_id)
+    if attribute is None:
+        return SingleRecord(attr_id, width, unpack, None, None, False)
+    bounded = attribute.min is not None or attribute.max is not None or attribute.max_length is not None
+    invalid = _INVALID.get(attribute.type)
+    if not bounded and invalid is None:
+        return SingleRecord(attr_id, width, unpack, None, None, False)  # the post-read keeps every value
+    return SingleRecord(attr_id, width, unpack, attribute, invalid, bounded)
+
+
+
 #: Sentinel kinds: the "invalid" values of these types are BigInts in zigbee-herdsman (never ``===`` a number).
 _BIGINT_SENTINELS: Final = frozenset({0x26, 0x27, 0x2E, 0x2F})
 
@@ -679,6 +749,8 @@ def _match(candidates: tuple[clusters_household.Attribute, ...], manufacturer_co
 
 
 _DROPPED: Final = object()
+#: What :func:`post_read` returns for a value ``processAttributePostRead`` rejects.
+DROPPED: Final = _DROPPED
 
 
 def _is_number(value: Any) -> bool:
@@ -726,6 +798,11 @@ def _post_read(attribute: clusters_household.Attribute, value: Any) -> Any:
     if sentinel:
         return value if value == attribute.max or value == attribute.min else math.nan
     return _DROPPED
+
+
+#: ``processAttributePostRead`` of one value (for :class:`SingleRecord` readers): the value, NaN,
+#: or :data:`DROPPED`.
+post_read: Final = _post_read
 
 
 def _number_key(value: float) -> str:

@@ -65,14 +65,15 @@ def main(argv: list[str]) -> int:
 
 async def _serve(args: argparse.Namespace, scenario: Scenario | None) -> None:
     stick = StickState.load(args.state)
+    if scenario is not None:
+        scenario.form_network(stick)
     if args.form and not stick.formed:
         stick.form(channel=15)
         stick.save()
     emulator = Emulator(stick=stick)
     runner: ScenarioRunner | None = None
     if scenario is not None:
-        for device in scenario.build_devices():
-            emulator.add_device(device)
+        scenario.add_devices(emulator)
         runner = ScenarioRunner(emulator, scenario, on_sent=_report_sent)
     await emulator.start(args.host, args.port)
     log = logging.getLogger("flowengine.emulator")

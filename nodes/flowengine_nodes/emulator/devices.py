@@ -104,6 +104,35 @@ class ApsRequest:
     broadcast: bool = False
 
 
+#: ZDO requests of an interview: what a host asks a device it does not know yet.
+INTERVIEW_ZDO = {
+    0x0002: "Node descriptor request",
+    0x0005: "Active endpoints request",
+    0x0004: "Simple descriptor request",
+}
+#: Basic cluster attributes an interview reads to identify a device.
+INTERVIEW_BASIC_ATTRIBUTES = {0x0004: "manufacturerName", 0x0005: "modelId"}
+
+
+def interview_step(request: ApsRequest) -> str | None:
+    """Name the interview step ``request`` is (``None`` when it is none), for "nothing was re-interviewed" checks.
+
+    A host that already knows a device never sends it a ZDO Node, Active-endpoints or Simple
+    descriptor request, nor reads its Basic ``manufacturerName`` or ``modelId``.
+    """
+    if request.profile == ZDO_PROFILE and request.dst_endpoint == 0:
+        return INTERVIEW_ZDO.get(request.cluster)
+    if request.cluster != BASIC_CLUSTER:
+        return None
+    header = ZclHeader.parse(request.payload)
+    if header is None or header.cluster_specific or header.command != 0x00:
+        return None
+    body = request.payload[header.size :]
+    read = {struct.unpack_from("<H", body, offset)[0] for offset in range(0, len(body) - 1, 2)}
+    names = [name for attribute, name in INTERVIEW_BASIC_ATTRIBUTES.items() if attribute in read]
+    return f"Basic read of {' and '.join(names)}" if names else None
+
+
 @dataclass(frozen=True, slots=True)
 class Endpoint:
     """A simple descriptor: endpoint id, profile, device type and cluster lists."""

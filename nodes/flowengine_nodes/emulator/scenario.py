@@ -32,7 +32,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from flowengine_nodes.emulator.catalog import make_device, zigbee_model
 from flowengine_nodes.emulator.devices import ApsFrame, VirtualDevice
 from flowengine_nodes.emulator.server import Emulator
-from flowengine_nodes.emulator.stick import ieee_to_wire
+from flowengine_nodes.emulator.stick import StickState, ieee_to_wire, text_to_key, wire_to_ieee
 
 logger = logging.getLogger("flowengine.emulator")
 
@@ -56,6 +56,9 @@ class DeviceSpec(BaseModel):
         0.0, ge=0, description="Seconds after the host is ready to announce; null: never by itself."
     )
     firmware_version: int = Field(0x10, ge=0, description="OTA file version the device reports.")
+    member: bool = Field(
+        False, description="Already a member of the stick's network (paired by another program): never announces."
+    )
 
     @field_validator("ieee")
     @classmethod
@@ -68,6 +71,41 @@ class DeviceSpec(BaseModel):
     def _check_model(cls, value: str) -> str:
         zigbee_model(value)  # raises for an unknown model
         return value
+
+
+class NetworkSpec(BaseModel):
+    """The network a stick already carries: what another program formed and left on it."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    channel: int = Field(ge=11, le=26, description="Zigbee channel.")
+    pan_id: int = Field(ge=0x0001, le=0xFFF7, description="16-bit PAN id.")
+    extended_pan_id: str = Field(description="Extended PAN id, colon hex, most significant byte first.")
+    network_key: str = Field(description="Network key, 16 bytes colon hex, in the order zigpy prints it.")
+    frame_counter: int = Field(0, ge=0, le=0xFFFFFFFF, description="The coordinator's outgoing NWK frame counter.")
+    nwk_update_id: int = Field(0, ge=0, le=255, description="Network update id (channel changes so far).")
+    coordinator_ieee: str | None = Field(None, description="The stick's IEEE address (default: its own).")
+
+    @field_validator("extended_pan_id", "coordinator_ieee")
+    @classmethod
+    def _check_ieee(cls, value: str | None) -> str | None:
+        return None if value is None else wire_to_ieee(ieee_to_wire(value))
+
+    @field_validator("network_key")
+    @classmethod
+    def _check_key(cls, value: str) -> str:
+        text_to_key(value)
+        return value.lower()
+
+    def differs_from(self, stick: StickState) -> list[str]:
+        """The parameters in which the formed ``stick`` carries another network than this one."""
+        found = {
+            "channel": stick.current_channel,
+            "pan_id": stick.pan_id,
+            "extended_pan_id": wire_to_ieee(stick.nwk_extended_panid),
+            "network_key": ":".join(f"{byte:02x}" for byte in stick.network_key),
+        }
+        return [name for name, value in found.items() if getattr(self, name) != value]
 
 
 class EventSpec(BaseModel):
@@ -88,16 +126,41 @@ class EventSpec(BaseModel):
 
 
 class Scenario(BaseModel):
-    """A whole scenario: devices and events."""
+    """A whole scenario: the stick's network, devices and events."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
+    network: NetworkSpec | None = None
     devices: dict[str, DeviceSpec] = Field(default_factory=dict)
     events: list[EventSpec] = Field(default_factory=list)
 
     def build_devices(self) -> list[VirtualDevice]:
         """Return fresh virtual devices for this scenario."""
         return [make_device(name, spec.model_dump()) for name, spec in self.devices.items()]
+
+    def form_network(self, stick: StickState) -> None:
+        """Give a new (not formed) ``stick`` the scenario's ``network``; a formed stick keeps its own.
+
+        A stick is NVRAM: one that already carries a network (from a state file) keeps it,
+        with a warning when it is not the scenario's.
+        """
+        if self.network is None:
+            return
+        if not stick.formed:
+            stick.form(**self.network.model_dump())
+            stick.save()
+            return
+        differs = self.network.differs_from(stick)
+        if differs:
+            logger.warning(
+                "emulator: the stick already carries another network (%s differ from the scenario's); keeping it",
+                ", ".join(differs),
+            )
+
+    def add_devices(self, emulator: Emulator) -> None:
+        """Add the scenario's devices to ``emulator``, the ``member`` ones as members of its network."""
+        for device in self.build_devices():
+            emulator.add_device(device, member=self.devices[device.name].member)
 
 
 def parse_scenario(text: str, source: str = "<scenario>") -> Scenario:
@@ -189,7 +252,7 @@ class ScenarioRunner:
         # (time, order, device name, event or None for the device's own join, repetitions left)
         queue: list[tuple[float, int, str, EventSpec | None, int | None]] = []
         for name, spec in self.scenario.devices.items():
-            if spec.join is not None:
+            if spec.join is not None and not spec.member:
                 heapq.heappush(queue, (spec.join, next(order), name, None, None))
         for spec_event in self.scenario.events:
             heapq.heappush(queue, (spec_event.at, next(order), spec_event.device, spec_event, spec_event.times))

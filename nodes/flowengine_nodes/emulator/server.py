@@ -42,6 +42,7 @@ from flowengine_nodes.emulator.devices import (
     ApsFrame,
     ApsRequest,
     VirtualDevice,
+    interview_step,
 )
 from flowengine_nodes.emulator.protocol import FrameDecoder, encode
 from flowengine_nodes.emulator.stick import (
@@ -61,6 +62,10 @@ MODE_NWK = 0x02
 MODE_IEEE = 0x03
 MODE_NWK_AND_IEEE = 0x04
 
+#: How many host requests, parameter writes and network state changes the records keep (the latest):
+#: enough for any test, bounded for an emulator that runs for days.
+RECORD_LIMIT = 100_000
+
 #: APS confirm status for a destination that does not answer (MAC no ack).
 CONFIRM_NO_ACK = 0xE9
 
@@ -75,6 +80,28 @@ class _Confirm:
     destination: bytes
     src_endpoint: int
     status: int
+
+
+@dataclass(frozen=True, slots=True)
+class HostRequest:
+    """One APS data request of the host, as the emulator received it.
+
+    ``device`` names the virtual device it reached (``None``: the coordinator itself, a
+    broadcast, a group, or an address nobody answers). :attr:`Emulator.requests` keeps
+    every one in arrival order, so a test can say what a host asked and of whom.
+    """
+
+    #: ``time.perf_counter()`` when it arrived (the clock of :attr:`ApsFrame.written_at`).
+    at: float
+    dst_nwk: int | None
+    dst_ieee: str | None
+    device: str | None
+    request: ApsRequest
+
+    @property
+    def interview(self) -> str | None:
+        """The interview step this request is, if any (:func:`~.devices.interview_step`)."""
+        return interview_step(self.request)
 
 
 @dataclass
@@ -114,6 +141,12 @@ class Emulator:
         self.air_latency = air_latency
         self.stats = EmulatorStats()
         self.permit_join_seconds: int | None = None
+        #: Every APS data request of the host, in order (:class:`HostRequest`; the latest RECORD_LIMIT).
+        self.requests: deque[HostRequest] = deque(maxlen=RECORD_LIMIT)
+        #: Every WRITE_PARAMETER of the host, in order: (parameter id, value as on the wire), refused ones too.
+        self.parameter_writes: deque[tuple[int, bytes]] = deque(maxlen=RECORD_LIMIT)
+        #: Every CHANGE_NETWORK_STATE of the host, in order: the state it asked for (0 offline, 2 connected).
+        self.network_state_changes: deque[int] = deque(maxlen=RECORD_LIMIT)
         #: Called with every frame written as an indication (after ``written_at`` is set).
         self.on_indication: list[Callable[[ApsFrame], None]] = []
         self._server: asyncio.Server | None = None
@@ -187,18 +220,37 @@ class Emulator:
         await self._host_gone.wait()
 
     @property
+    def queued(self) -> int:
+        """Indications waiting for the host to ask for them (handed over once it does)."""
+        return len(self._indications)
+
+    @property
     def host_connected(self) -> bool:
         """True while a host connection is open."""
         return self._writer is not None
 
     # ---- devices -----------------------------------------------------------------------
 
-    def add_device(self, device: VirtualDevice) -> None:
-        """Add a virtual device; it counts as joined when the stick remembers it."""
+    def add_device(self, device: VirtualDevice, *, member: bool = False) -> None:
+        """Add a virtual device; it counts as joined when the stick remembers it.
+
+        ``member=True`` makes it a member of the stick's network already (another program
+        paired it): the stick remembers it, and it never announces itself unless told to.
+        """
         if device.name in self.devices:
             raise ValueError(f"duplicate device name {device.name!r}")
+        if member and device.ieee not in self.stick.devices:
+            self.stick.devices[device.ieee] = JoinedDevice(device.ieee, device.nwk, device.mac_capability)
+            self.stick.save()
         device.joined = device.ieee in self.stick.devices
         self.devices[device.name] = device
+
+    def interview_requests(self) -> list[HostRequest]:
+        """The host's interview steps (:attr:`HostRequest.interview`) that reached a virtual device, in order.
+
+        The coordinator's own descriptors are left out: a host reads them on every new database.
+        """
+        return [request for request in self.requests if request.device is not None and request.interview is not None]
 
     def device(self, name: str) -> VirtualDevice:
         """Return the virtual device called ``name``."""
@@ -365,6 +417,7 @@ class Emulator:
             self._answer(Command.WRITE_PARAMETER, sequence, b"\x00", Status.UNSUPPORTED)
             return
         param = body[0]
+        self.parameter_writes.append((param, bytes(body[1:])))
         try:
             changed = self.stick.write(param, body[1:])
         except ParamError as exc:
@@ -380,6 +433,7 @@ class Emulator:
 
     def _change_network_state(self, sequence: int, body: bytes) -> None:
         target = body[0] if body else NetworkState.OFFLINE
+        self.network_state_changes.append(target)
         self._answer(Command.CHANGE_NETWORK_STATE, sequence, bytes((target,)))
         if target == NetworkState.CONNECTED:
             self.stick.apply_network()
@@ -469,30 +523,35 @@ class Emulator:
             self._answer(Command.APS_DATA_REQUEST, sequence, bytes((self._state(), 0)), Status.INVALID_VALUE)
             return
         del flags  # relays are accepted and ignored: every virtual device is one hop away
+        # Every frame the coordinator sends is secured with the next NWK frame counter.
+        self.stick.frame_counter = (self.stick.frame_counter + 1) & 0xFFFFFFFF
         self.stats.requests_by_cluster[cluster] = self.stats.requests_by_cluster.get(cluster, 0) + 1
 
-        status, answers = self._route(mode, dst_nwk, dst_ieee, dst_endpoint, profile, cluster, src_endpoint, payload)
+        request = ApsRequest(
+            dst_endpoint, profile, cluster, src_endpoint, payload, dst_nwk is not None and dst_nwk >= 0xFFF8
+        )
+        target = None if mode == MODE_GROUP else self._target(dst_nwk, dst_ieee)
+        self.requests.append(HostRequest(time.perf_counter(), dst_nwk, dst_ieee, target, request))
+        status, answers = self._route(mode, dst_nwk, dst_ieee, request)
         self._confirms.append(_Confirm(request_id, destination, src_endpoint, status))
         self._answer(Command.APS_DATA_REQUEST, sequence, bytes((self._state(), request_id)))
         self._queue_later(answers)
 
+    def _target(self, dst_nwk: int | None, dst_ieee: str | None) -> str | None:
+        """The joined virtual device a unicast to ``dst_nwk``/``dst_ieee`` reaches, if any."""
+        for device in self.devices.values():
+            if device.joined and (device.nwk == dst_nwk or device.ieee == dst_ieee):
+                return device.name
+        return None
+
     def _route(
-        self,
-        mode: int,
-        dst_nwk: int | None,
-        dst_ieee: str | None,
-        dst_endpoint: int,
-        profile: int,
-        cluster: int,
-        src_endpoint: int,
-        payload: bytes,
+        self, mode: int, dst_nwk: int | None, dst_ieee: str | None, request: ApsRequest
     ) -> tuple[int, list[ApsFrame]]:
         """Deliver a host request; return the confirm status and the answers to send back."""
         if mode == MODE_GROUP:
             return 0x00, []
-        broadcast = dst_nwk is not None and dst_nwk >= 0xFFF8
-        request = ApsRequest(dst_endpoint, profile, cluster, src_endpoint, payload, broadcast)
-        if broadcast:
+        profile, dst_endpoint = request.profile, request.dst_endpoint
+        if request.broadcast:
             answers: list[ApsFrame] = []
             if profile == ZDO_PROFILE and dst_endpoint == 0:
                 answers += self._coordinator_zdo(request)

@@ -227,8 +227,18 @@ class StickState:
         pan_id: int | None = None,
         extended_pan_id: str | None = None,
         network_key: str | None = None,
+        frame_counter: int = 0,
+        nwk_update_id: int = 0,
+        coordinator_ieee: str | None = None,
     ) -> None:
-        """Form a network directly (what zigpy's formation would write), leaving it up."""
+        """Form a network directly (what zigpy's formation would write), leaving it up.
+
+        Every parameter left out is chosen at random (channel: 15). With all of them given,
+        the stick carries exactly the network another program left on it: its channel, PAN
+        ids, network key, outgoing frame counter, update id and the coordinator's IEEE.
+        """
+        if coordinator_ieee is not None:
+            self.mac_address = ieee_to_wire(coordinator_ieee)
         self.nwk_address = 0x0000
         self.designed_coordinator = 1
         self.pan_id = pan_id if pan_id is not None else secrets.randbelow(0xFFF0) + 1
@@ -239,6 +249,8 @@ class StickState:
         self.trust_center_address = self.mac_address
         self.link_keys = {self.mac_address: DEFAULT_LINK_KEY}
         self.security_mode = 3
+        self.frame_counter = frame_counter
+        self.nwk_update_id = nwk_update_id
         self.apply_network()
         self.network_up = True
 
@@ -246,6 +258,10 @@ class StickState:
         """Apply the written settings, as the firmware does when the network goes CONNECTED."""
         channels = [channel for channel in range(11, 27) if self.channel_mask & (1 << channel)]
         self.current_channel = channels[0] if channels else 0
+        if self.designed_coordinator == 1 and self.current_channel and self.pan_id != 0xFFFF:
+            # A coordinator that forms its network takes the short address 0x0000 (the firmware
+            # does; zigbee-herdsman never writes it, zigpy-deconz does).
+            self.nwk_address = 0x0000
         if any(self.aps_extended_panid):
             self.nwk_extended_panid = self.aps_extended_panid
         elif self.pan_id != 0xFFFF:

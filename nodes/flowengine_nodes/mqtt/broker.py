@@ -154,6 +154,8 @@ class ConnectionSettings:
     protocol: Protocol
     tls_context: ssl.SSLContext | None = None
     clean_session: bool = True
+    #: MQTT 5, persistent session: seconds the broker keeps it after a disconnect (None: until resumed).
+    session_expiry: int | None = None
 
 
 def build_tls_context(ca: Path | None, cert: Path | None, key: Path | None) -> ssl.SSLContext:
@@ -170,7 +172,7 @@ def build_tls_context(ca: Path | None, cert: Path | None, key: Path | None) -> s
 
 
 def connection_settings(
-    config: MqttClientConfig, context: NodeContext, *, clean_session: bool = True
+    config: MqttClientConfig, context: NodeContext, *, clean_session: bool = True, session_expiry: int | None = None
 ) -> ConnectionSettings:
     """Build the settings of a node's connection, reading the TLS files (relative to the flow).
 
@@ -193,4 +195,5 @@ def connection_settings(
         protocol=config.protocol,
         tls_context=tls,
         clean_session=clean_session,
+        session_expiry=session_expiry,
     )

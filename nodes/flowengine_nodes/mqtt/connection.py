@@ -194,7 +194,8 @@ def make_client(
     if v5 and (not settings.clean_session or receive_maximum is not None):
         properties = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
         if not settings.clean_session:
-            properties.SessionExpiryInterval = PERSISTENT_SESSION_EXPIRY
+            expiry = settings.session_expiry
+            properties.SessionExpiryInterval = PERSISTENT_SESSION_EXPIRY if expiry is None else expiry
             clean_start = False
         if receive_maximum is not None:
             properties.ReceiveMaximum = receive_maximum

@@ -94,6 +94,14 @@ class MqttInConfig(MqttClientConfig):
         description="false: a persistent session (needs client_id), so the broker keeps QoS 1/2 "
         "messages for this node while the flow is not running.",
     )
+    session_expiry: int | None = Field(
+        default=None,
+        ge=0,
+        le=0xFFFFFFFE,
+        description="MQTT 5 with clean_session: false: seconds the broker keeps the session (and the "
+        "messages for it) after the flow disconnects; default: until the flow comes back. Messages "
+        "that must not arrive late (commands) set it to how old they may be.",
+    )
 
     @field_validator("topics", mode="before")
     @classmethod
@@ -111,6 +119,9 @@ class MqttInConfig(MqttClientConfig):
     def _session_needs_id(self) -> MqttInConfig:
         if not self.clean_session and not self.client_id:
             raise ValueError("clean_session: false needs a fixed client_id")
+        if self.session_expiry is not None and (self.clean_session or self.protocol != "5"):
+            raise ValueError("session_expiry needs protocol: 5 and clean_session: false (MQTT 3.1.1 keeps a "
+                             "session until it is resumed)")
         return self
 
 
@@ -185,7 +196,8 @@ class MqttIn(Source[MqttInConfig]):
             NodeError: a TLS file cannot be read.
         """
         try:
-            self._settings = connection_settings(self.config, self.context, clean_session=self.config.clean_session)
+            self._settings = connection_settings(self.config, self.context, clean_session=self.config.clean_session,
+                                                 session_expiry=self.config.session_expiry)
         except (OSError, ValueError) as exc:
             raise NodeError(self.id, f"TLS files: {exc}") from exc
         self._name = f"mqtt-in '{self.id}' ({self._settings.url})"
@@ -365,7 +377,9 @@ def _send_acks(acks: list[tuple[Any, int, int]]) -> None:
 
     The QoS 1 acknowledgements of one connection go out encoded together, in one write on the
     fast write path, instead of paho's queue entry, wake-up byte and write per message. Either
-    way they leave now, not a turn of the loop later: the broker's window refills sooner.
+    way they leave now, not a turn of the loop later: the broker's window refills sooner (the
+    connection keeps aiomqtt's late writer registration from outliving such a direct write:
+    :func:`~flowengine_nodes.mqtt.connection.make_client`).
     """
     from flowengine_nodes.mqtt import paho_fast  # loaded with the first connection already
 

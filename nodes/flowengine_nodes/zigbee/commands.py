@@ -8,7 +8,9 @@ text, or a bare ``ON``/``OFF``/``TOGGLE``; for ``/set/<attribute>`` the value).
 
 What is checked when the message arrives (refused at once: the engine routes it to ``errors`` and
 logs it; nothing is sent): the payload parses, the coordinator is connected, the device is known to
-zigpy and has a definition, and a ``set`` goes to a device with commands (a sensor has none).
+zigpy and has a definition, and a ``set`` goes to a device with commands (a sensor has none). A
+command that arrives before the coordinator's first connection waits for it instead (held, see
+:meth:`Commander.connected`; the node's ``holding`` keeps what brought it unacknowledged meanwhile).
 Accepted commands wait in one queue per device (``command_queue`` in all), each served one command
 at a time, so a device's commands go out in order and no faster than it answers, while a device that
 must wait does not hold up the others; one that waited longer than ``command_expiry`` is dropped and
@@ -24,11 +26,12 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections import deque
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
-from flowengine import ERRORS_PORT, Message, error_message
+from flowengine import ERRORS_PORT, Holding, Message, error_message
 from flowengine_nodes.devices.definitions import Definition, default_registry
 from flowengine_nodes.devices.requests import Kind, parse_request, run_request
 from flowengine_nodes.devices.to_zigbee import CommandError, ZclRequest
@@ -65,41 +68,12 @@ def normal_ieee(text: str) -> str:
     return ":".join(digits[i:i + 2] for i in range(0, 16, 2))
 
 
-#: zigpy drops a frame identical to one the same device sent in the last 10 s (its packet debouncer).
-#: A device's default response repeats byte for byte when the same command comes back with the same
-#: ZCL sequence number, so a sequence number is used again for a device only after this long.
-SEQUENCE_REUSE = 10.5  # zigpy's window, plus a margin for the answer's travel
-
-
-class SequencePool:
-    """ZCL sequence numbers for one device, none used twice within :data:`SEQUENCE_REUSE` seconds.
-
-    This is the pacing of a burst: at most 255 requests per device per 10 s go out, what zigpy can
-    tell apart; the next waits for the oldest number to come free. Other devices are not held up.
-    """
-
-    def __init__(self) -> None:
-        self.used: dict[int, float] = {}
-
-    async def take(self, next_sequence: Any) -> int:
-        """Return a sequence number free for this device, waiting when all 256 were used lately."""
-        while True:
-            now = time.monotonic()
-            for _ in range(256):
-                sequence = int(next_sequence()) & 0xFF
-                if now - self.used.get(sequence, -SEQUENCE_REUSE) >= SEQUENCE_REUSE:
-                    self.used[sequence] = now
-                    return sequence
-            await asyncio.sleep(min(self.used.values()) + SEQUENCE_REUSE - now)
-
-
 class ZigpyTarget:
     """Sends a converter's frames to one device through zigpy and waits for each answer."""
 
-    def __init__(self, device: Any, timeout: float, sequences: SequencePool | None = None) -> None:
+    def __init__(self, device: Any, timeout: float) -> None:
         self.device = device
         self.timeout = timeout
-        self.sequences = sequences or SequencePool()
         self.manufacturer_code: int | None = getattr(device, "manufacturer_id", None)
 
     def _endpoint(self, cluster: int) -> int:
@@ -111,7 +85,9 @@ class ZigpyTarget:
     async def send(self, request: ZclRequest) -> Mapping[int, Any]:
         """Send ``request``; return the read response's values; raise CommandError on no/bad answer."""
         device = self.device
-        sequence = await self.sequences.take(device.get_sequence)
+        # A sequence number may repeat within seconds (8 bits, a burst): the stack lets an answer
+        # that matches the waiting request through zigpy's duplicate filter (zigbee/stack.py).
+        sequence = int(device.get_sequence()) & 0xFF
         try:
             reply = await device.request(
                 profile=HA_PROFILE, cluster=request.cluster, src_ep=1, dst_ep=self._endpoint(request.cluster),
@@ -122,8 +98,6 @@ class ZigpyTarget:
             raise CommandError(f"Error: {request.name} got no answer within {self.timeout:g} s") from exc
         except Exception as exc:
             raise CommandError(f"Error: {request.name} failed ({type(exc).__name__}: {exc})") from exc
-        finally:
-            self.sequences.used[sequence] = time.monotonic()  # the window runs from the answer
         if reply is None:
             return {}
         records = getattr(reply, "status_records", None)
@@ -161,9 +135,14 @@ class Commander:
         self.unfinished = 0  # taken, not yet run or dropped
         self._idle = asyncio.Event()
         self._idle.set()
+        #: Commands that arrived before the coordinator's first connection, (arrival, message) in order;
+        #: None from that connection on. See :meth:`connected`.
+        self.held: deque[tuple[float, Message]] | None = deque()
+        #: The held commands, for the acknowledgement of what brought them (the node's ``holding``).
+        self.holding = Holding()
+        self._held_arrived = asyncio.Event()
         self.states: dict[str, dict[str, Any]] = {}
         self.stores: dict[str, dict[str, Any]] = {}
-        self.sequences: dict[str, SequencePool] = {}
 
     # ---- arrival --------------------------------------------------------------------------
 
@@ -185,9 +164,70 @@ class Commander:
         return kind, str(reference), attribute
 
     def submit(self, msg: Message) -> None:
-        """Check a command message and queue it; raise CommandRefused (nothing sent) when it cannot run."""
+        """Check a command message and queue it; raise CommandRefused (nothing sent) when it cannot run.
+
+        Before the coordinator's first connection the message is held instead (see :meth:`connected`).
+        """
+        if self.held is not None:
+            self._hold(msg)
+            return
+        self._take(msg, time.monotonic())
+
+    def _hold(self, msg: Message) -> None:
+        assert self.held is not None
+        if not self.held:
+            self.node.logger.info("zigbee %s: commands wait for the coordinator's first connection (at most %g s)",
+                                  self.node.id, self.expiry)
+            self._held_arrived.set()
+        self.held.append((time.monotonic(), msg))
+        self.holding.hold()
+        self._idle.clear()
+
+    def connected(self) -> None:
+        """The coordinator is connected: take the commands held since the start, in order.
+
+        Each counts as taken (queued, or refused with its error on ``errors``) from here on: the
+        upstream source's acknowledgement (``mqtt-in``'s PUBACK) waited for it. Its expiry runs from
+        its arrival. Only the first connection does this: a coordinator lost later refuses at once.
+        """
+        held, self.held = self.held, None
+        self._held_arrived.set()
+        while held:
+            arrived, msg = held.popleft()
+            try:
+                self._take(msg, arrived)
+            except Exception as exc:  # noqa: BLE001 - refused as on arrival: routed to errors, not raised
+                self.node.fail(msg, exc)
+            finally:
+                self.holding.release()
+        self._maybe_idle()
+
+    async def _expire_held(self) -> None:
+        """Drop held commands older than the expiry while the coordinator has not connected yet."""
+        while self.held is not None:
+            if not self.held:
+                self._held_arrived.clear()
+                await self._held_arrived.wait()
+                continue
+            arrived, msg = self.held[0]
+            due = arrived + self.expiry - time.monotonic()
+            if due > 0:
+                await asyncio.sleep(due)
+                continue
+            self.held.popleft()
+            self.node.counters["commands_expired"] += 1
+            self.node.logger.warning("zigbee %s: command %r on '%s' dropped: the coordinator did not connect "
+                                     "within its expiry (%g s)", self.node.id, msg.payload, msg.topic, self.expiry)
+            self.holding.release()
+            self._maybe_idle()
+
+    def _maybe_idle(self) -> None:
+        if not self.unfinished and not self.held:
+            self._idle.set()
+
+    def _take(self, msg: Message, arrived: float) -> None:
         if msg.meta.get("command") == "permit_join":
-            self._permit(msg)
+            self._permit(msg, arrived)
             return
         kind, reference, attribute = self._address(msg)
         payload = msg.payload
@@ -215,7 +255,7 @@ class Commander:
             raise CommandRefused(f"command for '{name}': model {device.model!r} has no definition")
         if kind == "set" and not any(c.convert_set is not None for c in definition.to_zigbee):
             raise CommandRefused(f"/set for '{name}' ({definition.model}): the device takes no commands (a sensor)")
-        self._enqueue(PendingCommand(kind, ieee, name, definition, request, time.monotonic(), msg))
+        self._enqueue(PendingCommand(kind, ieee, name, definition, request, arrived, msg))
         self.node.counters["commands_taken"] += 1
 
     def _enqueue(self, command: PendingCommand) -> None:
@@ -231,25 +271,26 @@ class Commander:
         self.unfinished += 1
         self._idle.clear()
 
-    def _permit(self, msg: Message) -> None:
+    def _permit(self, msg: Message, arrived: float) -> None:
         """``meta.command: permit_join``, payload ``{"time": N}``: open (or close, 0) the network."""
         seconds = msg.payload.get("time") if isinstance(msg.payload, dict) else None
         if not isinstance(seconds, int) or isinstance(seconds, bool) or not 0 <= seconds <= 254:
             raise CommandRefused(f"permit_join needs {{\"time\": 0-254}}, not {msg.payload!r}")
         if self.node.application is None or not self.node.connected.is_set():
             raise CommandRefused("permit_join refused: the coordinator is not connected (reconnecting)")
-        self._enqueue(PendingCommand("permit_join", "", "", None, {"time": seconds}, time.monotonic(), msg))
+        self._enqueue(PendingCommand("permit_join", "", "", None, {"time": seconds}, arrived, msg))
 
     # ---- execution -----------------------------------------------------------------------------
 
     async def serve(self) -> None:
         """Run each device's queued commands one at a time (devices side by side), until cancelled."""
         async with asyncio.TaskGroup() as group:
+            group.create_task(self._expire_held())
             while True:
                 group.create_task(self._serve_device(await self._new_queues.get()))
 
     async def join(self) -> None:
-        """Wait until every command taken so far has been run or dropped."""
+        """Wait until every command taken or held so far has been run or dropped."""
         await self._idle.wait()
 
     async def _serve_device(self, queue: asyncio.Queue[PendingCommand]) -> None:
@@ -266,8 +307,7 @@ class Commander:
                 await self._run(command)
             finally:
                 self.unfinished -= 1
-                if not self.unfinished:
-                    self._idle.set()
+                self._maybe_idle()
 
     async def _run(self, command: PendingCommand) -> None:
         node = self.node
@@ -291,7 +331,7 @@ class Commander:
         state = self.states.get(command.ieee, {})
         outcome = await run_request(
             command.kind, command.request, name=command.name, converters=command.definition.to_zigbee,
-            target=ZigpyTarget(device, self.timeout, self.sequences.setdefault(command.ieee, SequencePool())),
+            target=ZigpyTarget(device, self.timeout),
             state=state, options=command.definition.option_defaults(),
             model=command.definition.model, store=self.stores.setdefault(command.ieee, {}),
             homeassistant=self.homeassistant,

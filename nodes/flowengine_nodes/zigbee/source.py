@@ -46,9 +46,11 @@ from flowengine import (
     PermanentError,
     RawReport,
     Source,
+    report_message,
     supervise,
 )
 from flowengine_nodes.zigbee.commands import STATE_PORT, Commander
+from flowengine_nodes.zigbee.journal import FrameJournal
 
 if TYPE_CHECKING:
     from flowengine_nodes.emulator.scenario import ScenarioRunner
@@ -68,7 +70,14 @@ def _colon_hex(value: str, size: int, what: str) -> str:
 
 
 class NetworkConfig(NodeConfig):
-    """Network settings, used only when zigpy forms a new network (a stick that is not formed)."""
+    """Network settings: those of a network zigpy forms, or (``form: false``) those the stick must hold."""
+
+    form: bool = Field(
+        True,
+        description="Form a network on a stick that holds none. false: the network must already be on the "
+        "stick (moved from another program); the flow stops before anything is written when the stick holds "
+        "none, or one whose channel, pan_id, extended_pan_id or network_key differ from those set here.",
+    )
 
     channel: int | None = Field(None, ge=11, le=26, description="Zigbee channel 11-26 (default: zigpy picks).")
     pan_id: int | None = Field(None, ge=0x0001, le=0xFFF7, description="PAN id (default: random).")
@@ -123,6 +132,11 @@ class ZigbeeConfig(NodeConfig):
     command_queue: int = Field(2000, ge=1, description="Commands: how many may wait; more are refused.")
     homeassistant: bool = Field(False, description="Commands: Home Assistant sends them (as Zigbee2MQTT with its "
                                 "integration on, a redundant 'state' beside a colour change is dropped).")
+    journal: bool = Field(True, description="Keep every frame in a journal beside the database until the sinks "
+                          "have it durably; frames a killed run had not delivered come first at the next start.")
+    journal_fsync: Literal["batch", "never"] = Field(
+        "batch", description="Sync the journal after checkpoints, at most once a second (batch: a power cut "
+        "loses at most the last second of frames) or leave it to the OS (never: safe against a killed process only).")
 
 
 class Zigbee(Source[ZigbeeConfig]):
@@ -182,9 +196,12 @@ class Zigbee(Source[ZigbeeConfig]):
         self._permit_done = False
         self._source = context.node_id
         self._group: asyncio.TaskGroup | None = None
+        self.journal: FrameJournal | None = None
+        self._journaled: list[dict[str, Any]] = []
         self.commands = Commander(self, friendly_names=config.friendly_names, base_topic=config.base_topic,
                                   expiry=config.command_expiry, timeout=config.command_timeout,
                                   capacity=config.command_queue, homeassistant=config.homeassistant)
+        self.holding = self.commands.holding  # commands that arrive before the coordinator's first connection
 
     def permit_opened(self, seconds: int) -> None:
         """Say on ``events`` that the network was opened (or closed, 0) on request."""
@@ -213,6 +230,14 @@ class Zigbee(Source[ZigbeeConfig]):
             config.database or f".flowengine/{self.context.flow_name}-{self.id}.zigbee.db"
         )
         self._database.parent.mkdir(parents=True, exist_ok=True)
+        if config.journal:
+            self.journal = FrameJournal(self._database.with_suffix(".journal"), when_durable=self.when_durable,
+                                        counters=self.counters, logger=self.logger,
+                                        fsync=config.journal_fsync == "batch")
+            try:
+                self._journaled = self.journal.open()
+            except OSError as exc:
+                raise NodeError(self.id, f"frame journal {self.journal.path}: {exc}") from exc
         if config.ota_dir is not None:
             self._ota_dir = self.context.resolve_path(config.ota_dir)
             if not self._ota_dir.is_dir():
@@ -221,6 +246,30 @@ class Zigbee(Source[ZigbeeConfig]):
             await self._start_emulator()
         elif config.scenario is not None:
             self.logger.warning("node '%s': scenario is ignored with a real device (%s)", self.id, config.device)
+        if not config.network.form:
+            await self._check_network()
+
+    async def _check_network(self) -> None:
+        """With ``network.form: false``, stop here unless the stick holds the configured network.
+
+        Raises:
+            NodeError: the stick cannot be read, holds no network or another one (one line; nothing written).
+        """
+        stack = self._stack
+        assert stack is not None
+        try:
+            found = await stack.read_stick_network(self._zigpy_config())
+        except Exception as exc:
+            raise NodeError(self.id, f"cannot read the network on {self._device_path}: {exc or type(exc).__name__}"
+                            ) from exc
+        if found is None:
+            raise NodeError(self.id, f"the stick on {self._device_path} holds no network and network.form is "
+                            "false: nothing was written (a new stick: flowengine import zigbee2mqtt "
+                            "--restore-network)")
+        differences = found.differences(self._network_settings())
+        if differences:
+            raise NodeError(self.id, f"the stick on {self._device_path} holds another network than the flow's: "
+                            + ", ".join(differences) + "; nothing was written")
 
     async def _start_emulator(self) -> None:
         from flowengine_nodes.emulator.scenario import ScenarioError, ScenarioRunner, load_scenario
@@ -235,6 +284,8 @@ class Zigbee(Source[ZigbeeConfig]):
             except ScenarioError as exc:
                 raise NodeError(self.id, str(exc)) from exc
         stick = StickState.load(self.stick_path)
+        if scenario is not None:
+            scenario.form_network(stick)  # the network another program left on the stick, if the scenario says so
         if not stick.formed:
             # A formed stick spares zigpy's formation (2-4 s): the demo shows events at once.
             network = self.config.network
@@ -245,7 +296,9 @@ class Zigbee(Source[ZigbeeConfig]):
                 network_key=None if network.network_key is None else network.network_key.get_secret_value(),
             )
             stick.save()
-        emulator = Emulator(stick=stick, devices=scenario.build_devices() if scenario is not None else ())
+        emulator = Emulator(stick=stick)
+        if scenario is not None:
+            scenario.add_devices(emulator)
         await emulator.start()
         self.emulator = emulator
         self._device_path = emulator.device_path
@@ -259,7 +312,9 @@ class Zigbee(Source[ZigbeeConfig]):
         return self._database.with_name(self._database.name.removesuffix(".db") + ".stick.json")
 
     async def run(self) -> None:
-        """Run the coordinator (and the emulator's scenario) until cancelled."""
+        """Emit the journaled frames a killed run had not delivered, then run the coordinator until cancelled."""
+        if self._journaled:
+            await self._replay_journal()
         async with asyncio.TaskGroup() as group:
             self._group = group
             if self.scenario_runner is not None:
@@ -275,8 +330,22 @@ class Zigbee(Source[ZigbeeConfig]):
             commands.cancel()
         self._group = None
 
+    async def _replay_journal(self) -> None:
+        """Emit the frames journaled and not committed, with their original ``ts``, before live ones."""
+        journal = self.journal
+        assert journal is not None
+        records, self._journaled = self._journaled, []
+        for index, record in enumerate(records):
+            self._deliver(report_message(record, self._source), "out")
+            if index % 256 == 255:
+                await self.backpressure()
+        journal.checkpoint()
+
     async def aclose(self) -> None:
-        """Stop the emulator (zigpy is shut down when ``run`` ends)."""
+        """Stop the emulator (zigpy is shut down when ``run`` ends); close the journal."""
+        if self.journal is not None:
+            self.journal.checkpoint()  # the sinks are drained: what was delivered is committed at once
+            self.journal.close()
         if self.emulator is not None:
             await self.emulator.aclose()
             self.emulator = None
@@ -286,20 +355,25 @@ class Zigbee(Source[ZigbeeConfig]):
     def _zigpy_config(self) -> dict[str, Any]:
         stack = self._stack
         assert stack is not None
-        network = self.config.network
         return dict(
             stack.build_config(
                 device_path=self._device_path,
                 database=self._database,
-                network=stack.NetworkSettings(
-                    channel=network.channel,
-                    pan_id=network.pan_id,
-                    extended_pan_id=network.extended_pan_id,
-                    network_key=None if network.network_key is None else network.network_key.get_secret_value(),
-                ),
+                network=self._network_settings(),
                 ota_dir=self._ota_dir,
                 baudrate=self.config.baudrate,
             )
+        )
+
+    def _network_settings(self) -> Any:
+        stack = self._stack
+        assert stack is not None
+        network = self.config.network
+        return stack.NetworkSettings(
+            channel=network.channel,
+            pan_id=network.pan_id,
+            extended_pan_id=network.extended_pan_id,
+            network_key=None if network.network_key is None else network.network_key.get_secret_value(),
         )
 
     async def _connect_and_serve(self, connected: Any) -> None:
@@ -317,16 +391,18 @@ class Zigbee(Source[ZigbeeConfig]):
         path = self._device_path
         if not path.startswith(("socket://", "tcp://")) and not await asyncio.to_thread(Path(path).exists):
             raise PermanentError(f"{path} does not exist (is the stick plugged in?)")
-        app = await stack.FlowControllerApplication.new(self._zigpy_config(), auto_form=True, start_radio=False)
+        form = self.config.network.form
+        app = await stack.FlowControllerApplication.new(self._zigpy_config(), auto_form=form, start_radio=False)
         app.frame_tap = self._on_frame
         app.error_tap = self._on_zigpy_error
         app.ota.tap = self._on_ota_lookup
         app.add_listener(stack.AppListener(on_device=self._on_device_event, on_connection_lost=connection_lost))
         self.application = app
         try:
-            await app.startup(auto_form=True)
+            await app.startup(auto_form=form)
             connected()
             self.connected.set()
+            self.commands.connected()
             for device in list(app.devices.values()):
                 if self._is_end_device(device):
                     self._device_event("device_restored", device)
@@ -403,7 +479,10 @@ class Zigbee(Source[ZigbeeConfig]):
             rssi=None if packet.rssi is None else int(packet.rssi),
             frame=frame.hex(),
         )
-        self._deliver(report.message(self._source), "out")
+        msg = report.message(self._source)
+        if self.journal is not None:
+            self.journal.append(msg.payload)  # before the flow sees it (docs/zigbee.md, "Frame journal")
+        self._deliver(msg, "out")
 
     def _on_zigpy_error(self, packet: Any, exc: Exception) -> None:
         self.counters["zigpy_errors"] += 1

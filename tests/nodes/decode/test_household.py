@@ -78,7 +78,7 @@ def test_generated_household_vectors() -> None:
 
 
 def test_generated_vectors_on_the_plain_path() -> None:
-    cases = load_cases("household_generated")[::7]
+    cases = load_cases("household_generated")
     mismatches = _mismatches(Decoder(compat=2, cache_state=False), cases, plain=True)
     assert not mismatches, "\n".join(mismatches[:20])
 
@@ -272,3 +272,30 @@ def test_lint_knows_the_household(tmp_path: Path) -> None:
     assert len(messages) == 2, messages
     assert any(":14:11:" in m and "payload.contact is never False" in m for m in messages), messages
     assert any(":23:11:" in m and "payload.action is never 'single'" in m for m in messages), messages
+
+
+@pytest.mark.parametrize(
+    ("options", "live_timers"),
+    [
+        ({}, True),
+        ({"state_action": True, "power_calibration": 10, "power_precision": 1, "device_temperature_calibration": -2,
+          "temperature_precision": 0, "humidity_calibration": 1.5, "occupancy_timeout": 0}, False),
+        ({"temperature_calibration": "x", "illuminance_calibration": 5, "color_sync": False}, True),
+    ],
+)
+def test_one_record_way_equals_the_full_parser(options: dict[str, Any], live_timers: bool) -> None:
+    """``decode_frame`` reads one-record reports at their fixed place; the full path must agree, events included."""
+    from tests.nodes.decode.test_memo import exact  # the same exact comparison as the memo's
+
+    decoder = Decoder(compat=2, cache_state=False, options=options, live_timers=live_timers)
+    compared = 0
+    for case in load_cases("household_public") + load_cases("household_generated"):
+        record = case["input"]
+        frame = bytes.fromhex(record["frame"])
+        fast = decoder.decode_frame(frame, cluster=record["cluster"], lqi=record["lqi"], model=record["model"],
+                                    ieee=record["ieee"])
+        full = decoder._finish(decoder._convert(frame, record["cluster"], record["model"]), record["lqi"],
+                               decoder._device(record["ieee"]))
+        assert exact(fast._asdict()) == exact(full._asdict()), record
+        compared += 1
+    assert compared > 10_000

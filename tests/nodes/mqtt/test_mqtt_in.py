@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -170,6 +171,40 @@ def test_persistent_session_keeps_messages_while_the_flow_is_stopped(mosquitto: 
     assert run_sync(run_until(0)) == []
     publish_messages(mosquitto, [("later/x", b"1"), ("later/x", b"2")])
     assert run_sync(run_until(2)) == [1, 2]
+
+
+def test_an_mqtt5_session_expiry_bounds_how_long_the_broker_keeps_messages(mosquitto: Mosquitto,
+                                                                          tmp_path: Path) -> None:
+    """Kept while the flow is away less than ``session_expiry``; gone, with what came meanwhile, after it."""
+
+    async def session(client_id: str, expiry: int, marker: bytes | None) -> list[object]:
+        node = mqtt_in(tmp_path, broker=mosquitto.url, topics=[f"{client_id}/#"], qos=1, protocol="5",
+                       clean_session=False, client_id=client_id, session_expiry=expiry)
+        out = Collector()
+        node.bind_output("out", out)
+        await node.start()
+        task = asyncio.create_task(node.run())
+        await node.status.wait_for(lambda s: s.connected)
+        if marker is not None:
+            publish_messages(mosquitto, [(f"{client_id}/x", marker)])
+            while not any(m.payload == int(marker) for m in out.messages):
+                await out.wait(len(out.messages) + 1)
+        await cancel(task)
+        return [m.payload for m in out.messages]
+
+    assert run_sync(session("kept", 60, None)) == []
+    assert run_sync(session("gone", 1, None)) == []
+    publish_messages(mosquitto, [("kept/x", b"1"), ("gone/x", b"1")])
+    time.sleep(3)  # the broker's clock: nothing to wait for but its 1 s session expiry
+    assert run_sync(session("kept", 60, b"2")) == [1, 2]
+    assert run_sync(session("gone", 1, b"2")) == [2]  # the session, and the message kept for it, expired
+
+
+def test_session_expiry_needs_mqtt5_and_a_persistent_session() -> None:
+    with pytest.raises(ValidationError, match="session_expiry needs protocol: 5"):
+        MqttInConfig(broker="mqtt://h", topics=["x"], clean_session=False, client_id="c", session_expiry=10)
+    with pytest.raises(ValidationError, match="session_expiry needs protocol: 5"):
+        MqttInConfig(broker="mqtt://h", topics=["x"], protocol="5", session_expiry=10)
 
 
 @pytest.mark.parametrize(("protocol", "window"), [("5", 50), ("3.1.1", 20)])

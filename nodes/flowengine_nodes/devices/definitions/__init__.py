@@ -116,6 +116,26 @@ class ConvertInput(NamedTuple):
 
 
 ConvertFunction = Callable[[ConvertInput], "dict[str, Any] | None"]
+#: A converter's form for an attribute report of one attribute: ``form(value, msg)`` returns what
+#: ``convert`` returns for ``msg`` with ``data == {attribute id: value}`` (``msg.data`` itself is
+#: not read), or None, or raises one of :data:`CONVERTER_FAILURES`: all three as ``convert``'s.
+SingleForm = Callable[[Any, ConvertInput], "dict[str, Any] | None"]
+
+
+class EveryAttribute(Mapping[int, None]):
+    """``Converter.single`` of a converter that publishes nothing for any attribute alone (``fz.ignore_*``)."""
+
+    def __getitem__(self, attr_id: int) -> None:
+        return None
+
+    def __contains__(self, attr_id: object) -> bool:
+        return isinstance(attr_id, int)
+
+    def __iter__(self) -> Iterator[int]:
+        return iter(())
+
+    def __len__(self) -> int:
+        return 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,12 +145,19 @@ class Converter:
     ``convert`` returns the keys to merge into the payload (``UNDEFINED`` values count as keys
     but are never published) or None; it may raise one of :data:`CONVERTER_FAILURES`, after
     which it contributes nothing, as a throwing converter does in Zigbee2MQTT.
+
+    ``single`` serves the cold path's commonest report, an attribute report of one attribute:
+    attribute id -> the converter's :data:`SingleForm` for it, or None where the converter
+    publishes nothing for that attribute alone. The decoder takes this way only when every
+    converter listening to the cluster lists the attribute; otherwise it calls ``convert``.
+    Each form is the core ``convert`` itself calls, so the two cannot drift apart.
     """
 
     name: str
     cluster: int
     types: frozenset[str]
     convert: ConvertFunction
+    single: Mapping[int, SingleForm | None] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)

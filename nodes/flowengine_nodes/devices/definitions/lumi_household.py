@@ -17,6 +17,7 @@ from flowengine_nodes.devices.converters import (
     CLUSTER_OCCUPANCY,
     HUMIDITY,
     IAS_WATER_LEAK,
+    IGNORE_EVERY_ATTRIBUTE,
     OCCUPANCY_WITH_TIMEOUT,
     ON_OFF,
     PRESSURE,
@@ -26,7 +27,16 @@ from flowengine_nodes.devices.converters import (
     number_of,
 )
 from flowengine_nodes.devices.definitions import Converter, Definition, EventInput, Expose, Option, ToZigbee, ValueSet
-from flowengine_nodes.devices.events import ButtonEvent, ContactEvent, DeviceEvent, LeakEvent, MotionEvent, SwitchEvent
+from flowengine_nodes.devices.events import (
+    ButtonEvent,
+    ContactEvent,
+    DeviceEvent,
+    LeakEvent,
+    MotionEvent,
+    SwitchEvent,
+    motion_detected,
+    power_changed,
+)
 from flowengine_nodes.devices.lumi import (
     LUMI_ACTION,
     LUMI_ACTION_MULTISTATE,
@@ -189,7 +199,7 @@ def motion_event(report: EventInput) -> DeviceEvent | None:
         return None
     timeout = report.options.get("occupancy_timeout")
     seconds = 90 if timeout is None else number_of(timeout)
-    return MotionEvent("motion_detected", seconds, illuminance)
+    return motion_detected(seconds, illuminance)
 
 
 def button_event(report: EventInput) -> DeviceEvent | None:
@@ -217,8 +227,8 @@ def plug_event(report: EventInput) -> DeviceEvent | None:
     if state in ("ON", "OFF") and report.cluster == 0x0006:
         return _PLUG_ON if state == "ON" else _PLUG_OFF
     power = result.get("power")
-    if is_number(power) and power == power:
-        return SwitchEvent("power_changed", "plug", power)
+    if (type(power) is float or type(power) is int) and power == power:  # a number, not NaN
+        return power_changed("plug", power)
     return None
 
 
@@ -319,8 +329,10 @@ DEFINITIONS: Final = (
         description="Mi smart plug",
         exposes=(SWITCH_STATE, POWER, ENERGY, DEVICE_TEMPERATURE, POWER_OUTAGE_MEMORY, LINKQUALITY),
         converters=(ON_OFF, LUMI_POWER, LUMI_BASIC,
-                    Converter("ignore_occupancy_report", CLUSTER_OCCUPANCY, REPORT_TYPES, ignore),
-                    Converter("ignore_illuminance_report", CLUSTER_ILLUMINANCE, REPORT_TYPES, ignore)),
+                    Converter("ignore_occupancy_report", CLUSTER_OCCUPANCY, REPORT_TYPES, ignore,
+                              IGNORE_EVERY_ATTRIBUTE),
+                    Converter("ignore_illuminance_report", CLUSTER_ILLUMINANCE, REPORT_TYPES, ignore,
+                              IGNORE_EVERY_ATTRIBUTE)),
         capabilities=_capabilities("ZNCZ02LM", {"state": _ON_OFF, "power": _ANY,
                                                 "action": ValueSet(frozenset({"on", "off"}))}),
         options=(_calibration("power", percentual=True), _precision("power", 2),
