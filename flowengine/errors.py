@@ -67,3 +67,17 @@ class StateFileError(FlowError):
         self.path = path
         super().__init__(f"state file {path} cannot be used ({reason}); nothing was changed. Move it aside "
                          f"to start with empty state (mv '{path}' '{path}.corrupt'), or restore a backup")
+
+
+class StateFileUnavailableError(FlowError):
+    """A flow's state file cannot be opened for now (a read-only folder, a full disk): the run waits.
+
+    Not damage: the file (if any) is sound, the storage under it refuses writes. The runner
+    tries again until it opens, so the flow starts by itself once the condition is gone.
+    """
+
+    def __init__(self, path: object, reason: str) -> None:
+        self.path = path
+        self.reason = reason
+        super().__init__(f"state file {path} cannot be opened: {reason} (is its folder writable? is there space "
+                         f"left?)")

@@ -24,7 +24,8 @@ wires its output ports, and drives it:
 
 What a node type declares about itself is a class attribute on the base classes below
 (``live``, ``allows_cycles``, ``passes_payload``, ``start_timeout``, ``close_timeout``,
-``inline``, ``capacity``, ``drain_timeout``); the engine reads them, it never probes.
+``inline``, ``capacity``, ``batch_limit``, ``drain_timeout``); the engine reads them, it never
+probes.
 
 Nodes import only this public API (``flowengine``), never the runtime's insides.
 """
@@ -500,6 +501,9 @@ class Sink(Node[C]):
     #: Capacity of the channel in front of the sink, in messages (class default, or per
     #: instance from the config, like ``inline``).
     capacity: int = 10_000
+    #: Most messages the engine hands :meth:`write` at once (fewer when fewer wait). A sink whose
+    #: write has a fixed cost per call (a sync to disk, a transaction) may raise it.
+    batch_limit: int = 512
     #: At the end of a run, how long the engine waits for this sink to write what is still
     #: in its channel, in seconds; what is left then is counted as ``dropped``.
     drain_timeout: float = LIFECYCLE_TIMEOUT

@@ -10,7 +10,7 @@ from collections.abc import Callable, Collection
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
-from flowengine.errors import NodeError, StateFileError
+from flowengine.errors import NodeError, StateFileError, StateFileUnavailableError
 from flowengine.flow import LoadedFlow, load_flow
 from flowengine.graph import FlowGraph
 from flowengine.health import FlowHealth, Health
@@ -24,6 +24,8 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger("flowengine.runner")
 WATCH_INTERVAL = 1.0
+#: Seconds between two attempts to open a state file the storage refuses (a read-only folder, a full disk).
+STATE_RETRY = 1.0
 
 
 def report(loaded: LoadedFlow, *, strict: bool, echo: Callable[[str], None]) -> bool:
@@ -86,7 +88,9 @@ class FlowRunner:
         while True:
             flow_stop = asyncio.Event()
             try:
-                run = FlowRun(graph, health=self.health, tap=self.tap, previous=previous)
+                run = await self._new_run(graph, previous, stop)
+                if run is None:
+                    return
             except (NodeError, StateFileError) as exc:  # a node refused its config; a corrupt state file
                 logger.error("flow '%s' did not start: %s", graph.name, exc)
                 self.failed = True
@@ -125,6 +129,32 @@ class FlowRunner:
                 return
             graph = self._take_pending(run.flow)
             logger.info("%s changed: reloaded flow '%s'", self.path, graph.name)
+
+    async def _new_run(self, graph: FlowGraph, previous: FlowRun | None, stop: asyncio.Event) -> FlowRun | None:
+        """Build the run of ``graph``, waiting while its state file cannot be opened; None: stopped meanwhile.
+
+        A state file the storage refuses (a read-only folder, a full disk) is a condition that
+        passes: one error line, then a new attempt every ``STATE_RETRY`` seconds, and one line
+        once it opens. Nothing has been read or acknowledged yet, so nothing is lost.
+        """
+        failing: str | None = None
+        path: object = None
+        while True:
+            try:
+                run = FlowRun(graph, health=self.health, tap=self.tap, previous=previous)
+            except StateFileUnavailableError as exc:
+                if str(exc) != failing:
+                    failing = str(exc)
+                    logger.error("flow '%s' waits: %s; trying again every %g s", graph.name, exc, STATE_RETRY)
+                    path = exc.path
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), STATE_RETRY)
+                if stop.is_set():
+                    return None
+                continue
+            if failing is not None:
+                logger.warning("flow '%s': state file %s opens again; starting", graph.name, path)
+            return run
 
     async def _relay(self, stop: asyncio.Event, flow_stop: asyncio.Event) -> None:
         await stop.wait()

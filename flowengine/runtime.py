@@ -491,7 +491,8 @@ class FlowRun:
     async def _feed_sink(self, sink: Sink[Any], channel: Channel[Message]) -> None:
         fail = sink.fail
         traffic = self.traffic[sink.id]
-        while (batch := await channel.get_batch()) is not None:
+        limit = sink.batch_limit
+        while (batch := await channel.get_batch(limit)) is not None:
             if traffic.recording is not None:  # tapped per batch, off the hot path
                 for msg in batch:
                     traffic.record("in", msg)

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
-from flowengine.errors import StateFileError
+from flowengine.errors import StateFileError, StateFileUnavailableError
 
 if TYPE_CHECKING:
     import sqlite3
@@ -40,10 +40,15 @@ class StateStore:
 
         Raises:
             StateFileError: ``path`` is not a usable SQLite database (corrupt): it is left as it is.
+            StateFileUnavailableError: the storage refuses it for now (a read-only folder, a full
+                disk, an I/O error: SQLite's ``OperationalError``, or ``OSError``): try again later.
         """
         self.path = path
         if path is not None:
-            path.parent.mkdir(parents=True, exist_ok=True)
+            try:
+                path.parent.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise StateFileUnavailableError(path.resolve(), f"{type(exc).__name__}: {exc}") from None
         self._lock = threading.Lock()
         #: Changes made, and of those committed, in order: the store's acknowledgement watermarks.
         self.accepted = 0
@@ -196,6 +201,11 @@ class StateStore:
         self._set_many(node, [], [key for key, _ in self._items(node, "")])
 
 
+def _shown(path: Path | None) -> object:
+    """How an error names the state file (the absolute path, or ``:memory:``)."""
+    return path.resolve() if path is not None else ":memory:"
+
+
 def _check(db: sqlite3.Connection) -> None:
     """Raise ``sqlite3.DatabaseError`` unless SQLite's quick check finds the file sound."""
     import sqlite3
@@ -210,11 +220,16 @@ def _open(path: Path | None) -> sqlite3.Connection:
 
     Raises:
         StateFileError: ``path`` is not a usable SQLite database (corrupt): it is left as it is.
+        StateFileUnavailableError: the storage refuses it for now (a read-only folder, a full
+            disk, an I/O error: SQLite's ``OperationalError``): try again later.
     """
     import sqlite3  # here, not at the top: a flow without state never needs it
 
-    db = sqlite3.connect(":memory:" if path is None else str(path), check_same_thread=False,
-                         isolation_level=None)
+    try:
+        db = sqlite3.connect(":memory:" if path is None else str(path), check_same_thread=False,
+                             isolation_level=None)
+    except sqlite3.OperationalError as exc:  # "unable to open database file": the folder refuses it
+        raise StateFileUnavailableError(_shown(path), str(exc)) from None
     try:
         if path is not None:
             db.execute("PRAGMA journal_mode=WAL")
@@ -225,9 +240,12 @@ def _open(path: Path | None) -> sqlite3.Connection:
             " node TEXT NOT NULL, key TEXT NOT NULL, value BLOB NOT NULL,"
             " PRIMARY KEY (node, key)) WITHOUT ROWID"
         )
+    except sqlite3.OperationalError as exc:  # read-only, disk full, I/O error: the storage, not the file
+        db.close()
+        raise StateFileUnavailableError(_shown(path), str(exc)) from None
     except sqlite3.DatabaseError as exc:  # "file is not a database", a damaged page
         db.close()
-        raise StateFileError(path.resolve() if path is not None else ":memory:", str(exc)) from None
+        raise StateFileError(_shown(path), str(exc)) from None
     return db
 
 

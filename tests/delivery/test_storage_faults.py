@@ -6,16 +6,28 @@ resumes by itself, without a restart, once the condition is gone (docs/delivery.
 
 from __future__ import annotations
 
+import json
 import os
 import resource
+import shutil
 import subprocess
 import time
 from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
-from tests.delivery.harness import FLOWENGINE, POLL, REPLAY_TO_FILE, file_seqs, write_capture
+from tests.delivery.harness import (
+    FLOWENGINE,
+    POLL,
+    REPLAY_TO_FILE,
+    file_lines,
+    file_seqs,
+    subscriber_seqs,
+    write_capture,
+)
+from tests.mosquitto import Mosquitto, Subscriber
 
 TOTAL = 5_000
 LIMIT = 256 * 1024  # bytes: the output (about 1 MB in all) outgrows it, the state file does not
@@ -33,10 +45,12 @@ def wait_for_line(log: Path, text: str, process: subprocess.Popen[bytes], timeou
     raise AssertionError(f"no line with {text!r} within {timeout} s:\n{log.read_text()}")
 
 
-def start(folder: Path, **options: object) -> subprocess.Popen[bytes]:
+def start(folder: Path, prefix: list[str] | None = None, **options: object) -> subprocess.Popen[bytes]:
+    """Start ``flowengine run flow.yaml`` in ``folder`` (under ``prefix``, a command such as setpriv)."""
     with (folder / "run.log").open("wb") as log:
         process: subprocess.Popen[bytes] = subprocess.Popen(  # type: ignore[call-overload]
-            [*FLOWENGINE, "run", "flow.yaml"], cwd=folder, stdout=subprocess.DEVNULL, stderr=log, **options)
+            [*(prefix or []), *FLOWENGINE, "run", "flow.yaml"], cwd=folder, stdout=subprocess.DEVNULL,
+            stderr=log, **options)
         return process
 
 
@@ -71,28 +85,134 @@ def test_disk_full_keeps_everything_and_resumes_by_itself(tmp_path: Path) -> Non
     check_everything_once(tmp_path)
 
 
-@pytest.mark.skipif(os.geteuid() == 0, reason="root writes into read-only folders")
-def test_read_only_folder_keeps_everything_and_resumes_by_itself(tmp_path: Path) -> None:
-    write_capture(tmp_path / "capture.jsonl", TOTAL)
-    (tmp_path / "flow.yaml").write_text(REPLAY_TO_FILE.replace("path: out.jsonl", "path: out/out.jsonl"))
-    folder = tmp_path / "out"
-    folder.mkdir()
-    folder.chmod(0o555)
-    process = start(tmp_path)
+#: Runs a command without the capabilities that let root write into a read-only folder (util-linux's
+#: ``setpriv``): the suite runs as root here and in CI, and a root runner would not see the fault.
+WITHOUT_DAC_OVERRIDE = ["setpriv", "--bounding-set=-dac_override,-dac_read_search", "--"]
+
+
+@pytest.fixture
+def unprivileged(tmp_path: Path) -> list[str]:
+    """The command prefix under which a read-only folder refuses the runner (empty when not root).
+
+    Skips only where neither holds: running as root and unable to drop the capabilities.
+    """
+    if os.geteuid() != 0:
+        return []
+    if shutil.which("setpriv") is None:
+        pytest.skip("running as root without util-linux's setpriv: root writes into read-only folders")
+    probe = tmp_path / "probe"
+    probe.mkdir()
+    probe.chmod(0o555)
     try:
-        line = wait_for_line(tmp_path / "run.log", "cannot write", process)
-        assert "sink 'save' cannot write: PermissionError: [Errno 13] Permission denied" in line
-        folder.chmod(0o755)
+        refused = subprocess.run([*WITHOUT_DAC_OVERRIDE, "touch", str(probe / "x")], capture_output=True,
+                                 check=False, timeout=10).returncode != 0
+    finally:
+        probe.chmod(0o755)
+    if not refused:
+        pytest.skip("root cannot give up CAP_DAC_OVERRIDE here: root writes into read-only folders")
+    return WITHOUT_DAC_OVERRIDE
+
+
+#: replay (resume) → a file and mqtt-out (QoS 1), the state file, the outbox and the file each in a folder
+#: of its own, so each can be made read-only alone.
+THREE_FOLDERS = (REPLAY_TO_FILE.replace("version: 1\n", "version: 1\nstate: st/state.db\n")
+                 .replace("wires: [save]", "wires: [save, publish]")
+                 .replace("path: out.jsonl\n", """path: out/out.jsonl
+  - id: publish
+    type: mqtt-out
+    broker: {broker}
+    client_id: storage-faults
+    topic: "out/{{{{ payload.lane }}}}"
+    qos: 1
+    outbox: ob/publish.db
+"""))
+
+#: The error line each read-only folder causes: one per condition.
+READ_ONLY_ERRORS = {
+    "st": "flow 'flow' waits: state file {tmp}/st/state.db cannot be opened: unable to open database file "
+          "(is its folder writable? is there space left?); trying again every 1 s",
+    "ob": "sink 'publish' cannot write: OperationalError: outbox {tmp}/ob/publish.db: unable to open database "
+          "file; keeping",
+    "out": "sink 'save' cannot write: PermissionError: [Errno 13] Permission denied: '{tmp}/out/out.jsonl'",
+}
+
+
+def run_three_folders(tmp_path: Path, broker: Mosquitto, prefix: list[str],
+                      read_only: Path | None = None) -> subprocess.Popen[bytes]:
+    """Start the runner of :data:`THREE_FOLDERS` in ``tmp_path``, its folders made first (``read_only``: 0555)."""
+    write_capture(tmp_path / "capture.jsonl", TOTAL)
+    (tmp_path / "flow.yaml").write_text(THREE_FOLDERS.format(broker=broker.url))
+    for name in READ_ONLY_ERRORS:
+        (tmp_path / name).mkdir()
+    if read_only is not None:
+        read_only.chmod(0o555)
+    return start(tmp_path, prefix=prefix)
+
+
+def check_three_outputs(tmp_path: Path, subscriber: Subscriber) -> None:
+    """Every record once in the file, every record at the subscriber (the outbox's duplicates allowed)."""
+    (tmp_path / "out.jsonl").write_bytes((tmp_path / "out" / "out.jsonl").read_bytes())
+    check_everything_once(tmp_path)
+    assert subscriber.wait_until(lambda m: len({json.loads(x.payload)["seq"] for x in m}) >= TOTAL, 30)
+    assert set(subscriber_seqs(subscriber)) == set(range(TOTAL))
+
+
+@pytest.mark.parametrize("folder", list(READ_ONLY_ERRORS))
+def test_a_read_only_folder_keeps_everything_and_resumes_by_itself(
+    folder: str, unprivileged: list[str], mosquitto: Mosquitto, mqtt_subscriber: Callable[..., Subscriber],
+    tmp_path: Path,
+) -> None:
+    """The state file's, the outbox's or the file's folder read-only at start: one error line, the
+    sources wait (nothing acknowledged: the replay's position is not committed), and once the
+    folder is writable again the run goes on by itself and delivers everything."""
+    subscriber = mqtt_subscriber(mosquitto, "out/#", client_id="storage-faults-check")
+    read_only = tmp_path / folder
+    process = run_three_folders(tmp_path, mosquitto, unprivileged, read_only)
+    try:
+        expected = READ_ONLY_ERRORS[folder].format(tmp=tmp_path.resolve())
+        line = wait_for_line(tmp_path / "run.log", expected, process)
+        assert "ERROR" in line
+        if folder != "out":  # the file sink, not held up by this folder, may have everything already
+            assert file_lines(tmp_path / "out" / "out.jsonl") < TOTAL
+        assert len(subscriber.snapshot()) < TOTAL
+        read_only.chmod(0o755)
         assert process.wait(120) == 0, (tmp_path / "run.log").read_text()
     finally:
-        folder.chmod(0o755)
+        read_only.chmod(0o755)
         if process.poll() is None:
             process.kill()
     log = (tmp_path / "run.log").read_text()
-    assert log.count("cannot write") == 1, log
+    assert log.count("cannot") == 1, log  # one line for the condition, not one per retry
+    assert "again" in log.split(expected, 1)[1], log  # and one when it has passed
     assert "Traceback" not in log
-    (tmp_path / "out.jsonl").write_bytes((folder / "out.jsonl").read_bytes())
-    check_everything_once(tmp_path)
+    check_three_outputs(tmp_path, subscriber)
+
+
+def test_folders_made_read_only_while_running_lose_nothing(
+    unprivileged: list[str], mosquitto: Mosquitto, mqtt_subscriber: Callable[..., Subscriber], tmp_path: Path,
+) -> None:
+    """All three folders read-only mid-run: the files are open (SQLite's journal too), so writing goes on,
+    nothing is lost and nothing is logged as failing; the folders are made writable again at the end."""
+    subscriber = mqtt_subscriber(mosquitto, "out/#", client_id="storage-faults-check")
+    folders = [tmp_path / name for name in READ_ONLY_ERRORS]
+    process = run_three_folders(tmp_path, mosquitto, unprivileged)
+    try:
+        out = tmp_path / "out" / "out.jsonl"
+        deadline = time.monotonic() + 60
+        while file_lines(out) < TOTAL // 4 and process.poll() is None and time.monotonic() < deadline:
+            time.sleep(POLL)
+        for folder in folders:
+            folder.chmod(0o555)
+        assert process.wait(120) == 0, (tmp_path / "run.log").read_text()
+    finally:
+        for folder in folders:
+            folder.chmod(0o755)
+        if process.poll() is None:
+            process.kill()
+    log = (tmp_path / "run.log").read_text()
+    assert "ERROR" not in log, log
+    assert "Traceback" not in log, log
+    check_three_outputs(tmp_path, subscriber)
 
 
 def test_a_corrupt_state_file_stops_the_start_with_a_clear_error(tmp_path: Path) -> None:

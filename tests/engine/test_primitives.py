@@ -10,6 +10,7 @@ import pytest
 
 from flowengine.channel import Channel
 from flowengine.clock import EventClock, WallClock
+from flowengine.errors import StateFileUnavailableError
 from flowengine.state import StateStore
 from flowengine.supervision import Backoff, PermanentError, supervise
 from flowengine.testing import run_sync
@@ -120,6 +121,17 @@ def test_node_state_survives_reopening_and_is_scoped_per_node(tmp_path: Path) ->
     again.node("a").clear()
     assert list(again.node("a").items()) == []
     again.close()
+
+
+def test_a_state_file_the_storage_refuses_is_unavailable_not_corrupt(tmp_path: Path) -> None:
+    """A folder that cannot hold the file is a passing condition (the runner waits), never 'move it aside'."""
+    (tmp_path / "st").write_text("in the way")
+    with pytest.raises(StateFileUnavailableError) as refused:
+        StateStore(tmp_path / "st" / "state.db")
+    assert str(refused.value).startswith(f"state file {tmp_path / 'st' / 'state.db'} cannot be opened: ")
+    assert ".corrupt" not in str(refused.value)
+    (tmp_path / "st").unlink()
+    StateStore(tmp_path / "st" / "state.db").close()
 
 
 def test_memory_state_is_not_durable() -> None:

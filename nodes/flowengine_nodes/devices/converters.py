@@ -596,8 +596,10 @@ def pressure(msg: ConvertInput) -> dict[str, Any]:
     with ``options["live_timers"]`` (the decode node's live mode) that is what happens here.
     """
     data = msg.data
-    if data.get(0x0010) is not None:
-        scaled = to_number(data[0x0010])  # a BigInt still throws before the NaN
+    scaled = data.get(0x0010)
+    if scaled is not None:
+        if type(scaled) is not int:  # an int is a number already (the usual report)
+            scaled = to_number(scaled)  # a BigInt still throws before the NaN
         scale = data.get(0x0014)
         if msg.options.get("live_timers") and isinstance(scale, int | float) and not isinstance(scale, bool):
             return {"pressure": number_value(js_divide(js_divide(scaled, 10.0 ** scale), 100.0))}

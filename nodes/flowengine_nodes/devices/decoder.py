@@ -19,6 +19,7 @@ from __future__ import annotations
 import contextlib
 import math
 from collections.abc import Callable, Iterable, Mapping
+from math import floor as _floor
 from typing import Any, Final, Literal, NamedTuple
 
 from flowengine_nodes.devices.converters import calibrate_and_round, precision_round
@@ -171,6 +172,8 @@ def _published(result: Mapping[str, Any]) -> dict[str, Any]:
             payload[key] = value
         elif kind is float and value - value == 0 and -_BIG_INTEGRAL < value < _BIG_INTEGRAL:
             payload[key] = value  # a finite float JSON prints as it is (to_json_value's first case)
+        elif kind is float and value != value:
+            payload[key] = None  # NaN: null, as to_json_value gives
         elif value is not UNDEFINED:
             payload[key] = to_json_value(value)
     return payload
@@ -311,7 +314,8 @@ class _Plan(NamedTuple):
         meta: the definition's ``meta``.
         dispatch: cluster -> message type -> the converters' functions that listen, in order.
         events: the definition's event function, or None.
-        post_steps: post-processed key -> (key, default decimals, no option touches it).
+        post_steps: post-processed key -> (key, default decimals, no option touches it and the
+            decimals are a plain count, 10 ** decimals).
         reporters: cluster -> the converters that listen to its attribute reports, in order.
     """
 
@@ -319,7 +323,7 @@ class _Plan(NamedTuple):
     meta: Mapping[str, Any]
     dispatch: dict[int, dict[str, tuple[Callable[[ConvertInput], dict[str, Any] | None], ...]]]
     events: Callable[[EventInput], DeviceEvent | None] | None
-    post_steps: dict[str, tuple[str, int, bool]]
+    post_steps: dict[str, tuple[str, int, bool, int]]
     reporters: dict[int, tuple[Converter, ...]]
 
     def single_forms(self, cluster: int, attr_id: int) -> tuple[SingleForm, ...] | None:
@@ -345,18 +349,20 @@ class _Plan(NamedTuple):
             if ATTRIBUTE_REPORT in converter.types:
                 reporters[converter.cluster] = (*reporters.get(converter.cluster, ()), converter)
         steps = {
-            key: (key, decimals, f"{key}_calibration" not in options and f"{key}_precision" not in options)
+            key: (key, decimals, f"{key}_calibration" not in options and f"{key}_precision" not in options
+                  and type(decimals) is int and decimals >= 0, 10 ** max(0, int(decimals)))
             for key, decimals in definition.precision.items()
         }
         return cls(definition.model, definition.meta, dispatch, definition.events, steps, reporters)
 
 
 def _post_process(
-    result: dict[str, Any], steps: Mapping[str, tuple[str, int, bool]], options: Mapping[str, Any]
+    result: dict[str, Any], steps: Mapping[str, tuple[str, int, bool, int]], options: Mapping[str, Any]
 ) -> None:
     """Zigbee2MQTT's post-processing of a converter result, in place: calibration and precision rounding.
 
-    ``steps`` is the plan's (post-processed key -> (key, default decimals, no option touches it)).
+    ``steps`` is the plan's (post-processed key -> (key, default decimals, no option touches it,
+    10 ** decimals)).
     """
     # The steps of the keys present: walk the smaller side (the keys are independent; values
     # are replaced in place, no key is added or removed, so iterating the result is safe).
@@ -367,8 +373,16 @@ def _post_process(
         value: Any = result.get(key)
         kind = type(value)
         if kind is float:
-            if step[2]:  # no calibration, default precision: only precisionRound
-                result[key] = precision_round(value, step[1])
+            if step[2]:  # no calibration, default precision: only precisionRound, inlined (same results)
+                exact = step[3]
+                product: float = value * exact
+                if product - product == 0:  # finite
+                    floor = _floor(product)
+                    rounded = (floor + 1 if product - floor >= 0.5 else floor) / exact
+                    result[key] = int(rounded) if rounded.is_integer() and -_BIG_INTEGRAL < rounded < _BIG_INTEGRAL \
+                        else rounded
+                else:  # NaN or an infinity: Math.round keeps it, divided back by 10**d >= 1
+                    result[key] = product / exact
                 continue
         elif kind is not int:
             continue
@@ -384,7 +398,7 @@ def _post_process(
 class _Single(NamedTuple):
     """How :meth:`Decoder.decode_frame` converts a one-record report of one shape (model, cluster, record header).
 
-    The first six fields are the value's :class:`~flowengine_nodes.devices.zcl.SingleRecord`
+    The first eight fields are the value's :class:`~flowengine_nodes.devices.zcl.SingleRecord`
     reader (flat: one unpacking per report).
 
     Attributes:
@@ -399,6 +413,8 @@ class _Single(NamedTuple):
     attribute: Any
     invalid: int | None
     bounded: bool
+    low: float
+    high: float
     plan: _Plan
     forms: tuple[SingleForm, ...]
     message: ConvertInput
@@ -737,7 +753,7 @@ class Decoder:
         The whole pipeline in one place (the forms, the event, the post-processing, the
         payload): :meth:`_settle` and :meth:`_finish` do the same for the full path.
         """
-        attr_id, width, unpack, attribute, invalid, bounded, plan, forms, message = single
+        attr_id, width, unpack, attribute, invalid, bounded, low, high, plan, forms, message = single
         if width:
             if len(frame) != at + width:
                 # More records after this one (the weather sensor's pressure report)?
@@ -746,6 +762,11 @@ class Decoder:
                     return None if records is None else self._finish(records, lqi, device)
                 return None
             value = unpack(frame, at)[0]
+            # A number within the attribute's bounds, not its sentinel: the post-read keeps it.
+            if attribute is not None and (value == invalid or (bounded and not low <= value <= high)):
+                value = post_read(attribute, value)
+                if value is DROPPED:
+                    return None
         else:
             try:
                 value, end = read_mi_struct(frame, at, self._era)
@@ -753,10 +774,10 @@ class Decoder:
                 return None
             if end != len(frame):
                 return None
-        if attribute is not None and (bounded or value == invalid):  # else post-read keeps it
-            value = post_read(attribute, value)
-            if value is DROPPED:
-                return None
+            if attribute is not None and bounded:  # else post-read keeps it (a structure is no sentinel)
+                value = post_read(attribute, value)
+                if value is DROPPED:
+                    return None
         result: dict[str, Any] | None = None
         for form in forms:
             try:
@@ -798,12 +819,12 @@ class Decoder:
         record: tuple[Any, ...] = single
         pos = at
         while True:
-            attr_id, width, unpack, attribute, invalid, bounded = record[:6]
+            attr_id, width, unpack, attribute, invalid, bounded, low, high = record[:8]
             if not width or pos + width > size:
                 return None
             value = unpack(frame, pos)[0]
             pos += width
-            if attribute is not None and (bounded or value == invalid):  # else post-read keeps it
+            if attribute is not None and (value == invalid or (bounded and not low <= value <= high)):  # else kept
                 value = post_read(attribute, value)
             if value is not DROPPED:  # a rejected value leaves the attribute's earlier one, as in the parser
                 data[attr_id] = value

@@ -671,7 +671,11 @@ class SingleRecord(NamedTuple):
             post-read keeps every value (no attribute, or one without bounds or sentinel).
         invalid: the named attribute's "invalid" sentinel, or None. The post-read keeps any
             other value of an attribute without bounds (a float equal to it is a sentinel too).
-        bounded: the named attribute has bounds, so every value goes through :func:`post_read`.
+        bounded: the named attribute has bounds: a number is checked against ``low..high``
+            where it is read (outside, or NaN, it goes through :func:`post_read`; inside, the
+            post-read keeps it), the structure always goes through :func:`post_read`.
+        low: the lowest number the post-read keeps as it is (``-inf`` without a lower bound).
+        high: the highest (``inf`` without an upper bound).
     """
 
     attr_id: int
@@ -680,6 +684,8 @@ class SingleRecord(NamedTuple):
     attribute: clusters_household.Attribute | None
     invalid: int | None
     bounded: bool
+    low: float = -math.inf
+    high: float = math.inf
 
 
 def single_record(cluster: int, manufacturer_code: int | None, attr_id: int, type_id: int,
@@ -706,7 +712,13 @@ def single_record(cluster: int, manufacturer_code: int | None, attr_id: int, typ
     invalid = _INVALID.get(attribute.type)
     if not bounded and invalid is None:
         return SingleRecord(attr_id, width, unpack, None, None, False)  # the post-read keeps every value
-    return SingleRecord(attr_id, width, unpack, attribute, invalid, bounded)
+    if not width:
+        return SingleRecord(attr_id, width, unpack, attribute, invalid, bounded)
+    # A number's bounds are checked where it is read (``max_length`` concerns texts only: a
+    # number has no length), so a value within them skips the post-read call.
+    low = -math.inf if attribute.min is None else attribute.min
+    high = math.inf if attribute.max is None else attribute.max
+    return SingleRecord(attr_id, width, unpack, attribute, invalid, True, low, high)
 
 
 

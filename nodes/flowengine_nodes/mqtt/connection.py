@@ -156,6 +156,7 @@ def make_client(
     on_publish: PublishCallback | None = None,
     on_read_end: Callable[[], None] | None = None,
     manual_ack: bool = False,
+    receive_maximum: int | None = None,
 ) -> aiomqtt.Client:
     """Build an aiomqtt client for ``settings`` (call inside the running loop; it does not connect).
 
@@ -167,6 +168,9 @@ def make_client(
     ``on_read_end()`` is called when a read of the socket is over. With ``manual_ack`` paho
     sends no PUBACK (QoS 1) or PUBCOMP (QoS 2) by itself: the node acknowledges each message
     with ``paho.ack(mid, qos)`` once the flow has it durably (docs/delivery.md).
+    ``receive_maximum`` (MQTT 5 only) is sent in the CONNECT: how many QoS 1/2 messages the
+    broker may send before our acknowledgements (Mosquitto applies its
+    ``max_inflight_messages``, 20 by default, to a client that does not say).
 
     paho's own in-flight limit is off: the nodes keep their own window (paho's costs a scan
     of every unacknowledged message per acknowledgement). Its log is off unless
@@ -187,11 +191,14 @@ def make_client(
     v5 = settings.protocol == "5"
     properties = None
     clean_start: int | bool = mqtt.MQTT_CLEAN_START_FIRST_ONLY
-    if v5 and not settings.clean_session:
+    if v5 and (not settings.clean_session or receive_maximum is not None):
         properties = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
-        expiry = settings.session_expiry
-        properties.SessionExpiryInterval = PERSISTENT_SESSION_EXPIRY if expiry is None else expiry
-        clean_start = False
+        if not settings.clean_session:
+            expiry = settings.session_expiry
+            properties.SessionExpiryInterval = PERSISTENT_SESSION_EXPIRY if expiry is None else expiry
+            clean_start = False
+        if receive_maximum is not None:
+            properties.ReceiveMaximum = receive_maximum
     client = aiomqtt.Client(
         url.host,
         url.port,
@@ -212,6 +219,7 @@ def make_client(
         logger=cast(logging.Logger, _CLIENT_LOG),
     )
     paho_instance = paho_client(client)
+    _unregister_writes_in_order(paho_instance)
     BufferedReads.install(paho_instance, on_publish, on_read_end)
     if on_message is not None:
         paho_instance.on_message = on_message
@@ -220,6 +228,36 @@ def make_client(
     if not _CLIENT_LOG.logger.isEnabledFor(logging.DEBUG):
         paho_instance.disable_logger()
     return client
+
+
+def _unregister_writes_in_order(paho_instance: paho.Client) -> None:
+    """Make aiomqtt's "stop watching the socket for writing" as late as its "start watching".
+
+    aiomqtt starts watching with ``call_soon_threadsafe(add_writer, …)`` (paho may ask from
+    another thread) but stops at once (``remove_writer``). When paho asks for both in one turn
+    of the loop (a packet queued, then ``loop_write`` writing everything, as the acknowledgements
+    and the fast write path do), the removal comes first and the late ``add_writer`` stays:
+    the always-writable socket then wakes the loop on every turn (a busy loop, 100 % CPU while
+    idle) until paho queues its next packet. So the removal is made at once (the socket may
+    close next) and once more behind whatever aiomqtt has scheduled, which keeps the last word
+    to the last of paho's requests (a later "start watching" is scheduled after it).
+    """
+    unregister = paho_instance.on_socket_unregister_write
+    if unregister is None:
+        return
+    loop = asyncio.get_running_loop()
+
+    def unregister_in_order(client: Any, userdata: Any, sock: Any) -> None:
+        unregister(client, userdata, sock)
+        fd = sock.fileno()
+
+        def once_more() -> None:
+            if sock.fileno() == fd:  # still the same open socket
+                loop.remove_writer(fd)
+
+        loop.call_soon_threadsafe(once_more)
+
+    paho_instance.on_socket_unregister_write = unregister_in_order
 
 
 @contextlib.asynccontextmanager
@@ -231,6 +269,7 @@ async def connect(
     on_publish: PublishCallback | None = None,
     on_read_end: Callable[[], None] | None = None,
     manual_ack: bool = False,
+    receive_maximum: int | None = None,
 ) -> AsyncIterator[Connection]:
     """Connect, yield the :class:`Connection`, disconnect on exit (arguments as :func:`make_client`).
 
@@ -244,7 +283,7 @@ async def connect(
     from flowengine_nodes.mqtt import paho_fast
 
     client = make_client(settings, will=will, on_message=on_message, on_publish=on_publish,
-                         on_read_end=on_read_end, manual_ack=manual_ack)
+                         on_read_end=on_read_end, manual_ack=manual_ack, receive_maximum=receive_maximum)
     paho_instance = paho_fast.paho_client(client)
     if paho_fast.FAST:
         writer = partial(paho_fast.write_packets, paho_instance)

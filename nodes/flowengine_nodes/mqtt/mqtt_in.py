@@ -24,6 +24,7 @@ from flowengine import (
 )
 from flowengine_nodes.mqtt.broker import MqttClientConfig, connection_settings
 from flowengine_nodes.mqtt.connection import ConnectionStatus, connect, wait_disconnected
+from flowengine_nodes.mqtt.packets import pubacks
 
 if TYPE_CHECKING:
     import aiomqtt
@@ -37,6 +38,8 @@ INBOX_LIMIT = 100_000
 #: Seconds between two log lines about dropped messages.
 DROP_LOG_INTERVAL = 10.0
 SHARE_PREFIX = "$share/"
+#: Default of ``max_inflight``: QoS 1/2 messages the broker may send before our acknowledgements (MQTT 5).
+RECEIVE_WINDOW = 1000
 
 
 def check_filter(topic: str) -> None:
@@ -76,6 +79,15 @@ class MqttInConfig(MqttClientConfig):
     format: Literal["json", "text", "bytes"] = Field(
         default="json",
         description="How to read payloads: json (an empty payload is null), text (UTF-8) or bytes.",
+    )
+    max_inflight: int = Field(
+        default=RECEIVE_WINDOW,
+        ge=1,
+        le=65535,
+        description="MQTT 5: QoS 1/2 messages the broker may send before this node acknowledges them "
+        "(the Receive Maximum it asks for). It bounds the messages in the flow at once with "
+        "clean_session: false. With MQTT 3.1.1 the broker sets it (Mosquitto: max_inflight_messages, "
+        "20 by default; raise it for throughput, see docs/delivery.md).",
     )
     clean_session: bool = Field(
         default=True,
@@ -130,7 +142,8 @@ class MqttIn(Source[MqttInConfig]):
     With ``clean_session: false`` and ``qos`` 1 a message is acknowledged to the broker
     (PUBACK) only once every sink it reached has it durably (docs/delivery.md): a killed
     runner gets what it had not finished again from the broker, whose in-flight window
-    (Mosquitto's ``max_inflight_messages``, MQTT 5's Receive Maximum) bounds the memory.
+    bounds the memory: ``max_inflight`` with MQTT 5 (sent as the Receive Maximum), the
+    broker's setting with MQTT 3.1.1 (Mosquitto's ``max_inflight_messages``).
 
     Example:
         ```yaml
@@ -203,8 +216,10 @@ class MqttIn(Source[MqttInConfig]):
     async def _serve(self, connected: Callable[[], None]) -> None:
         settings = self._settings
         assert settings is not None
+        receive_maximum = self.config.max_inflight if settings.protocol == "5" else None
         async with connect(settings, on_message=self._on_message, on_publish=self._on_publish,
-                           on_read_end=self._on_read_end, manual_ack=self._manual_ack) as connection:
+                           on_read_end=self._on_read_end, manual_ack=self._manual_ack,
+                           receive_maximum=receive_maximum) as connection:
             await self._subscribe(connection.client)
             connected()
             await wait_disconnected(connection.client)
@@ -360,10 +375,18 @@ class MqttIn(Source[MqttInConfig]):
 def _send_acks(acks: list[tuple[Any, int, int]]) -> None:
     """Send the PUBACKs (PUBCOMPs) of durable messages; on a lost connection paho refuses them quietly.
 
-    paho queues them and asks aiomqtt for a writer, which writes them all in one go on the next turn
-    of the loop. Not written here directly: aiomqtt adds its writer a turn later (``call_soon``) but
-    removes it at once, so a direct write (which removes it) left that writer registered for
-    nothing, and the loop called it again and again while the socket was writable (a busy loop).
+    The QoS 1 acknowledgements of one connection go out encoded together, in one write on the
+    fast write path, instead of paho's queue entry, wake-up byte and write per message. Either
+    way they leave now, not a turn of the loop later: the broker's window refills sooner (the
+    connection keeps aiomqtt's late writer registration from outliving such a direct write:
+    :func:`~flowengine_nodes.mqtt.connection.make_client`).
     """
+    from flowengine_nodes.mqtt import paho_fast  # loaded with the first connection already
+
+    client = acks[0][0]
+    together = paho_fast.FAST and all(entry[0] is client and entry[2] == 1 for entry in acks)
+    if together and paho_fast.write_packets(client, pubacks(mid for _, mid, _ in acks)):
+        return
     for client, mid, qos in acks:
         client.ack(mid, qos)
+    acks[-1][0].loop_write()

@@ -30,7 +30,10 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
+
+if TYPE_CHECKING:
+    import sqlite3
 
 Overflow = Literal["drop_oldest", "drop_newest"]
 Entry = tuple[str, bytes, int, bool]
@@ -65,9 +68,15 @@ class Outbox:
     ) -> None:
         """Open (creating if needed) the outbox at ``path``; ``None`` keeps it in memory.
 
+        A file the storage refuses for now (a read-only folder, a full disk: SQLite's
+        ``OperationalError``, or ``OSError``) does not fail: the outbox starts empty and
+        unopened (:attr:`unavailable` says why), and :meth:`append` tries again, raising
+        the storage error until it opens, so the engine keeps the batch and retries it
+        (docs/delivery.md). Rows an earlier run left come first once it opens.
+
         Raises:
             OutboxBusyError: another process has the file open.
-            sqlite3.Error: the file is not a usable SQLite database.
+            sqlite3.DatabaseError: the file is not a usable SQLite database.
         """
         import sqlite3  # here, not at the top: mqtt-out at QoS 0 has no outbox and never loads SQLite
 
@@ -77,33 +86,62 @@ class Outbox:
         self.limit = limit
         self.overflow = overflow
         self._cache_size = cache
+        self._count = 0
+        self._next_seq = 1
+        self._cursor = 0
+        # The rows after the cursor, when they are all in memory (``_cached``); else read the DB.
+        self._cache: deque[Row] = deque()
+        self._cached = True
+        self._db: sqlite3.Connection | None = None
+        #: Why the file could not be opened yet (None: it is open).
+        self.unavailable: str | None = None
+        try:
+            self._open()
+        except (sqlite3.OperationalError, OSError) as exc:
+            self.unavailable = str(exc)
+
+    def _open(self) -> sqlite3.Connection:
+        """Open the database once (see :meth:`__init__`); raise the storage's refusal, naming the file."""
+        if self._db is not None:
+            return self._db
+        import sqlite3  # loaded by __init__ already; bound here too (kept off the module's imports)
+
+        path = self.path
         target = ":memory:"
-        if path is not None:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            target = str(path)
-        self._db = sqlite3.connect(target, isolation_level=None, timeout=0.0)
+        try:
+            if path is not None:
+                path.parent.mkdir(parents=True, exist_ok=True)
+                target = str(path)
+            db = sqlite3.connect(target, isolation_level=None, timeout=0.0)
+        except (sqlite3.OperationalError, OSError) as exc:
+            raise sqlite3.OperationalError(f"outbox {path}: {exc}") from None
         try:
             if path is not None:
                 # Exclusive before WAL: the lock is taken by the first transaction and kept,
                 # and SQLite then needs no shared-memory file beside the database.
-                self._db.execute("PRAGMA locking_mode=EXCLUSIVE")
-                self._db.execute("PRAGMA journal_mode=WAL")
-                self._db.execute("PRAGMA synchronous=NORMAL")
-            self._db.execute("BEGIN IMMEDIATE")
-            self._db.execute(_SCHEMA)
-            self._db.execute("COMMIT")
-            count, last = self._db.execute("SELECT COUNT(*), MAX(seq) FROM outbox").fetchone()
+                db.execute("PRAGMA locking_mode=EXCLUSIVE")
+                db.execute("PRAGMA journal_mode=WAL")
+                db.execute("PRAGMA synchronous=NORMAL")
+            db.execute("BEGIN IMMEDIATE")
+            db.execute(_SCHEMA)
+            db.execute("COMMIT")
+            count, last = db.execute("SELECT COUNT(*), MAX(seq) FROM outbox").fetchone()
         except sqlite3.OperationalError as exc:
-            self._db.close()
+            db.close()
             if "locked" in str(exc):
                 raise OutboxBusyError(f"the outbox {path} is in use by another process") from exc
+            raise sqlite3.OperationalError(f"outbox {path}: {exc}") from None
+        except BaseException:
+            db.close()
             raise
+        self._db = db
+        self.unavailable = None
         self._count = int(count)
         self._next_seq = int(last or 0) + 1
         self._cursor = 0
-        # The rows after the cursor, when they are all in memory (``_cached``); else read the DB.
-        self._cache: deque[Row] = deque()
+        self._cache.clear()
         self._cached = self._count == 0
+        return db
 
     # ---- writing ------------------------------------------------------------------
 
@@ -115,6 +153,7 @@ class Outbox:
         """Store ``entries`` (in order) in one transaction; return how many messages overflow dropped."""
         if not entries:
             return 0
+        db = self._open()
         dropped = 0
         room = self.limit - self._count
         if len(entries) > room:
@@ -137,7 +176,6 @@ class Outbox:
             (first + i, topic, payload, qos, retain)
             for i, (topic, payload, qos, retain) in enumerate(entries)
         ]
-        db = self._db
         db.execute("BEGIN")
         try:
             db.executemany(
@@ -159,7 +197,7 @@ class Outbox:
         return dropped
 
     def _drop_oldest(self, count: int) -> None:
-        db = self._db
+        db = self._open()
         (last,) = db.execute("SELECT seq FROM outbox ORDER BY seq LIMIT 1 OFFSET ?", (count - 1,)).fetchone()
         db.execute("BEGIN")
         deleted = db.execute("DELETE FROM outbox WHERE seq <= ?", (last,)).rowcount
@@ -186,6 +224,8 @@ class Outbox:
                 rows = [cache.popleft() for _ in range(limit)]
             self._cursor = rows[-1][0]
             return rows
+        if self._db is None:
+            return []
         fetched = self._db.execute(
             "SELECT seq, topic, payload, qos, retain FROM outbox WHERE seq > ? ORDER BY seq LIMIT ?",
             (self._cursor, limit),
@@ -211,9 +251,9 @@ class Outbox:
     def ack(self, seqs: Iterable[int]) -> int:
         """Delete acknowledged rows in one transaction; return how many were still stored."""
         ordered = sorted(seqs)
-        if not ordered:
-            return 0
         db = self._db
+        if not ordered or db is None:
+            return 0
         db.execute("BEGIN")
         try:
             if ordered[-1] - ordered[0] + 1 == len(ordered):
@@ -234,4 +274,5 @@ class Outbox:
 
     def close(self) -> None:
         """Close the database (releasing the lock)."""
-        self._db.close()
+        if self._db is not None:
+            self._db.close()

@@ -1,5 +1,7 @@
 """QoS 0 PUBLISH packets as bytes: encoded by ``mqtt-out``'s fast path, and read back for the fallback.
 
+Also the PUBACKs ``mqtt-in`` writes for a batch of durable QoS 1 messages (:func:`pubacks`).
+
 Plain MQTT (3.1.1 and 5), no client library: the fast write path hands these bytes to the
 socket (:func:`flowengine_nodes.mqtt.paho_fast.write_packets`); where that path is off,
 :func:`publishes` reads them back so that paho's public ``publish`` sends each message.
@@ -7,13 +9,21 @@ socket (:func:`flowengine_nodes.mqtt.paho_fast.write_packets`); where that path 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 
 #: Topic names kept encoded or decoded (once per distinct topic, not per message).
 TOPIC_CACHE = 1024
 
 PublishCallback = Callable[[str, bytes, bool], None]
 """A fast receive path's callback: ``(topic, payload, retain)`` of one QoS 0 PUBLISH."""
+
+
+def pubacks(mids: Iterable[int]) -> bytes:
+    """Return one PUBACK packet per message id: fixed header 0x40, remaining length 2, the id.
+
+    The same bytes in MQTT 3.1.1 and 5 (a version 5 PUBACK without a reason code means success).
+    """
+    return b"".join(b"\x40\x02" + mid.to_bytes(2, "big") for mid in mids)
 
 
 def publish_header(topic: str, v5: bool) -> bytes:

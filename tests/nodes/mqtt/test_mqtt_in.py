@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +14,8 @@ from pydantic import ValidationError
 
 from flowengine import Message
 from flowengine.testing import run_sync
+from flowengine_nodes.mqtt.broker import BrokerURL, ConnectionSettings
+from flowengine_nodes.mqtt.connection import connect
 from flowengine_nodes.mqtt.mqtt_in import MqttInConfig
 from tests.mosquitto import TEST_USER, Mosquitto, publish_messages
 from tests.nodes.mqtt.support import Collector, LogWatch, cancel, mqtt_in
@@ -202,6 +205,75 @@ def test_session_expiry_needs_mqtt5_and_a_persistent_session() -> None:
         MqttInConfig(broker="mqtt://h", topics=["x"], clean_session=False, client_id="c", session_expiry=10)
     with pytest.raises(ValidationError, match="session_expiry needs protocol: 5"):
         MqttInConfig(broker="mqtt://h", topics=["x"], protocol="5", session_expiry=10)
+
+
+@pytest.mark.parametrize(("protocol", "window"), [("5", 50), ("3.1.1", 20)])
+def test_the_broker_sends_at_most_the_window_before_our_acknowledgements(
+        mosquitto: Mosquitto, tmp_path: Path, protocol: str, window: int) -> None:
+    """A persistent QoS 1 session acknowledges only durable messages; the broker's window bounds what is
+    in the flow: with MQTT 5 the node's ``max_inflight`` (its Receive Maximum), with MQTT 3.1.1
+    Mosquitto's ``max_inflight_messages`` (20 by default). Acknowledged, the rest follows."""
+    async def main() -> None:
+        node = mqtt_in(tmp_path, broker=mosquitto.url, topics=["window/#"], qos=1, clean_session=False,
+                       client_id=f"window-{protocol}", protocol=protocol, max_inflight=50)
+        held: list[Callable[[], object]] = []
+        node._checkpoint = held.append  # the engine's hook (flowengine.acks): nothing becomes durable yet
+        out = Collector()
+        node.bind_output("out", out)
+        await node.start()
+        task = asyncio.create_task(node.run())
+        await node.status.wait_for(lambda s: s.connected)
+        await asyncio.to_thread(publish_messages, mosquitto, [("window/x", str(i).encode()) for i in range(200)])
+        await out.wait(window)
+        with pytest.raises(TimeoutError):
+            await out.wait(window + 1, within=0.5)  # nothing more until acknowledged
+        while len(out.messages) < 200:
+            callbacks, held[:] = held[:], []
+            for callback in callbacks:
+                callback()  # durable now: the PUBACKs go out and the broker sends more
+            await out.wait(min(200, len(out.messages) + 1))
+        await cancel(task)
+        await node.aclose()
+        assert [m.payload for m in out.messages] == list(range(200))
+
+    run_sync(main())
+
+
+def test_acknowledging_leaves_no_writer_watching_an_idle_socket(mosquitto: Mosquitto) -> None:
+    """PUBACKs queued through paho and written at once (the node's acknowledgement path) must not leave
+    the event loop watching the socket for writing: an always-writable socket would wake it on
+    every turn (a busy loop while idle). aiomqtt starts watching a turn late; stopping must not
+    come before it."""
+    settings = ConnectionSettings(url=BrokerURL.parse(mosquitto.url), client_id="acks-idle", keepalive=60,
+                                  protocol="3.1.1", clean_session=False)
+
+    async def main() -> None:
+        got: list[Any] = []
+        arrived = asyncio.Event()
+
+        def on_message(client: Any, userdata: Any, message: Any) -> None:
+            got.append(message)
+            if len(got) == 5:
+                arrived.set()
+
+        async with connect(settings, on_message=on_message, manual_ack=True) as connection:
+            await connection.client.subscribe("idle/#", qos=1)
+            await asyncio.to_thread(publish_messages, mosquitto, [("idle/x", b"1")] * 5)
+            await asyncio.wait_for(arrived.wait(), 20)
+            for message in got:
+                connection.paho.ack(message.mid, 1)
+            connection.paho.loop_write()
+            for _ in range(5):
+                await asyncio.sleep(0)  # let what aiomqtt scheduled run
+            assert not connection.paho.want_write()
+            sock = connection.paho.socket()
+            assert sock is not None
+            assert not asyncio.get_running_loop().remove_writer(sock.fileno())
+        # aiomqtt's housekeeping task ends within a second of the disconnect: wait for it.
+        housekeeping = [task for task in asyncio.all_tasks() if task is not asyncio.current_task()]
+        await asyncio.wait_for(asyncio.gather(*housekeeping, return_exceptions=True), 5)
+
+    run_sync(main())
 
 
 def test_wrong_credentials_one_error_line(mosquitto_auth: Mosquitto, tmp_path: Path) -> None:

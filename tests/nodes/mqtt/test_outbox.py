@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 from pathlib import Path
 
 import pytest
@@ -193,4 +194,28 @@ def test_outbox_matches_a_list_model(
             cursor = -1
             taken = []
         assert len(box) == len(stored)
+    box.close()
+
+
+def test_an_outbox_the_storage_refuses_opens_on_a_later_append(tmp_path: Path) -> None:
+    """A folder that cannot hold the file (here a plain file in its way) is a condition that passes:
+    the outbox starts unopened, each append raises SQLite's OperationalError naming the file (the
+    engine keeps the batch and retries), and once the folder is there the rows an earlier run left
+    go out first."""
+    earlier = Outbox(tmp_path / "o.db", limit=100)
+    earlier.append(entries(0, 2))
+    earlier.close()
+    (tmp_path / "box").write_text("in the way")
+    path = tmp_path / "box" / "o.db"
+    box = Outbox(path, limit=100)
+    assert box.unavailable is not None
+    assert (len(box), box.take(10), box.ack([1])) == (0, [], 0)
+    with pytest.raises(sqlite3.OperationalError, match=f"outbox {path}: "):
+        box.append(entries(10, 1))
+    (tmp_path / "box").unlink()
+    (tmp_path / "box").mkdir()
+    (tmp_path / "o.db").rename(path)
+    assert box.append(entries(10, 1)) == 0
+    assert box.unavailable is None
+    assert payloads(box.take(10)) == [0, 1, 10]
     box.close()
