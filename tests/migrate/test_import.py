@@ -16,6 +16,7 @@ import pytest
 import yaml
 
 from flowengine import StateStore, load_installed_flow
+from flowengine.cli import main as flowengine_main
 from flowengine_nodes.migrate import zigpydb
 from flowengine_nodes.migrate.cli import import_main
 from tests.migrate.household import DEVICES, OPTIONS, STATES, UNKNOWN, hashes, write_data_folder
@@ -182,9 +183,20 @@ def _unknown_device_option(data: Path) -> str:
     return f"{data / 'configuration.yaml'}:{number}: unknown setting devices.0x00158d0007000103.temperature_precisoin"
 
 
-def _unsupported_output(data: Path) -> str:
-    number = _replace_line(data / "configuration.yaml", "log_level: info", "output: attribute")
-    return f"{data / 'configuration.yaml'}:{number}: advanced.output 'attribute': flowengine publishes JSON only"
+def _unknown_output(data: Path) -> str:
+    number = _replace_line(data / "configuration.yaml", "log_level: info", "output: xml")
+    return (f"{data / 'configuration.yaml'}:{number}: advanced.output 'xml': Zigbee2MQTT's values are json, "
+            "attribute, attribute_and_json")
+
+
+def _bad_elapsed(data: Path) -> str:
+    number = _replace_line(data / "configuration.yaml", "log_level: info", "elapsed: sometimes")
+    return f"{data / 'configuration.yaml'}:{number}: advanced.elapsed must be true or false"
+
+
+def _bad_qos(data: Path) -> str:
+    number = _replace_line(data / "configuration.yaml", "temperature_precision: 1", "qos: 3")
+    return f"{data / 'configuration.yaml'}:{number}: devices.0x00158d0007000103.qos must be 0, 1 or 2"
 
 
 def _bad_endpoint(data: Path) -> str:
@@ -210,7 +222,8 @@ def _bad_state(data: Path) -> str:
 
 @pytest.mark.parametrize("spoil", [_truncate_database, _corrupt_database, _unknown_adapter, _misspelt_adapter,
                                    _missing_secret_file, _missing_secret_key, _unknown_top_setting,
-                                   _unknown_device_option, _unsupported_output, _bad_state, _bad_endpoint,
+                                   _unknown_device_option, _unknown_output, _bad_elapsed, _bad_state,
+                                   _bad_endpoint, _bad_qos,
                                    _bad_backup])
 def test_bad_input_is_one_clear_line_and_nothing_is_written(
         spoil: object, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -269,3 +282,44 @@ def test_a_target_inside_the_data_folder_is_refused(tmp_path: Path, capsys: pyte
     assert "is inside the data folder" in err
     assert hashes(data) == before
     assert not (data / "flow").exists()
+
+
+@pytest.mark.parametrize(("output", "last_seen"), [("attribute", "ISO_8601"), ("attribute_and_json", "epoch"),
+                                                   ("json", "ISO_8601_local")])
+def test_output_and_last_seen_are_carried_to_mqtt_out(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                                      output: str, last_seen: str) -> None:
+    """advanced.output and advanced.last_seen: the flow's mqtt-out publishes as Zigbee2MQTT did."""
+    data = write_data_folder(tmp_path / "z2m")
+    _replace_line(data / "configuration.yaml", "log_level: info",
+                  f"output: {output}\n  last_seen: {last_seen}\n  elapsed: true")
+    status, out, err = run_import(capsys, str(data), "--to", str(tmp_path / "flow"))
+    assert status == 0, err
+    assert f"output {output}, last_seen {last_seen}, elapsed on" in out
+    publish: Any = load_installed_flow(tmp_path / "flow" / "flow.yaml").nodes["publish"].config
+    assert (publish.zigbee2mqtt.output, publish.zigbee2mqtt.last_seen) == (output, last_seen)
+    decode: Any = load_installed_flow(tmp_path / "flow" / "flow.yaml").nodes["decode"].config
+    assert decode.elapsed is True
+    assert flowengine_main(["validate", "--strict", str(tmp_path / "flow" / "flow.yaml")]) == 0
+
+
+def test_device_retain_qos_and_filtered_attributes_are_carried(tmp_path: Path,
+                                                               capsys: pytest.CaptureFixture[str]) -> None:
+    data = write_data_folder(tmp_path / "z2m")
+    _replace_line(data / "configuration.yaml", "temperature_precision: 1",
+                  "temperature_precision: 1\n    retain: true\n    qos: 0\n"
+                  "    filtered_attributes: [linkquality, 'bat.*']")
+    with (data / "configuration.yaml").open("a") as handle:
+        handle.write("device_options:\n  filtered_attributes: [tamper]\n")
+    status, out, err = run_import(capsys, str(data), "--to", str(tmp_path / "flow"))
+    assert status == 0, err
+    assert "retain/qos/filtered_attributes of 1 devices and of every device (device_options)" in out
+    graph = load_installed_flow(tmp_path / "flow" / "flow.yaml")
+    mode: Any = graph.nodes["publish"].config.zigbee2mqtt  # type: ignore[attr-defined]
+    assert mode.device_options.filtered_attributes == ["tamper"]
+    [(ieee, own)] = mode.devices.items()
+    assert ieee.replace(":", "") == "00158d0007000103"
+    assert (own.retain, own.qos, own.filtered_attributes) == (True, 0, ["linkquality", "bat.*"])
+    decode: Any = graph.nodes["decode"].config
+    assert "retain" not in decode.options
+    assert all("qos" not in options for options in decode.device_options.values())
+    assert flowengine_main(["validate", "--strict", str(tmp_path / "flow" / "flow.yaml")]) == 0

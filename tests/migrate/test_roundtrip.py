@@ -126,3 +126,24 @@ def test_zigbee_herdsman_loads_the_exported_database_with_every_device_interview
                 for e in device["endpoints"]} == {
             int(k): (v["profId"], v["devId"], sorted(v["inClusterList"]), sorted(v["outClusterList"]))
             for k, v in source["endpoints"].items()}
+
+
+def test_publishing_settings_go_there_and_back(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """last_seen, output, elapsed and the devices' retain, qos, filtered_attributes survive import and export."""
+    data = write_data_folder(tmp_path / "z2m")
+    text = (data / "configuration.yaml").read_text()
+    text = text.replace("  log_level: info\n", "  log_level: info\n  last_seen: epoch\n  output: attribute_and_json\n"
+                        "  elapsed: true\n")
+    text = text.replace("    temperature_precision: 1\n", "    temperature_precision: 1\n    retain: true\n    qos: 2\n"
+                        "    filtered_attributes: [linkquality]\n")
+    (data / "configuration.yaml").write_text(text + "device_options:\n  filtered_attributes: [tamper]\n")
+    assert import_main(["zigbee2mqtt", str(data), "--to", str(tmp_path / "first")]) == 0
+    assert export_main(["zigbee2mqtt", str(tmp_path / "first" / "flow.yaml"), "--to", str(tmp_path / "back")]) == 0
+    exported = yaml.safe_load((tmp_path / "back" / "configuration.yaml").read_text().replace("!secret ", ""))
+    assert {k: exported["advanced"][k] for k in ("last_seen", "output", "elapsed")} == {
+        "last_seen": "epoch", "output": "attribute_and_json", "elapsed": True}
+    weather = exported["devices"]["0x00158d0007000103"]
+    assert (weather["retain"], weather["qos"], weather["filtered_attributes"]) == (True, 2, ["linkquality"])
+    assert exported["device_options"] == {"filtered_attributes": ["tamper"]}
+    assert import_main(["zigbee2mqtt", str(tmp_path / "back"), "--to", str(tmp_path / "second")]) == 0
+    assert (tmp_path / "second" / "flow.yaml").read_text() == (tmp_path / "first" / "flow.yaml").read_text()

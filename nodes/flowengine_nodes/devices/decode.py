@@ -96,6 +96,11 @@ class DecodeConfig(NodeConfig):
         description="Keep each device's cached state in the flow's durable state: read at start, written at "
         "stop, as Zigbee2MQTT keeps state.json (needs cache_state).",
     )
+    elapsed: bool = Field(
+        default=False,
+        description="Add elapsed to each device state: milliseconds (event time) since the device's previous "
+        "one, as Zigbee2MQTT's advanced.elapsed (the first state of a device has none; never cached).",
+    )
     send_cached_state_on_start: bool = Field(
         default=False,
         description="At start, publish each device's cached state, as Zigbee2MQTT's cache_state_send_on_startup "
@@ -173,6 +178,8 @@ class Decode(Transform[DecodeConfig]):
         # each call, and ``emit`` looking the port up, cost more than the call itself).
         self._decode = self.decoder.decode if not self._by_device else self._decode_per_device
         self._emit_event: Emitter = _unwired
+        #: advanced.elapsed: normalized address -> event time (ms) of the device's previous state.
+        self._previous: dict[str, int] | None = {} if config.elapsed else None
         self._event_payloads: dict[int, tuple[DeviceEvent, dict[str, Any]]] = {}
 
     def _new_decoder(self, options: Mapping[str, Any]) -> Decoder:
@@ -255,6 +262,8 @@ class Decode(Transform[DecodeConfig]):
             frame = record.get("frame")
             self._unparsed(msg, error, frame if isinstance(frame, str) else None)
             return None
+        if self._previous is not None and payload is not None:
+            payload = self._with_elapsed(record.get("ieee"), event_time(msg, self.context.clock), payload)
         if event is None:
             if payload is None:
                 return None
@@ -279,12 +288,25 @@ class Decode(Transform[DecodeConfig]):
             return None
         return _message(Message, (topic, payload, meta))
 
+    def _with_elapsed(self, ieee: Any, ts: float, payload: dict[str, Any]) -> dict[str, Any]:
+        """``payload`` with ``elapsed``: ms since the device's previous state (none for its first), as Zigbee2MQTT."""
+        assert self._previous is not None
+        if not isinstance(ieee, str):
+            return payload
+        key = normalize_ieee(ieee)
+        now = round(ts * 1000)
+        previous = self._previous.get(key)
+        self._previous[key] = now
+        return payload if previous is None else {**payload, "elapsed": now - previous}
+
     def _clear_occupancy(self, ieee: str, deadline: float, timeout: float, meta: dict[str, Any]) -> None:
         """An occupancy timeout ran out: publish ``occupancy: false`` and a ``motion_cleared`` event.
 
         Both messages keep the last detection's meta, with ``ts`` = the deadline.
         """
         payload, _, topic = self.decoder_of(ieee).publish(ieee, {"occupancy": False})
+        if self._previous is not None:  # Zigbee2MQTT's timeout publishes through the same path
+            payload = self._with_elapsed(ieee, deadline, payload)
         cleared = {**meta, "ts": deadline}
         self.counters["occupancy_cleared"] += 1
         self._emit_event(Message(topic + "/event", MotionEvent("motion_cleared", timeout).to_payload(), cleared))

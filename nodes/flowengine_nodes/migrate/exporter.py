@@ -150,7 +150,9 @@ def plan(flow: Path) -> Export:
     secrets: dict[str, Any] = {}
     advanced: dict[str, Any] = {"log_level": "info", "cache_state": decode.cache_state,
                                 "cache_state_send_on_startup": decode.send_cached_state_on_start,
-                                "last_seen": "disable", "output": "json"}
+                                "last_seen": publish.zigbee2mqtt.last_seen, "output": publish.zigbee2mqtt.output}
+    if decode.elapsed:
+        advanced["elapsed"] = True
     if loaded.backup is not None:
         backup = loaded.backup
         key = str(backup["network_key"]["key"]).lower()
@@ -183,7 +185,10 @@ def plan(flow: Path) -> Export:
     homeassistant = publish.zigbee2mqtt.homeassistant
     availability = publish.zigbee2mqtt.availability
     names = {normalize_ieee(k): v for k, v in {**decode.friendly_names, **radio.friendly_names}.items()}
-    own_options = {normalize_ieee(k): v for k, v in decode.device_options.items()}
+    own_options = {normalize_ieee(k): dict(v) for k, v in decode.device_options.items()}
+    for ieee, publishing in publish.zigbee2mqtt.devices.items():  # retain, qos, filtered_attributes
+        own = own_options.setdefault(normalize_ieee(ieee), {})
+        own.update(publishing.model_dump(exclude_defaults=True))
     devices: dict[str, Any] = {}
     for device in loaded.devices:
         address = normalize_ieee(device.ieee)
@@ -202,8 +207,9 @@ def plan(flow: Path) -> Export:
         "frontend": {"enabled": False},
         "devices": devices,
     }
-    if decode.options:
-        configuration["device_options"] = dict(decode.options)
+    shared = {**decode.options, **publish.zigbee2mqtt.device_options.model_dump(exclude_defaults=True)}
+    if shared:
+        configuration["device_options"] = shared
     entries = _merge_kept(graph.flow_dir / HERDSMAN_ENTRIES, loaded.devices)
     state: dict[str, dict[str, Any]] = {}
     if graph.state_path is not None and graph.state_path.exists():

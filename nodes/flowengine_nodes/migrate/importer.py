@@ -39,8 +39,10 @@ HERDSMAN_ENTRIES = "zigbee2mqtt-devices.jsonl"
 ADAPTERS = {"deconz": None, "zstack": "zigpy-znp", "ezsp": "bellows", "ember": "bellows", "zigate": "zigpy-zigate",
             "zboss": "zigpy-zboss"}
 #: Settings that change what Zigbee2MQTT publishes in a way flowengine does not reproduce (refused).
-UNSUPPORTED_DEVICE_KEYS = {"retain", "qos", "debounce", "debounce_ignore", "throttle", "filtered_attributes",
-                           "filtered_cache", "filtered_optimistic", "optimistic", "retention"}
+UNSUPPORTED_DEVICE_KEYS = {"debounce", "debounce_ignore", "throttle", "filtered_cache", "filtered_optimistic",
+                           "optimistic", "retention"}
+#: Device keys that change how a state is published: carried to mqtt-out's Zigbee2MQTT mode (same names).
+PUBLISHING_KEYS = {"retain", "qos", "filtered_attributes"}
 #: Device keys that change nothing flowengine publishes (named in the summary, not carried over).
 IGNORED_DEVICE_KEYS = {"description", "icon", "homeassistant", "disabled", "disable_automatic_update_check"}
 #: Top-level settings: carried over, or named in the summary as not carried over.
@@ -63,6 +65,9 @@ ADVANCED_IGNORED = {"log_level", "log_output", "log_directory", "log_file", "log
                     "homeassistant_legacy_triggers", "homeassistant_discovery_topic", "homeassistant_status_topic",
                     "report", "soft_reset_timeout", "availability_timeout", "availability_blocklist",
                     "availability_passlist", "network_key_file"}
+#: advanced.output and advanced.last_seen: carried to mqtt-out's Zigbee2MQTT mode (same names, same values).
+OUTPUTS = ("json", "attribute", "attribute_and_json")
+LAST_SEEN_FORMATS = ("disable", "ISO_8601", "ISO_8601_local", "epoch")
 HOMEASSISTANT_KEYS = {"enabled", "discovery_topic", "status_topic", "legacy_action_sensor",
                       "experimental_event_entities", "legacy_entity_attributes", "legacy_triggers"}
 MQTT_KEYS = {"base_topic", "server", "user", "password", "client_id", "ca", "key", "cert", "keepalive", "version",
@@ -244,17 +249,25 @@ def _advanced(data: DataFolder) -> dict[str, Any]:
     for key in advanced:
         if key not in ADVANCED_READ | ADVANCED_IGNORED:
             raise config.error(("advanced", key), f"unknown setting advanced.{key}")
-    output = advanced.get("output", "json")
-    if output != "json":
-        raise config.error(("advanced", "output"), f"advanced.output {output!r}: flowengine publishes JSON only "
-                           "(output: json)")
-    last_seen = advanced.get("last_seen", "disable")
-    if last_seen != "disable":
-        raise config.error(("advanced", "last_seen"), f"advanced.last_seen {last_seen!r}: flowengine does not add "
-                           "last_seen to payloads (last_seen: disable)")
-    if advanced.get("elapsed", False):
-        raise config.error(("advanced", "elapsed"), "advanced.elapsed: flowengine does not add elapsed to payloads")
+    for key, values in (("output", OUTPUTS), ("last_seen", LAST_SEEN_FORMATS)):
+        if key in advanced and advanced[key] not in values:
+            raise config.error(("advanced", key), f"advanced.{key} {advanced[key]!r}: Zigbee2MQTT's values are "
+                               + ", ".join(values))
+    if not isinstance(advanced.get("elapsed", False), bool):
+        raise config.error(("advanced", "elapsed"), "advanced.elapsed must be true or false")
     return advanced
+
+
+def _publishing(data: DataFolder, where: tuple[str, ...], value: Any) -> Any:
+    """A device's ``retain``, ``qos`` or ``filtered_attributes``, checked as Zigbee2MQTT's schema has it."""
+    key = where[-1]
+    fine = (isinstance(value, bool) if key == "retain"
+            else value in (0, 1, 2) and not isinstance(value, bool) if key == "qos"
+            else isinstance(value, list) and all(isinstance(item, str) for item in value))
+    if not fine:
+        expected = {"retain": "true or false", "qos": "0, 1 or 2"}.get(key, "a list of regular expressions")
+        raise data.config.error(where, f"{'.'.join(where)} must be {expected}")
+    return value
 
 
 def _version(data: DataFolder) -> int:
@@ -322,6 +335,11 @@ def plan(folder: Path) -> Plan:
             zigpydb.check_backup(data.backup)
         except ValueError as exc:
             raise MigrateError(data.path / BACKUP, str(exc)) from None
+    output = str(advanced.get("output", "json"))
+    last_seen = str(advanced.get("last_seen", "disable"))
+    # Only what differs from Zigbee2MQTT's defaults is written (the flow stays as short as before).
+    published: dict[str, Any] = {key: value for key, value, default in (("last_seen", last_seen, "disable"),
+                                                        ("output", output, "json")) if value != default}
     cache_state = bool(advanced.get("cache_state", True))
     send_on_start = bool(advanced.get("cache_state_send_on_startup", True)) and cache_state
     homeassistant = config.get("homeassistant", default=False)
@@ -347,6 +365,9 @@ def plan(folder: Path) -> Plan:
     if not isinstance(global_options, dict):
         raise config.error(("device_options",), "device_options must be a mapping")
     known_options = _all_options()
+    global_publishing = {key: _publishing(data, ("device_options", key), global_options[key])
+                         for key in sorted(PUBLISHING_KEYS) if key in global_options}
+    global_options = {key: value for key, value in global_options.items() if key not in PUBLISHING_KEYS}
     for key in global_options:
         if key in UNSUPPORTED_DEVICE_KEYS:
             raise config.error(("device_options", key), f"device_options.{key}: flowengine cannot honour it "
@@ -361,6 +382,7 @@ def plan(folder: Path) -> Plan:
     by_address = {normalize_ieee(key): key for key in settings}
     names: dict[str, str] = {}
     device_options: dict[str, dict[str, Any]] = {}
+    publishing: dict[str, dict[str, Any]] = {}
     ignored: list[str] = []
     unknown_models: list[str] = []
     zigpy_devices: list[zigpydb.Device] = []
@@ -386,6 +408,9 @@ def plan(folder: Path) -> Plan:
             if option in UNSUPPORTED_DEVICE_KEYS:
                 raise config.error(where, f"devices.{entry_key}.{option}: flowengine cannot honour it (it changes what "
                                    "is published)")
+            if option in PUBLISHING_KEYS:
+                publishing.setdefault(record.ieee, {})[option] = _publishing(data, where, value)
+                continue
             if option in IGNORED_DEVICE_KEYS:
                 ignored.append(f"{name}: {option} (configuration.yaml line {config.line(*where)})")
                 continue
@@ -419,6 +444,10 @@ def plan(folder: Path) -> Plan:
             if address in herdsman_ieees:
                 states[address] = {k: v for k, v in state.items() if k != "action" and not k.startswith("action_")}
 
+    if global_publishing:
+        published["device_options"] = global_publishing
+    if publishing:
+        published["devices"] = publishing
     secrets = {"mqtt_url": broker}
     if network_key is not None:
         secrets["zigbee_network_key"] = network_key
@@ -426,7 +455,8 @@ def plan(folder: Path) -> Plan:
     flow = _flow(device_path=device_path, baudrate=baudrate, base=base, network=network, names=names,
                  homeassistant=ha_settings, availability=availability_setting, cache_state=cache_state,
                  send_on_start=send_on_start, compat=2 if version >= 4 else 1, options=dict(global_options),
-                 device_options=device_options, connection=connection)
+                 device_options=device_options, connection=connection, published=published,
+                 elapsed=advanced.get("elapsed", False) is True)
     result = Plan(folder, flow, secrets, zigpy_devices, states, [data.backup] if data.backup is not None else [])
     result.unknown_models = unknown_models
     result.herdsman = [record.entry for record in ([data.coordinator] if data.coordinator else []) + data.devices]
@@ -442,7 +472,10 @@ def plan(folder: Path) -> Plan:
         f"cached state of {len(states)} devices (cache_state {'on' if cache_state else 'off'}, sent on start "
         f"{'yes' if send_on_start else 'no'})",
         f"Home Assistant discovery {'on' if ha_enabled else 'off'}, availability "
-        f"{'on' if availability_setting else 'off'}, output json",
+        f"{'on' if availability_setting else 'off'}, output {output}, last_seen {last_seen}, elapsed "
+        f"{'on' if advanced.get('elapsed') is True else 'off'}"
+        + (f", retain/qos/filtered_attributes of {len(publishing)} devices" if publishing else "")
+        + (" and of every device (device_options)" if global_publishing else ""),
     ]
     result.not_carried = [*data.warnings, *connection_left]
     if data.groups:
@@ -473,7 +506,7 @@ def plan(folder: Path) -> Plan:
 def _flow(*, device_path: str, baudrate: int | None, base: str, network: dict[str, Any], names: dict[str, str],
           homeassistant: bool | dict[str, Any], availability: bool | dict[str, Any], cache_state: bool,
           send_on_start: bool, compat: int, options: dict[str, Any], device_options: dict[str, dict[str, Any]],
-          connection: dict[str, Any]) -> dict[str, Any]:
+          connection: dict[str, Any], published: dict[str, Any], elapsed: bool) -> dict[str, Any]:
     """The flow, in the shape of flows/household.yaml."""
     radio: dict[str, Any] = {"id": "radio", "type": "zigbee", "radio": "deconz", "device": device_path,
                              "database": ZIGBEE_DATABASE}
@@ -490,6 +523,8 @@ def _flow(*, device_path: str, baudrate: int | None, base: str, network: dict[st
         decode["options"] = options
     if device_options:
         decode["device_options"] = device_options
+    if elapsed:
+        decode["elapsed"] = True
     decode["wires"] = {"out": ["publish"], "events": ["device_events"]}
     broker = Secret("mqtt_url")
     topics = [f"{base}/+/set", f"{base}/+/set/+", f"{base}/+/get", f"{base}/bridge/request/#"]
@@ -506,7 +541,8 @@ def _flow(*, device_path: str, baudrate: int | None, base: str, network: dict[st
             decode,
             {"id": "device_events", "type": "log"},
             {"id": "publish", "type": "mqtt-out", "broker": broker, **connection, "qos": 1,
-             "zigbee2mqtt": {"base_topic": base, "homeassistant": homeassistant, "availability": availability}},
+             "zigbee2mqtt": {"base_topic": base, "homeassistant": homeassistant, "availability": availability,
+                             **published}},
             {"id": "requests", "type": "mqtt-in", "broker": broker, **connection, "topics": topics, "qos": 1,
              "format": "text", "wires": ["api"]},
             {"id": "api", "type": "zigbee2mqtt-api", "base_topic": base, "friendly_names": names,

@@ -151,7 +151,7 @@ class MqttOutConfig(MqttClientConfig):
     zigbee2mqtt: Zigbee2MqttConfig | None = Field(
         default=None,
         description="Zigbee2MQTT 2.x's conventions for decode output: bridge/state with a last will, "
-        "availability, Home Assistant discovery ({} for the defaults).",
+        "availability, Home Assistant discovery, last_seen, output ({} for the defaults).",
     )
 
     @field_validator("topic")
@@ -443,6 +443,7 @@ class MqttOut(Sink[MqttOutConfig]):
         qos = self._qos
         retain = self._retain
         z2m = self._z2m
+        shapes = z2m is not None and z2m.shapes
         for msg in batch:
             try:
                 topic = msg.topic if topic_of is None else topic_of(msg)
@@ -461,7 +462,12 @@ class MqttOut(Sink[MqttOutConfig]):
             entries.extend(before)
             # The bridge's retained topics (zigbee2mqtt-api) say so in meta.mqtt_retain (not meta.retain,
             # which mqtt-in sets on a retained message it received).
-            append((topic, payload, qos, msg.meta.get("mqtt_retain", retain) is True))
+            retained = msg.meta.get("mqtt_retain", retain) is True
+            shaped = z2m.shaped(msg, topic, payload, qos, retained) if shapes else None
+            if shaped is None:
+                append((topic, payload, qos, retained))
+            else:
+                entries.extend(shaped)
             entries.extend(after)
         self._deliver(entries)
 

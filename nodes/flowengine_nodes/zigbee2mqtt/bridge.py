@@ -26,6 +26,7 @@ last seen) is kept in the node's durable state, so a restarted flow announces th
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -41,6 +42,7 @@ from flowengine_nodes.zigbee2mqtt.discovery import (
     discovery_payload,
     expose_configs,
 )
+from flowengine_nodes.zigbee2mqtt.output import attribute_payloads, epoch_ms, format_last_seen
 from flowengine_nodes.zigbee2mqtt.settings import AvailabilityConfig, HomeAssistantConfig, Zigbee2MqttConfig
 
 Entry = tuple[str, bytes, int, bool]
@@ -65,10 +67,15 @@ class DeviceInfo:
     #: State properties added to every published state that lacks them (discovery's mock properties).
     mock: list[tuple[str, Any]] = field(default_factory=list)
     ota: bool = False
+    #: When the device last sent anything (event time, milliseconds), for ``last_seen`` in its states.
+    heard: int | None = None
 
     def to_state(self) -> dict[str, Any]:
         """Return what is kept in the node's durable state."""
-        return {"name": self.name, "model": self.model, "actions": self.actions, "last_seen": self.last_seen}
+        saved = {"name": self.name, "model": self.model, "actions": self.actions, "last_seen": self.last_seen}
+        if self.heard is not None:
+            saved["heard"] = self.heard
+        return saved
 
 
 def zigbee2mqtt_ieee(address: str) -> str:
@@ -139,7 +146,21 @@ class Zigbee2Mqtt:
             self.devices[ieee] = DeviceInfo(
                 ieee=ieee, name=str(saved.get("name") or ieee), model=saved.get("model"),
                 actions=list(saved.get("actions") or []), last_seen=float(saved.get("last_seen") or 0.0),
+                heard=saved["heard"] if isinstance(saved.get("heard"), int) else None,
             )
+        #: Per device (Zigbee2MQTT's form of the address): its retain, qos and filter, over device_options.
+        self._publishing: dict[str, tuple[bool | None, int | None, Callable[[str], Any] | None]] = {}
+        defaults = config.device_options
+        for ieee, own in {"": defaults, **config.devices}.items():
+            retain = own.retain if own.retain is not None else defaults.retain
+            qos = own.qos if own.qos is not None else defaults.qos
+            patterns = [*defaults.filtered_attributes, *own.filtered_attributes] if ieee else own.filtered_attributes
+            # JavaScript's property.match(`^${p}$`) for each pattern, as one search.
+            matcher = re.compile("|".join(f"(?:^{p}$)" for p in patterns)).search if patterns else None
+            self._publishing[zigbee2mqtt_ieee(ieee) if ieee else ""] = (retain, qos, matcher)
+        #: A device state is reshaped (last_seen, output, per-device publishing): checked once per message.
+        self.shapes = (config.last_seen != "disable" or config.output != "json"
+                       or any(value != (None, None, None) for value in self._publishing.values()))
 
     # ---- the bridge ---------------------------------------------------------------------
 
@@ -226,6 +247,49 @@ class Zigbee2Mqtt:
         if device is None or topic != self._prefix + device.name or not (device.mock or device.ota):
             return msg.payload
         return adjust_state(msg.payload, device.mock, device.ota)
+
+    def shaped(self, msg: Message, topic: str, payload: bytes, qos: int, retain: bool) -> list[Entry] | None:
+        """The publications of a device state as its settings shape it; None for any other message.
+
+        The settings: ``last_seen``, ``output`` and the device's retain, qos and ``filtered_attributes``.
+
+        Call after :meth:`around` (which registers the device) when :attr:`shapes` is true. ``payload``
+        is the JSON the message would be published as. A message of the device's own (not the cached
+        state ``decode`` sends at start, ``meta.cached``) moves its ``last_seen`` to the message's event
+        time; a device never heard from has no ``last_seen``, as in Zigbee2MQTT.
+        """
+        address = msg.meta.get("ieee")
+        device = self.devices.get(zigbee2mqtt_ieee(address)) if isinstance(address, str) else None
+        if device is None or topic != self._prefix + device.name:
+            return None
+        state = self.state_payload(msg, topic)
+        if not isinstance(state, dict):
+            return None
+        config = self.config
+        if config.last_seen != "disable":
+            if not msg.meta.get("cached"):
+                ts = msg.meta.get("ts")
+                seconds = ts if isinstance(ts, int | float) and not isinstance(ts, bool) else self._now()
+                heard = epoch_ms(seconds)
+                if device.heard is None or heard > device.heard:
+                    device.heard = heard
+            if device.heard is not None:
+                state = {**state, "last_seen": format_last_seen(device.heard, config.last_seen)}
+                payload = _json(state)  # as mqtt-out encodes an object
+        own_retain, own_qos, filtered = self._publishing.get(device.ieee) or self._publishing[""]
+        retain = retain if own_retain is None else own_retain
+        qos = qos if own_qos is None else own_qos
+        if filtered is not None:
+            state = {key: value for key, value in state.items() if not filtered(key)}
+            if not state:
+                return []  # Zigbee2MQTT publishes nothing for an empty message
+            payload = _json(state)
+        entries: list[Entry] = []
+        if config.output != "attribute":
+            entries.append((topic, payload, qos, retain))
+        if config.output != "json":
+            entries.extend((sub, value, qos, retain) for sub, value in attribute_payloads(topic + "/", state))
+        return entries
 
     # ---- announcements --------------------------------------------------------------------
 
