@@ -52,6 +52,10 @@ def deferred_imports(names: Sequence[str]) -> Iterator[None]:
     or frozen module, an extension module), is imported as usual; so is every name
     imported after the block ends. A module's parent package is imported as usual (the import
     system needs it to find the module).
+
+    Python 3.11's :class:`~importlib.util.LazyLoader` is not thread-safe: when threads may use a
+    deferred module, touch it once on one thread before they can (a first use from two threads
+    at once may find it half-made).
     """
     finder = _DeferringFinder([name for name in names if name not in sys.modules])
     sys.meta_path.insert(0, finder)

@@ -158,7 +158,8 @@ def import_clients() -> None:
     paho imports :mod:`urllib.request` for ``getproxies()`` and ``proxy_bypass()``, which its
     connect calls only when PySocks is installed (and the fast path not even then unless a proxy
     may be set: :func:`~flowengine_nodes.mqtt.paho_fast.direct_connections`); with
-    :data:`PROXY_IMPORTS` deferred it loads at that first lookup, or never.
+    :data:`PROXY_IMPORTS` deferred it loads before the first connect that looks a proxy up
+    (:func:`~flowengine_nodes.mqtt.paho_fast.prepare_proxy_lookup`, on the loop's thread), or never.
     """
     with deferred_imports(PROXY_IMPORTS):
         import aiomqtt  # noqa: F401 - imported here so that paho's imports are deferred
@@ -200,7 +201,7 @@ def make_client(
     from paho.mqtt.packettypes import PacketTypes
     from paho.mqtt.properties import Properties
 
-    from flowengine_nodes.mqtt.paho_fast import BufferedReads, direct_connections, paho_client
+    from flowengine_nodes.mqtt.paho_fast import BufferedReads, direct_connections, paho_client, prepare_proxy_lookup
 
     url = settings.url
     v5 = settings.protocol == "5"
@@ -232,7 +233,7 @@ def make_client(
     )
     paho_instance = paho_client(client)
     BufferedReads.install(paho_instance, on_publish, on_read_end)
-    direct_connections(paho_instance)
+    prepare_proxy_lookup(paho_instance, direct=direct_connections(paho_instance))
     if on_message is not None:
         paho_instance.on_message = on_message
     if manual_ack:

@@ -13,7 +13,8 @@ nowhere else:
   its queue entries (paho's ``_OutPacket``), and ``loop_write``;
 * the connection (:func:`direct_connections`): paho's ``_create_socket_connection`` and the
   connection settings it reads (``_host``, ``_port``, ``_connect_timeout``, ``_bind_address``,
-  ``_bind_port``, ``_proxy``), and its module's ``socks`` (PySocks, when installed).
+  ``_bind_port``, ``_proxy``), and its module's ``socks`` (PySocks, when installed) and
+  the ``urllib.request`` it imports (:func:`prepare_proxy_lookup`).
 
 When this module is imported (lazily, by the first connection) it checks the installed paho
 against :data:`SUPPORTED`, the range these paths were checked against and the one
@@ -388,6 +389,20 @@ def direct_connections(paho_instance: mqtt.Client) -> bool:
 
     vars(paho_instance)["_create_socket_connection"] = create_socket_connection
     return True
+
+
+def prepare_proxy_lookup(paho_instance: mqtt.Client, *, direct: bool) -> None:
+    """Load paho's proxy imports now, on the caller's thread, when its connect will look a proxy up.
+
+    paho imports :mod:`urllib.request` deferred (:func:`flowengine.deferred_imports`), and its
+    connect runs on an executor thread; Python 3.11's :class:`importlib.util.LazyLoader` is not
+    thread-safe, so two connections loading the module at once could each see it half-made.
+    Called on the event loop's thread before the connect is dispatched, this loads it first
+    whenever the connect will call paho's ``_get_proxy``: PySocks installed and either paho's own
+    connection is used (``direct`` False: the fast path is off) or a proxy may be set.
+    """
+    if getattr(mqtt, "socks", None) is not None and (not direct or _proxy_possible(paho_instance)):
+        _ = sys.modules["urllib.request"].getproxies  # paho imported it: the first attribute access runs its code
 
 
 def _proxy_possible(paho_instance: mqtt.Client) -> bool:

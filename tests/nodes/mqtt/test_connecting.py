@@ -211,3 +211,40 @@ def test_a_proxy_set_on_the_paho_client_is_used(mosquitto: Mosquitto, connect_pr
 
     assert run_sync(scenario())
     assert connect_proxy.requests == [f"CONNECT 127.0.0.1:{mosquitto.port} HTTP/1.1"]
+
+
+#: A client made (not connected) in a fresh interpreter: how urllib.request stands before paho's connect thread runs.
+PREPARED_CHILD = """
+import asyncio, sys
+from flowengine_nodes.mqtt.broker import BrokerURL, ConnectionSettings
+from flowengine_nodes.mqtt.connection import make_client
+
+async def made() -> None:
+    make_client(ConnectionSettings(url=BrokerURL.parse(sys.argv[1]), client_id="prepared", keepalive=30,
+                                   protocol="3.1.1"))
+
+asyncio.run(made())
+print(type(sys.modules["urllib.request"]).__name__)
+"""
+
+
+@pytest.mark.parametrize(("fast", "proxy", "expected"), [
+    ("1", None, "_LazyModule"),  # the fast path's connect makes no proxy lookup
+    ("1", "http://127.0.0.1:9", "module"),
+    ("0", None, "module"),  # paho's own connect looks a proxy up
+])
+def test_paho_proxy_imports_are_loaded_before_a_connect_thread_can_race_to_load_them(
+    fast: str, proxy: str | None, expected: str
+) -> None:
+    """Python 3.11's LazyLoader is not thread-safe: two connect threads must not load urllib.request at once."""
+    pytest.importorskip("socks", reason="paho looks for a proxy only when PySocks is installed")
+    if fast == "1" and not paho_fast.FAST:
+        pytest.skip(f"MQTT fast paths off: {paho_fast.UNAVAILABLE}")
+    env = {name: value for name, value in os.environ.items() if name.lower() != "mqtt_proxy"}
+    env["FLOWENGINE_MQTT_FAST"] = fast
+    if proxy is not None:
+        env["mqtt_proxy"] = proxy
+    done = subprocess.run([sys.executable, "-c", PREPARED_CHILD, "mqtt://127.0.0.1:9"], capture_output=True,
+                          text=True, timeout=60, check=False, cwd=REPO, env=env)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == expected
