@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from flowengine.fields import Duration, Expr, PropertyPath, RuleTemplate, TemplateValue
     from flowengine.flow import load_installed_flow
     from flowengine.hints import Comparison, PayloadValues
+    from flowengine.lazyimports import deferred_imports
     from flowengine.lint import FlowSetting
     from flowengine.message import Message
     from flowengine.node import (
@@ -84,6 +85,7 @@ _EXPORTS: dict[str, str] = {
     "TemplateValue": "flowengine.fields",
     "Comparison": "flowengine.hints",
     "FlowSetting": "flowengine.lint",
+    "deferred_imports": "flowengine.lazyimports",
     "PayloadValues": "flowengine.hints",
     "Backoff": "flowengine.supervision",
     "Holding": "flowengine.acks",
@@ -153,6 +155,7 @@ __all__ = [
     "WallClock",
     "compile_getter",
     "compile_regex",
+    "deferred_imports",
     "delete_path",
     "error_message",
     "event_time",

@@ -219,12 +219,14 @@ class Mosquitto:
         certs: Certs | None = None,
         passwords: dict[str, str] | None = None,
         tcp_nodelay: bool = False,
+        host: str = HOST,
     ) -> None:
         self.workdir = workdir
         self.binary = binary
         self.persistence = persistence
         self.certs = certs
-        self.host = HOST
+        #: The address every listener binds (a loopback address: ``127.0.0.1``, or ``::1``).
+        self.host = host
         self.port = free_port()
         self.tls_port = free_port() if certs else None
         self.mtls_port = free_port() if certs else None
@@ -239,8 +241,9 @@ class Mosquitto:
 
     @property
     def url(self) -> str:
-        """``mqtt://127.0.0.1:<port>`` of the plain listener."""
-        return f"mqtt://{self.host}:{self.port}"
+        """``mqtt://127.0.0.1:<port>`` of the plain listener (``mqtt://[::1]:<port>`` on IPv6)."""
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"mqtt://{host}:{self.port}"
 
     @property
     def tls_url(self) -> str:

@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from functools import partial
 from typing import TYPE_CHECKING, Any, NoReturn, cast
 
-from flowengine import ConnectionState, PermanentError
+from flowengine import ConnectionState, PermanentError, deferred_imports
 from flowengine_nodes.mqtt.broker import ConnectionSettings
 from flowengine_nodes.mqtt.packets import PublishCallback, publishes
 
@@ -46,6 +46,9 @@ CREDENTIAL_REFUSALS = frozenset({0x86, 0x87})
 PERSISTENT_SESSION_EXPIRY = 0xFFFFFFFF
 #: Seconds aiomqtt waits for a CONNACK, a SUBACK or the DISCONNECT to go out.
 OPERATION_TIMEOUT = 10.0
+#: What paho-mqtt imports at module level for its proxy lookup alone (≈ 0.5 MB with ``http.client``),
+#: a lookup it makes only when PySocks is installed: loaded on first use (see :func:`import_clients`).
+PROXY_IMPORTS = ("urllib.request",)
 
 
 class _DebugOnly(logging.LoggerAdapter):  # type: ignore[type-arg]
@@ -148,6 +151,22 @@ def publish_each(paho_instance: paho.Client, v5: bool, packets: bytes | bytearra
     return True
 
 
+def import_clients() -> None:
+    """Import aiomqtt, paho-mqtt and :mod:`~flowengine_nodes.mqtt.paho_fast`, paho's proxy imports deferred.
+
+    The first connection of a process comes here first (paho stays off the start path until then).
+    paho imports :mod:`urllib.request` for ``getproxies()`` and ``proxy_bypass()``, which its
+    connect calls only when PySocks is installed (and the fast path not even then unless a proxy
+    may be set: :func:`~flowengine_nodes.mqtt.paho_fast.direct_connections`); with
+    :data:`PROXY_IMPORTS` deferred it loads before the first connect that looks a proxy up
+    (:func:`~flowengine_nodes.mqtt.paho_fast.prepare_proxy_lookup`, on the loop's thread), or never.
+    """
+    with deferred_imports(PROXY_IMPORTS):
+        import aiomqtt  # noqa: F401 - imported here so that paho's imports are deferred
+
+        import flowengine_nodes.mqtt.paho_fast  # noqa: F401
+
+
 def make_client(
     settings: ConnectionSettings,
     *,
@@ -180,12 +199,13 @@ def make_client(
     of the previous segment (Nagle), which would add up to a delayed-ACK timeout (~40 ms) per
     message on a connection that both sends and receives.
     """
+    import_clients()
     import aiomqtt
     import paho.mqtt.client as mqtt
     from paho.mqtt.packettypes import PacketTypes
     from paho.mqtt.properties import Properties
 
-    from flowengine_nodes.mqtt.paho_fast import BufferedReads, paho_client
+    from flowengine_nodes.mqtt.paho_fast import BufferedReads, direct_connections, paho_client, prepare_proxy_lookup
 
     url = settings.url
     v5 = settings.protocol == "5"
@@ -221,6 +241,7 @@ def make_client(
     paho_instance = paho_client(client)
     _unregister_writes_in_order(paho_instance)
     BufferedReads.install(paho_instance, on_publish, on_read_end)
+    prepare_proxy_lookup(paho_instance, direct=direct_connections(paho_instance))
     if on_message is not None:
         paho_instance.on_message = on_message
     if manual_ack:
@@ -278,6 +299,7 @@ async def connect(
             authorisation, a certificate that does not verify), with one clear line of text.
         ConnectionLostError: the broker cannot be reached or refused us for now.
     """
+    import_clients()
     import aiomqtt
 
     from flowengine_nodes.mqtt import paho_fast

@@ -10,7 +10,11 @@ nowhere else:
 * the read path (:class:`BufferedReads`): paho's ``_sock_recv``, ``loop_read``, ``_in_packet``,
   ``_sock``, ``_protocol``, ``_last_bytes_received``;
 * the write path (:func:`write_packets`): paho's ``_sock``, ``_out_packet`` and the shape of
-  its queue entries (paho's ``_OutPacket``), and ``loop_write``.
+  its queue entries (paho's ``_OutPacket``), and ``loop_write``;
+* the connection (:func:`direct_connections`): paho's ``_create_socket_connection`` and the
+  connection settings it reads (``_host``, ``_port``, ``_connect_timeout``, ``_bind_address``,
+  ``_bind_port``, ``_proxy``), and its module's ``socks`` (PySocks, when installed) and
+  the ``urllib.request`` it imports (:func:`prepare_proxy_lookup`).
 
 When this module is imported (lazily, by the first connection) it checks the installed paho
 against :data:`SUPPORTED`, the range these paths were checked against and the one
@@ -27,9 +31,11 @@ from __future__ import annotations
 import collections
 import logging
 import os
+import socket
+import sys
 import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 import paho.mqtt
 import paho.mqtt.client as mqtt
@@ -38,8 +44,6 @@ from paho.mqtt.enums import CallbackAPIVersion
 from flowengine_nodes.mqtt.packets import TOPIC_CACHE, PublishCallback
 
 if TYPE_CHECKING:
-    import socket
-
     import aiomqtt
 
 #: paho-mqtt versions the fast paths were checked against, as pinned in pyproject.toml. paho 2.1 is
@@ -50,6 +54,9 @@ SUPPORTED = ((2, 2), (2, 3))
 SUPPORTED_TEXT = ">=2.2,<2.3"
 #: Environment variable that, set to ``0``, turns the fast paths off.
 SWITCH = "FLOWENGINE_MQTT_FAST"
+#: What :func:`direct_connections` reads of a paho client: the connection settings paho's own
+#: ``_create_socket_connection`` reads (``_host`` is set by ``connect``, the rest at construction).
+CONNECTION_STATE = ("_port", "_connect_timeout", "_bind_address", "_bind_port", "_proxy")
 #: The keys of an entry of paho's outgoing queue (its ``_OutPacket``), as :func:`write_packets` writes one.
 OUT_PACKET_KEYS = frozenset({"command", "mid", "qos", "pos", "to_process", "packet", "info"})
 
@@ -88,9 +95,10 @@ def _check_paths(installed: str) -> str | None:
     """The part of :func:`check` that looks at a throwaway client of the installed paho."""
     client = mqtt.Client(CallbackAPIVersion.VERSION2)
     state = vars(client)
-    missing = [name for name in ("_sock_recv", "loop_read", "loop_write", "_packet_queue")
+    missing = [name for name in ("_sock_recv", "loop_read", "loop_write", "_packet_queue", "_create_socket_connection")
                if not callable(getattr(client, name, None))]
-    missing += [name for name in ("_sock", "_protocol", "_last_bytes_received") if name not in state]
+    missing += [name for name in ("_sock", "_protocol", "_last_bytes_received", *CONNECTION_STATE)
+                if name not in state]
     if missing:
         return f"paho-mqtt {installed} lacks {', '.join(missing)}"
     if not isinstance(state.get("_in_packet"), dict) or "command" not in state["_in_packet"]:
@@ -352,6 +360,65 @@ def write_packets(paho_instance: mqtt.Client, packets: bytes | bytearray) -> boo
     })
     paho_instance.loop_write()
     return True
+
+
+def direct_connections(paho_instance: mqtt.Client) -> bool:
+    """Have ``paho_instance`` look up an ASCII broker host as bytes; False (nothing changed) off the fast path.
+
+    paho's connect passes the host as text to ``socket.create_connection``, and ``getaddrinfo``
+    encodes any text host (an IP address too) with the ``idna`` codec, which loads
+    ``encodings.idna``, ``stringprep`` and ``unicodedata`` (≈ 0.4 MB of resident memory) for
+    what is, for an ASCII host, the same bytes. This replaces paho's
+    ``_create_socket_connection`` of one client: when the host is ASCII and no proxy may be set
+    (:func:`_proxy_possible`), it connects as paho does (same timeout and bind address) with the
+    host encoded as ASCII bytes. A non-ASCII host, or any proxy, goes to paho's own method
+    unchanged. TLS is not touched: paho wraps the socket afterwards with its text host as
+    ``server_hostname``.
+    """
+    if not FAST:
+        return False
+    paho_connection = paho_instance._create_socket_connection
+
+    def create_socket_connection() -> socket.socket:
+        host = paho_instance._host
+        if not host.isascii() or _proxy_possible(paho_instance):
+            return paho_connection()
+        source = (paho_instance._bind_address, paho_instance._bind_port)
+        address = cast("tuple[str, int]", (host.encode("ascii"), paho_instance._port))  # getaddrinfo takes bytes
+        return socket.create_connection(address, timeout=paho_instance._connect_timeout, source_address=source)
+
+    vars(paho_instance)["_create_socket_connection"] = create_socket_connection
+    return True
+
+
+def prepare_proxy_lookup(paho_instance: mqtt.Client, *, direct: bool) -> None:
+    """Load paho's proxy imports now, on the caller's thread, when its connect will look a proxy up.
+
+    paho imports :mod:`urllib.request` deferred (:func:`flowengine.deferred_imports`), and its
+    connect runs on an executor thread; Python 3.11's :class:`importlib.util.LazyLoader` is not
+    thread-safe, so two connections loading the module at once could each see it half-made.
+    Called on the event loop's thread before the connect is dispatched, this loads it first
+    whenever the connect will call paho's ``_get_proxy``: PySocks installed and either paho's own
+    connection is used (``direct`` False: the fast path is off) or a proxy may be set.
+    """
+    if getattr(mqtt, "socks", None) is not None and (not direct or _proxy_possible(paho_instance)):
+        _ = sys.modules["urllib.request"].getproxies  # paho imported it: the first attribute access runs its code
+
+
+def _proxy_possible(paho_instance: mqtt.Client) -> bool:
+    """Whether paho's proxy lookup (``_get_proxy``) could find a proxy for ``paho_instance``.
+
+    paho looks for one only when PySocks is installed, in three places: a proxy set with
+    ``proxy_set`` (``_proxy``), an ``mqtt_proxy`` environment variable (through
+    :func:`urllib.request.getproxies`, which reads the environment, and on Windows the registry
+    too) and PySocks' default proxy. When none of them can give one, the lookup returns None
+    and would only have loaded :mod:`urllib.request` to say so.
+    """
+    socks = getattr(mqtt, "socks", None)
+    if socks is None:
+        return False
+    return (bool(paho_instance._proxy) or socks.get_default_proxy() is not None or sys.platform == "win32"
+            or any(name.lower() == "mqtt_proxy" for name in os.environ))
 
 
 def paho_client(client: aiomqtt.Client) -> mqtt.Client:

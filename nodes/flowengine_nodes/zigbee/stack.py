@@ -52,7 +52,6 @@ import contextlib
 import importlib.abc
 import importlib.machinery
 import importlib.metadata
-import importlib.util
 import logging
 import sys
 import time
@@ -62,7 +61,14 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-#: Modules zigpy imports for OTA image providers only, loaded on their first use (see :func:`deferred_imports`).
+from flowengine import deferred_imports
+
+#: Modules zigpy imports for OTA image providers only, loaded on their first use.
+#: zigpy imports its OTA image providers (aiohttp, jsonschema and their dependencies, ≈ 13 MiB of
+#: resident memory) whenever it is imported, though only an enabled OTA uses them; deferred
+#: (:func:`flowengine.deferred_imports`), the module objects exist (zigpy keeps a reference) and
+#: their code runs when zigpy registers providers (an OTA folder is set) or a provider opens its
+#: HTTP session.
 DEFERRED = ("zigpy.ota.providers", "aiohttp", "jsonschema")
 
 #: Names zigpy imports for install codes (AES-MMO hash, CRC: ``zigpy.util``) and Green Power
@@ -79,44 +85,6 @@ DEFERRED_NAMES: dict[str, tuple[str, ...]] = {
 #: zigpy versions whose imports from these packages are exactly :data:`DEFERRED_NAMES` (checked by
 #: reading them); with any other zigpy the packages are imported as usual.
 STAND_IN_ZIGPY = ("2.4.0",)
-
-
-class _DeferringFinder(importlib.abc.MetaPathFinder):
-    """Finds ``names`` as the path-based finder does, behind :class:`importlib.util.LazyLoader`."""
-
-    def __init__(self, names: Sequence[str]) -> None:
-        self.names = frozenset(names)
-
-    def find_spec(
-        self, fullname: str, path: Sequence[str] | None, target: ModuleType | None = None
-    ) -> importlib.machinery.ModuleSpec | None:
-        """A lazily loaded spec for a deferred name; None (the usual finders) for anything else."""
-        if fullname not in self.names:
-            return None
-        spec = importlib.machinery.PathFinder.find_spec(fullname, path, target)
-        if spec is None or spec.loader is None or not hasattr(spec.loader, "exec_module"):
-            return None  # not a plain module on the path: imported as usual
-        spec.loader = importlib.util.LazyLoader(spec.loader)
-        return spec
-
-
-@contextlib.contextmanager
-def deferred_imports(names: Sequence[str] = DEFERRED) -> Iterator[None]:
-    """Within the block, a first import of one of ``names`` gives a module that loads on first use.
-
-    zigpy imports its OTA image providers (``zigpy.ota.providers``: aiohttp, jsonschema and
-    their dependencies, ≈ 13 MiB of resident memory) whenever it is imported, though only an
-    enabled OTA uses them; with :class:`importlib.util.LazyLoader` the module object exists
-    (zigpy keeps a reference to it) and its code runs on the first attribute access, which is
-    when zigpy registers providers (an OTA folder is set) or a provider opens its HTTP session.
-    A name already imported, or one the path-based finder cannot load lazily, is imported as usual.
-    """
-    finder = _DeferringFinder([name for name in names if name not in sys.modules])
-    sys.meta_path.insert(0, finder)
-    try:
-        yield
-    finally:
-        sys.meta_path.remove(finder)
 
 
 class _StandInMeta(type):
@@ -228,7 +196,7 @@ def _version(distribution: str) -> str | None:
 
 _deferred_names = _DeferredNames(DEFERRED_NAMES)
 
-with deferred_imports(), _deferred_names.standing_in():
+with deferred_imports(DEFERRED), _deferred_names.standing_in():
     import zigpy.backups
     import zigpy.config as zigpy_config
     import zigpy.device

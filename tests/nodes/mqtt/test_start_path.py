@@ -2,7 +2,10 @@
 
 No networkx, no zigpy, no decoder; no HTTP side without ``--http``; no SQLite when no node
 keeps state and ``mqtt-out`` has no outbox (QoS 0); no ``difflib`` while nothing is misspelt;
-not ``mqtt-out``'s Zigbee2MQTT mode (the bridge and its Home Assistant discovery) unless turned on.
+not ``mqtt-out``'s Zigbee2MQTT mode (the bridge and its Home Assistant discovery) unless turned on;
+not ``urllib.request`` (paho's proxy lookup: deferred, and no proxy is set) nor the ``idna`` codec
+(``encodings.idna``, ``stringprep``, ``unicodedata``: the broker's host is looked up as bytes),
+both on the MQTT fast path (with another paho, paho's own connect runs and may load them).
 """
 
 from __future__ import annotations
@@ -35,9 +38,13 @@ from flowengine.cli import main
 rc = main(["run", sys.argv[1]])
 LAZY_MODULES = ("flowengine_nodes.zigbee2mqtt.bridge", "flowengine_nodes.zigbee2mqtt.discovery")
 unused = ("networkx", "zigpy", "zigpy_deconz", "aiohttp", "prometheus_client", "sqlite3", "difflib")
+#: Loaded, not merely bound to a module that runs its code on first use (flowengine.deferred_imports).
+from flowengine_nodes.mqtt import paho_fast
+DEFERRED = ("urllib.request", "http.client", "encodings.idna", "stringprep", "unicodedata") if paho_fast.FAST else ()
 heavy = sorted({m.split(".")[0] for m in sys.modules if m.split(".")[0] in unused}
                | {m for m in sys.modules if m.startswith("flowengine_nodes.devices")}
-               | {m for m in LAZY_MODULES if m in sys.modules})
+               | {m for m in LAZY_MODULES if m in sys.modules}
+               | {m for m in DEFERRED if m in sys.modules and type(sys.modules[m]).__name__ != "_LazyModule"})
 print("CONNECTED", len(connected), "HEAVY", heavy)
 raise SystemExit(rc)
 """
