@@ -187,18 +187,24 @@ def is_online(topic: str, payload: bytes) -> bool:
     return False
 
 
+async def interrupt(process: subprocess.Popen[bytes], grace: float, poll: float = 0.05) -> int | None:
+    """SIGINT (a runner saves and drains on it), SIGKILL after ``grace`` seconds; the exit code."""
+    if process.poll() is None:
+        process.send_signal(signal.SIGINT)
+        deadline = time.monotonic() + grace
+        while process.poll() is None and time.monotonic() < deadline:  # noqa: ASYNC110 - a child's exit
+            await asyncio.sleep(poll)
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    return process.returncode
+
+
 async def stop_runner(process: subprocess.Popen[bytes] | None, emulator: Emulator) -> None:
     """SIGINT, then SIGKILL after 20 s; wait until the emulator sees the host go."""
     if process is None:
         return
-    if process.poll() is None:
-        process.send_signal(signal.SIGINT)
-        deadline = time.monotonic() + 20
-        while process.poll() is None and time.monotonic() < deadline:  # noqa: ASYNC110 - a child's exit
-            await asyncio.sleep(0.05)
-        if process.poll() is None:
-            process.kill()
-            process.wait()
+    await interrupt(process, grace=20)
     with contextlib.suppress(TimeoutError):
         async with asyncio.timeout(5):
             await emulator.wait_host_gone()

