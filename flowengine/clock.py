@@ -35,6 +35,14 @@ class TimerHandle:
 class Clock(ABC):
     """Time as a flow sees it, in float seconds since the epoch."""
 
+    #: How long after a deadline the timers of event-time nodes (a
+    #: :class:`~flowengine.scheduling.Schedule`) run from this clock. Sources stamp data when
+    #: it arrives, so a message stamped just before a deadline can still be on its way through
+    #: the flow when the deadline passes; waiting this long lets it be handled first, so the
+    #: output keeps event-time order, as a replay of the same data gives it. Zero where time
+    #: follows the data (nothing stamped earlier can come later).
+    lateness: float = 0.0
+
     @abstractmethod
     def now(self) -> float:
         """Return the current time of the flow."""
@@ -53,6 +61,10 @@ class Clock(ABC):
 
 class WallClock(Clock):
     """The real time; timers run on the asyncio loop while no message arrives."""
+
+    #: Far above the usual transit from a source to a node (well under a millisecond; tens of
+    #: milliseconds on a loaded machine) and short beside any timeout a flow sets.
+    lateness = 0.1
 
     def now(self) -> float:
         """Return ``time.time()``."""

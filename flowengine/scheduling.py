@@ -5,7 +5,9 @@
   (wall clock, live flows) or as data carries event time past it (event clock, replays).
   :meth:`Schedule.run_due` fires the node's own timers that a message's ``meta.ts`` has
   passed *before* that message is handled, so the result follows event time even if a
-  clock callback is late. A timer runs at most once, whichever path reaches it first.
+  clock callback is late; the clock's callback comes the clock's ``lateness`` after the
+  deadline (0.1 s on the wall clock), so data stamped before the deadline and still on its
+  way is handled first. A timer runs at most once, whichever path reaches it first.
 * :class:`Expiry` is a lazy min-heap of "this key may be forgotten at t", for nodes that
   keep per-key windows: it bounds memory by the keys active within one window.
 * :func:`event_time` reads ``meta.ts`` (the clock's time when there is none).
@@ -110,11 +112,16 @@ class Schedule:
         return self._active
 
     def add(self, when: float, callback: Callable[[], None]) -> Timer:
-        """Run ``callback`` once event time reaches ``when``; return the timer (for :meth:`cancel`)."""
+        """Run ``callback`` once event time reaches ``when``; return the timer (for :meth:`cancel`).
+
+        Data stamped at or after ``when`` (:meth:`run_due`) runs it at once; the clock runs it
+        its :attr:`~flowengine.Clock.lateness` after ``when``, so that data stamped before
+        ``when`` but still in transit is handled first.
+        """
         timer = Timer(when, next(self._sequence), callback)
         heapq.heappush(self._heap, timer)
         self._active += 1
-        timer.handle = self._clock.call_at(when, lambda: self._from_clock(timer))
+        timer.handle = self._clock.call_at(when + self._clock.lateness, lambda: self._from_clock(timer))
         if len(self._heap) > 2 * self._active + COMPACT_SLACK:
             self._heap = [t for t in self._heap if t.active]
             heapq.heapify(self._heap)

@@ -11,6 +11,7 @@ import pytest
 from flowengine.channel import Channel
 from flowengine.clock import EventClock, WallClock
 from flowengine.errors import StateFileUnavailableError
+from flowengine.scheduling import Schedule
 from flowengine.state import StateStore
 from flowengine.supervision import Backoff, PermanentError, supervise
 from flowengine.testing import run_sync
@@ -102,6 +103,37 @@ def test_wall_clock_timer_fires_without_any_message() -> None:
         return clock.now() - start
 
     assert run_sync(scenario()) >= 0.04
+
+
+def test_a_wall_clock_timer_lets_data_stamped_before_its_deadline_go_first() -> None:
+    """A message stamped just before a deadline but handled just after it (still in transit
+    when the deadline passed) comes before the timer's callback, as in a replay of the same data."""
+
+    async def main() -> list[str]:
+        clock = WallClock()
+        schedule = Schedule(clock)
+        order: list[str] = []
+        fired = asyncio.Event()
+        deadline = clock.now() + 0.02
+
+        def timer_ran() -> None:
+            order.append("timer")
+            fired.set()
+
+        def message_arrives() -> None:
+            schedule.run_due(deadline - 0.001)  # what a node does with a message stamped then
+            order.append("message")
+
+        schedule.add(deadline, timer_ran)
+        loop = asyncio.get_running_loop()
+        # The message reaches the node 10 ms after the deadline (the loop runs due callbacks in
+        # time order, so a busy machine cannot swap the two).
+        loop.call_at(loop.time() + (deadline - clock.now()) + 0.01, message_arrives)
+        await fired.wait()
+        return order
+
+    assert run_sync(main()) == ["message", "timer"]
+    assert EventClock().lateness == 0.0  # replays: time follows the data, nothing comes later
 
 
 def test_node_state_survives_reopening_and_is_scoped_per_node(tmp_path: Path) -> None:
