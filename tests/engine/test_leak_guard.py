@@ -40,12 +40,20 @@ def test_cleans_up():
 @pytest.mark.allow_leaks("fds")
 def test_may_keep_a_socket_on_purpose():
     KEPT.append(socket.socket())
+
+@pytest.mark.allow_leaks("fds")
+def test_may_leave_a_socket_to_the_collector():
+    class Holder:
+        pass
+    holder = Holder()
+    holder.cycle, holder.sock = holder, socket.socket()  # collected unclosed by the guard's gc run
 '''
 
 
 def test_the_guard_fails_each_kind_of_leak(pytester: pytest.Pytester) -> None:
     pytester.makeconftest("from tests.conftest import no_leaks, pytest_configure  # noqa: F401\n")
     pytester.makepyfile(test_inner=INNER)
+    pytester.makeini("[pytest]\nfilterwarnings = error\n")  # as this suite runs: a warning is an error
     grace = leaks.THREAD_GRACE
     leaks.THREAD_GRACE = 0.1  # the inner thread waits for STOP: no need to give it long
     try:
@@ -56,7 +64,7 @@ def test_the_guard_fails_each_kind_of_leak(pytester: pytest.Pytester) -> None:
         for kept in KEPT:
             kept.close()
     # The guard fails a leaking test at its teardown: an error, whatever the test body did.
-    result.assert_outcomes(passed=5, errors=3)
+    result.assert_outcomes(passed=6, errors=3)
     result.stdout.fnmatch_lines(["*threads still running*left-behind*"])
     result.stdout.fnmatch_lines(["*descriptors left open*socket:*"])
     result.stdout.fnmatch_lines(["*asyncio tasks still pending*", "*forgotten*"])
