@@ -14,6 +14,7 @@ import os
 import re
 import shutil
 import tempfile
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -26,7 +27,7 @@ from flowengine_nodes.devices.decode import CACHE_PREFIX
 from flowengine_nodes.devices.decoder import normalize_ieee
 from flowengine_nodes.devices.definitions import Definition, default_registry
 from flowengine_nodes.migrate import zigpydb
-from flowengine_nodes.migrate.folder import BACKUP, DATABASE, DataFolder, Herdsman, MigrateError, read_folder
+from flowengine_nodes.migrate.folder import BACKUP, DATABASE, Config, DataFolder, Herdsman, MigrateError, read_folder
 
 FLOW = "flow.yaml"
 SECRETS = "secrets.yaml"
@@ -161,14 +162,20 @@ def _network(data: DataFolder) -> tuple[dict[str, Any], str | None]:
     return network, _colon(config.get("advanced", "network_key"), 16, ("advanced", "network_key"), data)
 
 
+def _section(config: Config, name: str, known: Collection[str]) -> dict[str, Any]:
+    """The top-level mapping ``name`` of configuration.yaml ({} when absent), every key in ``known``."""
+    section = config.get(name, default={})
+    if not isinstance(section, dict):
+        raise config.error((name,), f"{name} must be a mapping")
+    for key in section:
+        if key not in known:
+            raise config.error((name, key), f"unknown setting {name}.{key}")
+    return section
+
+
 def _device_path(data: DataFolder) -> tuple[str, int | None]:
     config = data.config
-    serial = config.get("serial", default={})
-    if not isinstance(serial, dict):
-        raise config.error(("serial",), "serial must be a mapping")
-    for key in serial:
-        if key not in SERIAL_KEYS:
-            raise config.error(("serial", key), f"unknown setting serial.{key}")
+    serial = _section(config, "serial", SERIAL_KEYS)
     adapter = serial.get("adapter")
     port = serial.get("port")
     if adapter is None:
@@ -216,12 +223,7 @@ def _connection(data: DataFolder) -> tuple[dict[str, Any], list[str]]:
 def _broker(data: DataFolder) -> tuple[str, str]:
     """The broker URL with credentials (a secret) and the base topic."""
     config = data.config
-    mqtt = config.get("mqtt", default={})
-    if not isinstance(mqtt, dict):
-        raise config.error(("mqtt",), "mqtt must be a mapping")
-    for key in mqtt:
-        if key not in MQTT_KEYS:
-            raise config.error(("mqtt", key), f"unknown setting mqtt.{key}")
+    mqtt = _section(config, "mqtt", MQTT_KEYS)
     server = mqtt.get("server")
     if not isinstance(server, str) or not server:
         raise config.error(("mqtt", "server"), "mqtt.server is not set")
@@ -243,12 +245,7 @@ def _broker(data: DataFolder) -> tuple[str, str]:
 
 def _advanced(data: DataFolder) -> dict[str, Any]:
     config = data.config
-    advanced = config.get("advanced", default={})
-    if not isinstance(advanced, dict):
-        raise config.error(("advanced",), "advanced must be a mapping")
-    for key in advanced:
-        if key not in ADVANCED_READ | ADVANCED_IGNORED:
-            raise config.error(("advanced", key), f"unknown setting advanced.{key}")
+    advanced = _section(config, "advanced", ADVANCED_READ | ADVANCED_IGNORED)
     for key, values in (("output", OUTPUTS), ("last_seen", LAST_SEEN_FORMATS)):
         if key in advanced and advanced[key] not in values:
             raise config.error(("advanced", key), f"advanced.{key} {advanced[key]!r}: Zigbee2MQTT's values are "
