@@ -12,12 +12,10 @@ deadline as its event time.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import shutil
 import signal
-import sqlite3
 import subprocess
 import sys
 import time
@@ -27,6 +25,9 @@ from typing import Any
 
 import pytest
 import yaml
+
+from flowengine import StateStore
+from flowengine_nodes.devices.occupancy import STATE_PREFIX
 
 FLOWS = Path(__file__).resolve().parents[2] / "flows"
 FLOWENGINE = [sys.executable, "-m", "flowengine.cli"]
@@ -80,13 +81,11 @@ def pending_timers(folder: Path) -> int:
     path = folder / ".flowengine" / "household.db"
     if not path.exists():
         return 0
-    with contextlib.closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=5)) as db:
-        try:
-            (count,) = db.execute(
-                "SELECT count(*) FROM node_state WHERE node = 'decode' AND key LIKE 'occupancy:%'").fetchone()
-        except sqlite3.OperationalError:  # the table is not there yet
-            return 0
-    return int(count)
+    store = StateStore(path)
+    try:
+        return sum(1 for _ in store.node("decode").items(STATE_PREFIX))
+    finally:
+        store.close()
 
 
 def cleared(states: list[dict[str, Any]]) -> list[dict[str, Any]]:
