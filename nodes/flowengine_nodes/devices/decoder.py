@@ -716,7 +716,6 @@ class Decoder:
         usual case (a payload, no state cache).
         """
         device = self._devices.get(ieee or "") or self._device(ieee)
-        converted: _Converted | None = None
         size = len(frame)
         if size > 6:
             # The record's shape (manufacturer code, attribute id, data type): where it starts
@@ -737,8 +736,7 @@ class Decoder:
                     decoded = self._single(single, frame, at, cluster, lqi, device)
                     if decoded is not None:
                         return decoded
-        if converted is None:
-            converted = self._convert(frame, cluster, model)
+        converted = self._convert(frame, cluster, model)
         result = converted[2]
         if result is None or self._cache_state:
             return self._finish(converted, lqi, device)
