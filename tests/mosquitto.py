@@ -82,9 +82,21 @@ def mosquitto_binary() -> str | None:
 
 def free_port() -> int:
     """Return a TCP port on the loopback interface that nothing listens on right now."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((HOST, 0))
-        return int(sock.getsockname()[1])
+    return free_ports(1)[0]
+
+
+def free_ports(count: int) -> list[int]:
+    """Return ``count`` distinct free loopback TCP ports.
+
+    The sockets are held open together while their ports are read: a port picked and released
+    one at a time may be handed out again at once (a broker then failed to open its second
+    listener on its first's port).
+    """
+    with contextlib.ExitStack() as stack:
+        sockets = [stack.enter_context(socket.socket(socket.AF_INET, socket.SOCK_STREAM)) for _ in range(count)]
+        for sock in sockets:
+            sock.bind((HOST, 0))
+        return [int(sock.getsockname()[1]) for sock in sockets]
 
 
 # --------------------------------------------------------------------------------------
@@ -227,9 +239,10 @@ class Mosquitto:
         self.certs = certs
         #: The address every listener binds (a loopback address: ``127.0.0.1``, or ``::1``).
         self.host = host
-        self.port = free_port()
-        self.tls_port = free_port() if certs else None
-        self.mtls_port = free_port() if certs else None
+        ports = free_ports(3 if certs else 1)
+        self.port = ports[0]
+        self.tls_port = ports[1] if certs else None
+        self.mtls_port = ports[2] if certs else None
         self.log_path = workdir / "mosquitto.log"
         self.config_path = workdir / "mosquitto.conf"
         self._process: subprocess.Popen[bytes] | None = None
