@@ -2,8 +2,8 @@
 
 Two report sets: the 84 public reports (what the devices really send), cycled to 2,000 per model,
 and the oracle's generated vectors (``tests/data/vectors/household_generated.jsonl``: valid,
-damaged and hand-shaped frames). In the same run the same reports go through zigbee-herdsman
-10.9.5 + zigbee-herdsman-converters 26.112.0 in node (``decode_household_node.js``) when
+damaged and hand-shaped frames). The same reports go through zigbee-herdsman 10.9.5 +
+zigbee-herdsman-converters 26.112.0 in node (``decode_household_node.js``) when
 ``ZIGBEE_ORACLE_MODULES`` names a ``node_modules`` holding them (see
 tests/nodes/decode/oracle/README.md); otherwise that column is skipped with a message.
 
@@ -15,10 +15,10 @@ What each side does per report (the same work, nothing remembered from one repor
   listens to the cluster and message type (for a report of one attribute, or of several of
   fixed-size types, the values are read at their fixed places and converted by the converters'
   single forms: the same results, see benchmarks/README.md), post-processes (calibration and
-  precision rounding), adds ``linkquality``, and builds the published payload (keys sorted, values as JSON) and the
-  typed event. What it keeps between reports depends only on the model (the definition's
-  dispatch table) or the cluster and manufacturer code (the named-attribute table), never on
-  the frame's bytes.
+  precision rounding), adds ``linkquality``, and builds the published payload (keys sorted, values
+  as JSON) and the typed event. What it keeps between reports depends only on the model (the
+  definition's dispatch table) or the cluster and manufacturer code (the named-attribute table),
+  never on the frame's bytes.
 * node: ``Buffer.from(frame, 'hex')``, ``Frame.fromBuffer`` (a fresh parse of header and
   payload), ``attributeKeyValue`` (names and ``processAttributePostRead``) or the command's
   payload, every ``fromZigbee`` converter of the definition matching cluster and type (awaited,
@@ -27,13 +27,23 @@ What each side does per report (the same work, nothing remembered from one repor
   device); each report gets its own device object, so no converter store carries anything over.
   No typed event and no key sorting: flowengine does that much more.
 
-Neither side memoises anything keyed on a frame. Node runs one untimed warm-up pass per model
-first (V8's JIT compiles the hot functions: legitimate, as a live Zigbee2MQTT is warm). Both
-keep the best of ``--repeat`` passes, timed in CPU seconds of their own process, so a busy
-machine (other jobs on the same cores) disturbs the ratio as little as it can. Prints msg/s
-per model, the ratio flowengine / node, and for reference the same reports through
-``Decoder.decode`` with its memo warm (``memo msg/s``: what repeated frames cost in a live
-flow; not part of the ratio).
+**How it is timed.** Every side is a worker process of its own that holds the reports and runs
+one pass over one model's reports when asked, timed in CPU seconds of its own process. The
+passes alternate: each round runs, model by model, node's pass, then each Python's, so every
+side sees the same machine (a shared machine's speed moves by a third between minutes). Each
+side keeps its best of ``--repeat`` rounds. Node runs one untimed warm-up pass per model first
+(V8's JIT compiles the hot functions: legitimate, as a live Zigbee2MQTT is warm).
+
+**Which Python.** The flowengine side runs on this interpreter and, when it exists and is another
+build of the same Python version, on the system's ``/usr/bin/python3`` (``--python`` names
+others; ``--python none`` only this one). The interpreter matters: a Raspberry Pi runs flowengine
+on its distribution's python3 (docs/deploy.md), built with profile-guided and link-time
+optimisation, while a development interpreter compiled by pyenv without them runs this code about
+1.4x slower. Each interpreter gets its own columns; the other interpreters import flowengine from
+this checkout and its dependencies from this environment. The memo column (``Decoder.decode`` with
+its memo warm: what repeated frames cost in a live flow, not part of any ratio) is measured on
+this interpreter only.
+
 Run: ``ZIGBEE_ORACLE_MODULES=/path/to/node_modules .venv/bin/python benchmarks/decode_household.py``.
 """
 
@@ -42,20 +52,23 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import platform
 import shutil
 import subprocess
 import sys
+import sysconfig
+import tempfile
 import time
 from pathlib import Path
-from typing import Any
-
-from flowengine_nodes.devices.decoder import Decoder
+from typing import IO, Any
 
 ROOT = Path(__file__).resolve().parents[1]
 VECTORS = ROOT / "tests" / "data" / "vectors"
 #: Reports per model in the "realistic" set (the public reports of the model, cycled).
 REALISTIC_PER_MODEL = 2000
 NODE_SCRIPT = Path(__file__).resolve().with_name("decode_household_node.js")
+#: The distribution's interpreter (what a Raspberry Pi runs flowengine on), measured beside this one.
+SYSTEM_PYTHON = "/usr/bin/python3"
 
 
 def load_reports(name: str = "household_generated") -> dict[str, list[dict[str, Any]]]:
@@ -74,78 +87,210 @@ def realistic_reports() -> dict[str, list[dict[str, Any]]]:
             for model, reports in load_reports("household_public").items()}
 
 
-def python_seconds(reports: list[dict[str, Any]], repeat: int) -> tuple[float, int]:
-    """Return (best CPU seconds for one pass, payloads published) decoding every report cold."""
-    decoder = Decoder(compat=2, cache_state=False)
+# --- the Python worker ---------------------------------------------------------------------------
+
+def cold_pass(decoder: Any, jobs: list[tuple[str, int, int, str, str]]) -> tuple[float, int]:
+    """Decode every job once through ``decode_frame``; return (CPU seconds, payloads published)."""
     decode = decoder.decode_frame
-    jobs = [(r["frame"], r["cluster"], r["lqi"], r["model"], r["ieee"]) for r in reports]
-    best = float("inf")
     published = 0
-    for _ in range(repeat):
-        published = 0
-        start = time.process_time()
-        for frame, cluster, lqi, model, ieee in jobs:
-            if decode(bytes.fromhex(frame), cluster=cluster, lqi=lqi, model=model, ieee=ieee).payload is not None:
-                published += 1
-        best = min(best, time.process_time() - start)
-    return best, published
+    start = time.process_time()
+    for frame, cluster, lqi, model, ieee in jobs:
+        if decode(bytes.fromhex(frame), cluster=cluster, lqi=lqi, model=model, ieee=ieee).payload is not None:
+            published += 1
+    return time.process_time() - start, published
 
 
-def memo_seconds(reports: list[dict[str, Any]], repeat: int) -> float:
-    """Return the best CPU seconds for one pass through ``Decoder.decode`` (the memo warm after pass 1)."""
-    decode = Decoder(compat=2, cache_state=False).decode
-    best = float("inf")
-    for _ in range(repeat + 1):
-        start = time.process_time()
-        for record in reports:
-            decode(record)
-        best = min(best, time.process_time() - start)
-    return best
+def memo_pass(decoder: Any, reports: list[dict[str, Any]]) -> float:
+    """Decode every report once through ``Decoder.decode`` (the memo); return CPU seconds."""
+    decode = decoder.decode
+    start = time.process_time()
+    for record in reports:
+        decode(record)
+    return time.process_time() - start
 
 
-def node_results(by_model: dict[str, list[dict[str, Any]]], repeat: int) -> tuple[dict[str, Any] | None, str]:
-    """Run the node bench on the same reports; return its results or None and why."""
+def libpython_shared() -> bool:
+    """Whether this process runs the interpreter from a shared libpython (slower: position-independent code).
+
+    Read from the process's mappings where Linux has them; a distribution may build the shared
+    library for embedding and still link its ``python3`` statically.
+    """
+    maps = Path("/proc/self/maps")
+    if maps.exists():
+        return "libpython" in maps.read_text(encoding="utf-8", errors="replace")
+    return bool(sysconfig.get_config_var("Py_ENABLE_SHARED"))
+
+
+def worker(path: str) -> None:
+    """Serve passes over the reports in ``path``: read ``cold KEY`` or ``memo KEY``, print the result.
+
+    The first line printed describes the interpreter. A cold pass uses a fresh decoder each time
+    (nothing carried over from an earlier pass); the memo decoder is kept, so its memo is warm
+    after the first pass.
+    """
+    from flowengine_nodes.devices.decoder import Decoder
+
+    sets: dict[str, list[dict[str, Any]]] = json.loads(Path(path).read_text(encoding="utf-8"))
+    jobs = {key: [(r["frame"], r["cluster"], r["lqi"], r["model"], r["ieee"]) for r in reports]
+            for key, reports in sets.items()}
+    memo = {key: Decoder(compat=2, cache_state=False) for key in sets}
+    print(json.dumps({"python": platform.python_version(), "executable": sys.executable,
+                      "shared": libpython_shared()}), flush=True)
+    for line in sys.stdin:
+        kind, key = line.split(maxsplit=1)
+        key = key.strip()
+        if kind == "cold":
+            seconds, published = cold_pass(Decoder(compat=2, cache_state=False), jobs[key])
+            print(f"{seconds} {published}", flush=True)
+        else:
+            print(f"{memo_pass(memo[key], sets[key])} 0", flush=True)
+
+
+# --- the orchestrator -----------------------------------------------------------------------------
+
+class Worker:
+    """One worker process (node or a Python); ``run`` asks it for one pass and waits for the answer."""
+
+    def __init__(self, name: str, argv: list[str], env: dict[str, str]) -> None:
+        self.name = name
+        self.process = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=env)
+        self.hello = self._line()
+
+    def _line(self) -> str:
+        stdout: IO[str] | None = self.process.stdout
+        line = stdout.readline() if stdout is not None else ""
+        if not line:
+            raise RuntimeError(f"{self.name} worker stopped (exit {self.process.wait()})")
+        return line.strip()
+
+    def run(self, command: str) -> tuple[float, int]:
+        """Send one command; return (CPU seconds, payloads published)."""
+        assert self.process.stdin is not None
+        self.process.stdin.write(command + "\n")
+        self.process.stdin.flush()
+        seconds, published = self._line().split()
+        return float(seconds), int(published)
+
+    def close(self) -> None:
+        """End the worker (its stdin closes) and wait for it."""
+        if self.process.stdin is not None:
+            self.process.stdin.close()
+        self.process.wait()
+
+
+def python_env() -> dict[str, str]:
+    """The environment another interpreter needs to import flowengine from this checkout and environment."""
+    import flowengine
+    import flowengine_nodes
+
+    packages = [Path(flowengine.__file__), Path(flowengine_nodes.__file__)]
+    paths = [str(p.resolve().parents[1]) for p in packages]
+    paths += [sysconfig.get_paths()["purelib"], sysconfig.get_paths()["platlib"]]
+    return {**os.environ, "PYTHONPATH": os.pathsep.join(dict.fromkeys(paths))}
+
+
+def interpreters(asked: list[str] | None) -> list[str]:
+    """This interpreter, then the others to measure (by default the system's, if it is another build)."""
+    if asked is not None:
+        return [sys.executable] + [p for p in asked if p != "none"]
+    system = shutil.which(SYSTEM_PYTHON)
+    if system is None or os.path.realpath(system) == os.path.realpath(sys.executable):
+        return [sys.executable]
+    probe = subprocess.run([system, "-c", "import sys; print(sys.version_info[:2])"], capture_output=True, text=True,
+                           check=False)
+    return [sys.executable, system] if probe.stdout.strip() == str(sys.version_info[:2]) else [sys.executable]
+
+
+def node_worker(path: str) -> tuple[Worker | None, str]:
+    """Start the node worker on the reports in ``path``, or return None and why not."""
     modules = os.environ.get("ZIGBEE_ORACLE_MODULES")
     if not modules or not (Path(modules) / "zigbee-herdsman-converters").is_dir():
-        return None, "skipped: set ZIGBEE_ORACLE_MODULES to a node_modules with zigbee-herdsman-converters 26.112.0"
+        return None, ("node skipped: set ZIGBEE_ORACLE_MODULES to a node_modules with "
+                      "zigbee-herdsman-converters 26.112.0")
     node = shutil.which("node")
     if node is None:
-        return None, "skipped: no node on PATH"
-    lines = "\n".join(json.dumps(r) for reports in by_model.values() for r in reports)
-    done = subprocess.run([node, str(NODE_SCRIPT)], input=lines, capture_output=True, text=True, check=False,
-                          env={**os.environ, "ZIGBEE_ORACLE_MODULES": modules, "BENCH_REPEAT": str(repeat)})
-    if done.returncode != 0:
-        return None, f"node bench failed: {done.stderr.strip()[:200]}"
-    return json.loads(done.stdout), ""
+        return None, "node skipped: no node on PATH"
+    try:
+        return Worker("node", [node, str(NODE_SCRIPT), path], {**os.environ, "ZIGBEE_ORACLE_MODULES": modules}), ""
+    except RuntimeError as error:
+        return None, f"node worker failed: {error}"
 
 
-def table(title: str, by_model: dict[str, list[dict[str, Any]]], repeat: int) -> None:
-    """Print one table: flowengine and node msg/s per model for these reports."""
-    node, why = node_results(by_model, repeat)
-    total = sum(len(r) for r in by_model.values())
-    print(f"{title}: {total} reports, cold (no memo), compat 2, cache_state false; best of {repeat} passes each")
-    print(f"{'model':32} {'reports':>8} {'published':>9} {'flowengine msg/s':>16} {'node msg/s':>11} {'ratio':>6}"
-          f" {'memo msg/s':>11}")
-    for model, reports in by_model.items():
-        seconds, published = python_seconds(reports, repeat)
-        ours = len(reports) / seconds
-        theirs = node[model]["reports"] / node[model]["seconds"] if node else None
-        ratio = f"{ours / theirs:>5.2f}x" if theirs else "   -"
-        node_text = f"{theirs:>11,.0f}" if theirs else f"{'-':>11}"
-        memo = len(reports) / memo_seconds(reports, repeat)
-        print(f"{model:32} {len(reports):>8} {published:>9} {ours:>16,.0f} {node_text} {ratio} {memo:>11,.0f}")
-    if node is None:
-        print(why, file=sys.stderr)
+def measure(sets: dict[str, list[dict[str, Any]]], repeat: int, pythons: list[str]) -> dict[str, Any]:
+    """Run the alternating rounds; return the best seconds per side and key, and the published counts."""
+    with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as file:
+        json.dump(sets, file)
+    try:
+        node, why = node_worker(file.name)
+        env = python_env()
+        workers = [Worker(f"python{i}", [exe, str(Path(__file__).resolve()), "--worker", file.name], env)
+                   for i, exe in enumerate(pythons)]
+        sides: list[Worker] = ([node] if node else []) + workers
+        best: dict[tuple[str, str], float] = {}
+        published: dict[tuple[str, str], int] = {}
+        for _ in range(repeat):
+            for key in sets:
+                for side in sides:
+                    seconds, count = side.run(key if side is node else f"cold {key}")
+                    best[side.name, key] = min(best.get((side.name, key), float("inf")), seconds)
+                    published[side.name, key] = count
+        memo = {key: min(workers[0].run(f"memo {key}")[0] for _ in range(repeat + 1)) for key in sets}
+        for side in sides:
+            side.close()
+        return {"best": best, "published": published, "memo": memo, "why": why,
+                "pythons": [json.loads(w.hello) for w in workers], "node": node is not None}
+    finally:
+        os.unlink(file.name)
+
+
+def table(title: str, sets: dict[str, list[dict[str, Any]]], result: dict[str, Any]) -> None:
+    """Print one table: msg/s per side and model, the ratios flowengine / node, the memo path."""
+    best, pythons = result["best"], result["pythons"]
+    total = sum(len(r) for r in sets.values())
+    print(f"{title}: {total} reports, cold (no memo), compat 2, cache_state false")
+    header = f"{'model':32} {'reports':>7} {'published':>9}"
+    for i, _ in enumerate(pythons):
+        header += f" {f'python{i} msg/s':>14}"
+    header += f" {'node msg/s':>11}"
+    for i, _ in enumerate(pythons):
+        header += f" {f'ratio{i}':>7}"
+    print(header + f" {'memo msg/s':>11}")
+    for key, reports in sets.items():
+        count = len(reports)
+        line = f"{key.split('/', 1)[1]:32} {count:>7} {result['published']['python0', key]:>9}"
+        ours = [count / best[f"python{i}", key] for i, _ in enumerate(pythons)]
+        line += "".join(f" {rate:>14,.0f}" for rate in ours)
+        theirs = count / best["node", key] if result["node"] else None
+        line += f" {theirs:>11,.0f}" if theirs else f" {'-':>11}"
+        line += "".join(f" {rate / theirs:>6.2f}x" if theirs else f" {'-':>7}" for rate in ours)
+        print(line + f" {count / result['memo'][key]:>11,.0f}")
 
 
 def main() -> None:
-    """Print the two tables: realistic reports, then the oracle's generated (mostly garbled) ones."""
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--repeat", type=int, default=5)
+    """Print the interpreters, then the two tables: realistic reports, then the oracle's generated ones."""
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--repeat", type=int, default=5, help="rounds (each side keeps its best)")
+    parser.add_argument("--python", action="append", metavar="PATH",
+                        help=f"another interpreter for the flowengine side (default: {SYSTEM_PYTHON} when it is "
+                             "another build of this Python version; 'none': only this one)")
+    parser.add_argument("--worker", metavar="FILE", help=argparse.SUPPRESS)
     args = parser.parse_args()
-    table("realistic (the public reports, cycled)", realistic_reports(), args.repeat)
+    if args.worker:
+        worker(args.worker)
+        return
+    pythons = interpreters(args.python)
+    realistic = {f"real/{m}": r for m, r in realistic_reports().items()}
+    generated = {f"generated/{m}": r for m, r in load_reports().items()}
+    result = measure({**realistic, **generated}, args.repeat, pythons)
+    for i, hello in enumerate(result["pythons"]):
+        print(f"python{i}: {hello['executable']} (Python {hello['python']}"
+              f"{', libpython shared' if hello['shared'] else ''})")
+    print(f"best of {args.repeat} alternating rounds per side, CPU seconds of each worker process\n")
+    table("realistic (the public reports, cycled)", realistic, result)
     print()
-    table("oracle set (generated: valid, damaged, hand-shaped)", load_reports(), args.repeat)
+    table("oracle set (generated: valid, damaged, hand-shaped)", generated, result)
+    if result["why"]:
+        print(result["why"], file=sys.stderr)
 
 
 if __name__ == "__main__":
