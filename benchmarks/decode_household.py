@@ -31,7 +31,8 @@ What each side does per report (the same work, nothing remembered from one repor
 one pass over one model's reports when asked, timed in CPU seconds of its own process. The
 passes alternate: each round runs, model by model, node's pass, then each Python's, so every
 side sees the same machine (a shared machine's speed moves by a third between minutes). Each
-side keeps its best of ``--repeat`` rounds. Node runs one untimed warm-up pass per model first
+side keeps its best of ``--repeat`` rounds; a pass decodes the model's reports ``--loops``
+times (a pass of a few milliseconds is at the mercy of one hiccup). Node runs one untimed warm-up pass per model first
 (V8's JIT compiles the hot functions: legitimate, as a live Zigbee2MQTT is warm).
 
 **Which Python.** The flowengine side runs on this interpreter and, when it exists and is another
@@ -89,14 +90,16 @@ def realistic_reports() -> dict[str, list[dict[str, Any]]]:
 
 # --- the Python worker ---------------------------------------------------------------------------
 
-def cold_pass(decoder: Any, jobs: list[tuple[str, int, int, str, str]]) -> tuple[float, int]:
-    """Decode every job once through ``decode_frame``; return (CPU seconds, payloads published)."""
+def cold_pass(decoder: Any, jobs: list[tuple[str, int, int, str, str]], loops: int) -> tuple[float, int]:
+    """Decode every job ``loops`` times through ``decode_frame``; return (CPU seconds, payloads published once)."""
     decode = decoder.decode_frame
     published = 0
     start = time.process_time()
-    for frame, cluster, lqi, model, ieee in jobs:
-        if decode(bytes.fromhex(frame), cluster=cluster, lqi=lqi, model=model, ieee=ieee).payload is not None:
-            published += 1
+    for _ in range(loops):
+        published = 0
+        for frame, cluster, lqi, model, ieee in jobs:
+            if decode(bytes.fromhex(frame), cluster=cluster, lqi=lqi, model=model, ieee=ieee).payload is not None:
+                published += 1
     return time.process_time() - start, published
 
 
@@ -121,7 +124,7 @@ def libpython_shared() -> bool:
     return bool(sysconfig.get_config_var("Py_ENABLE_SHARED"))
 
 
-def worker(path: str) -> None:
+def worker(path: str, loops: int) -> None:
     """Serve passes over the reports in ``path``: read ``cold KEY`` or ``memo KEY``, print the result.
 
     The first line printed describes the interpreter. A cold pass uses a fresh decoder each time
@@ -140,7 +143,7 @@ def worker(path: str) -> None:
         kind, key = line.split(maxsplit=1)
         key = key.strip()
         if kind == "cold":
-            seconds, published = cold_pass(Decoder(compat=2, cache_state=False), jobs[key])
+            seconds, published = cold_pass(Decoder(compat=2, cache_state=False), jobs[key], loops)
             print(f"{seconds} {published}", flush=True)
         else:
             print(f"{memo_pass(memo[key], sets[key])} 0", flush=True)
@@ -201,7 +204,7 @@ def interpreters(asked: list[str] | None) -> list[str]:
     return [sys.executable, system] if probe.stdout.strip() == str(sys.version_info[:2]) else [sys.executable]
 
 
-def node_worker(path: str) -> tuple[Worker | None, str]:
+def node_worker(path: str, loops: int) -> tuple[Worker | None, str]:
     """Start the node worker on the reports in ``path``, or return None and why not."""
     modules = os.environ.get("ZIGBEE_ORACLE_MODULES")
     if not modules or not (Path(modules) / "zigbee-herdsman-converters").is_dir():
@@ -211,19 +214,21 @@ def node_worker(path: str) -> tuple[Worker | None, str]:
     if node is None:
         return None, "node skipped: no node on PATH"
     try:
-        return Worker("node", [node, str(NODE_SCRIPT), path], {**os.environ, "ZIGBEE_ORACLE_MODULES": modules}), ""
+        return Worker("node", [node, str(NODE_SCRIPT), path, str(loops)],
+                      {**os.environ, "ZIGBEE_ORACLE_MODULES": modules}), ""
     except RuntimeError as error:
         return None, f"node worker failed: {error}"
 
 
-def measure(sets: dict[str, list[dict[str, Any]]], repeat: int, pythons: list[str]) -> dict[str, Any]:
+def measure(sets: dict[str, list[dict[str, Any]]], repeat: int, loops: int, pythons: list[str]) -> dict[str, Any]:
     """Run the alternating rounds; return the best seconds per side and key, and the published counts."""
     with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as file:
         json.dump(sets, file)
     try:
-        node, why = node_worker(file.name)
+        node, why = node_worker(file.name, loops)
         env = python_env()
-        workers = [Worker(f"python{i}", [exe, str(Path(__file__).resolve()), "--worker", file.name], env)
+        workers = [Worker(f"python{i}", [exe, str(Path(__file__).resolve()), "--worker", file.name,
+                          "--loops", str(loops)], env)
                    for i, exe in enumerate(pythons)]
         sides: list[Worker] = ([node] if node else []) + workers
         best: dict[tuple[str, str], float] = {}
@@ -238,14 +243,14 @@ def measure(sets: dict[str, list[dict[str, Any]]], repeat: int, pythons: list[st
         for side in sides:
             side.close()
         return {"best": best, "published": published, "memo": memo, "why": why,
-                "pythons": [json.loads(w.hello) for w in workers], "node": node is not None}
+                "pythons": [json.loads(w.hello) for w in workers], "node": node is not None, "loops": loops}
     finally:
         os.unlink(file.name)
 
 
 def table(title: str, sets: dict[str, list[dict[str, Any]]], result: dict[str, Any]) -> None:
     """Print one table: msg/s per side and model, the ratios flowengine / node, the memo path."""
-    best, pythons = result["best"], result["pythons"]
+    best, pythons, loops = result["best"], result["pythons"], result["loops"]
     total = sum(len(r) for r in sets.values())
     print(f"{title}: {total} reports, cold (no memo), compat 2, cache_state false")
     header = f"{'model':32} {'reports':>7} {'published':>9}"
@@ -258,9 +263,9 @@ def table(title: str, sets: dict[str, list[dict[str, Any]]], result: dict[str, A
     for key, reports in sets.items():
         count = len(reports)
         line = f"{key.split('/', 1)[1]:32} {count:>7} {result['published']['python0', key]:>9}"
-        ours = [count / best[f"python{i}", key] for i, _ in enumerate(pythons)]
+        ours = [count * loops / best[f"python{i}", key] for i, _ in enumerate(pythons)]
         line += "".join(f" {rate:>14,.0f}" for rate in ours)
-        theirs = count / best["node", key] if result["node"] else None
+        theirs = count * loops / best["node", key] if result["node"] else None
         line += f" {theirs:>11,.0f}" if theirs else f" {'-':>11}"
         line += "".join(f" {rate / theirs:>6.2f}x" if theirs else f" {'-':>7}" for rate in ours)
         print(line + f" {count / result['memo'][key]:>11,.0f}")
@@ -269,23 +274,26 @@ def table(title: str, sets: dict[str, list[dict[str, Any]]], result: dict[str, A
 def main() -> None:
     """Print the interpreters, then the two tables: realistic reports, then the oracle's generated ones."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--repeat", type=int, default=5, help="rounds (each side keeps its best)")
+    parser.add_argument("--repeat", type=int, default=7, help="rounds (each side keeps its best)")
+    parser.add_argument("--loops", type=int, default=5,
+                        help="times a pass decodes a model's reports (longer passes: less noise)")
     parser.add_argument("--python", action="append", metavar="PATH",
                         help=f"another interpreter for the flowengine side (default: {SYSTEM_PYTHON} when it is "
                              "another build of this Python version; 'none': only this one)")
     parser.add_argument("--worker", metavar="FILE", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
-        worker(args.worker)
+        worker(args.worker, args.loops)
         return
     pythons = interpreters(args.python)
     realistic = {f"real/{m}": r for m, r in realistic_reports().items()}
     generated = {f"generated/{m}": r for m, r in load_reports().items()}
-    result = measure({**realistic, **generated}, args.repeat, pythons)
+    result = measure({**realistic, **generated}, args.repeat, args.loops, pythons)
     for i, hello in enumerate(result["pythons"]):
         print(f"python{i}: {hello['executable']} (Python {hello['python']}"
               f"{', libpython shared' if hello['shared'] else ''})")
-    print(f"best of {args.repeat} alternating rounds per side, CPU seconds of each worker process\n")
+    print(f"best of {args.repeat} alternating rounds per side, each pass decoding a model's reports {args.loops}"
+          " times; CPU seconds of each worker process\n")
     table("realistic (the public reports, cycled)", realistic, result)
     print()
     table("oracle set (generated: valid, damaged, hand-shaped)", generated, result)

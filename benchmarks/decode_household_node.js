@@ -2,12 +2,13 @@
 // zigbee-herdsman-converters 26.112.0, decoded as Zigbee2MQTT 2.x's receive path does (parse the
 // frame, name the attributes, run the definition's converters, post-process, add linkquality).
 //
-//   ZIGBEE_ORACLE_MODULES=/path/to/node_modules node decode_household_node.js reports.json
+//   ZIGBEE_ORACLE_MODULES=/path/to/node_modules node decode_household_node.js reports.json [loops]
 //
 // reports.json: {"<set>/<zigbee model>": [report, ...], ...}. The worker finds each definition,
 // runs one untimed warm-up pass per key (V8's JIT compiles the hot functions: a live Zigbee2MQTT
 // is warm), prints "ready", then answers each key read on stdin with one pass over its reports:
-// a line "<CPU seconds> <payloads published>" (process.cpuUsage: the machine may be shared). The
+// a line "<CPU seconds> <payloads published>" (process.cpuUsage: the machine may be shared), the
+// reports decoded `loops` times (default 1), the payloads counted once. The
 // Python side decides the order, so the two sides' passes alternate in time.
 const base = (process.env.ZIGBEE_ORACLE_MODULES || '').replace(/\/?$/, '/');
 const zh = require(base + 'zigbee-herdsman/dist/zspec/zcl');
@@ -20,12 +21,14 @@ const MANUFACTURER_ID = {'LUMI': 0x115f, 'IKEA of Sweden': 0x117c};
 let serial = 0;
 
 // One pass over one key's reports: CPU seconds and how many reports published a payload.
-async function pass(def, reports) {
+async function pass(def, reports, loops) {
   const manufacturer = reports[0].manufacturer;
   const model = reports[0].model;
   const deviceManuf = MANUFACTURER_ID[manufacturer];
   let published = 0;
   const start = process.cpuUsage();
+  for (let loop = 0; loop < loops; loop++) {
+  published = 0;
   for (const rec of reports) {
     const buf = Buffer.from(rec.frame, 'hex');
     let frame;
@@ -53,22 +56,24 @@ async function pass(def, reports) {
     payload.linkquality = rec.lqi;
     published++;
   }
+  }
   const used = process.cpuUsage(start);
   return [(used.user + used.system) / 1e6, published];
 }
 
 async function main() {
   const sets = JSON.parse(require('fs').readFileSync(process.argv[2], 'utf8'));
+  const loops = Number(process.argv[3] || 1);
   const definitions = {};
   for (const [key, reports] of Object.entries(sets)) {
     definitions[key] = await zhc.findByDevice({modelID: reports[0].model, manufacturerName: reports[0].manufacturer,
       type: 'EndDevice', endpoints: [], getEndpoint() { return undefined; }, customClusters: {}});
-    await pass(definitions[key], reports); // warm-up (JIT)
+    await pass(definitions[key], reports, 1); // warm-up (JIT)
   }
   process.stdout.write('ready\n');
   const lines = require('readline').createInterface({input: process.stdin});
   for await (const key of lines) {
-    const [seconds, published] = await pass(definitions[key], sets[key]);
+    const [seconds, published] = await pass(definitions[key], sets[key], loops);
     process.stdout.write(`${seconds} ${published}\n`);
   }
 }

@@ -16,7 +16,6 @@ held to give exactly its results (tests/nodes/decode/test_memo.py).
 
 from __future__ import annotations
 
-import contextlib
 import math
 from collections.abc import Callable, Iterable, Mapping
 from math import floor as _floor
@@ -41,11 +40,13 @@ from flowengine_nodes.devices.zcl import (
     ERA_1X,
     ERA_2X,
     MAX_FRAME_BYTES,
+    ReportLayout,
     SingleRecord,
     ZclError,
     parse_frame,
     post_read,
     read_mi_struct,
+    report_layout,
     single_record,
 )
 
@@ -254,6 +255,8 @@ def _memo_entry(converted: _Converted) -> _Decoded | None:
 #: Bound of each shape's ``layouts`` and ``next``, and of a decoder's shapes: converters publish
 #: a few fixed keys, so these stay tiny; the bound only guards against pathological input.
 _SHAPE_LIMIT: Final = 256
+#: Layouts one :class:`_Single` remembers (one per frame length) before it starts again from empty.
+_LAYOUT_LIMIT: Final = 16
 
 
 class _Shape:
@@ -368,31 +371,32 @@ def _post_process(
     # are replaced in place, no key is added or removed, so iterating the result is safe).
     for key in steps if len(steps) < len(result) else result:
         step = steps.get(key)
-        if step is None:
-            continue
-        value: Any = result.get(key)
-        kind = type(value)
-        if kind is float:
-            if step[2]:  # no calibration, default precision: only precisionRound, inlined (same results)
-                exact = step[3]
-                product: float = value * exact
-                if product - product == 0:  # finite
-                    floor = _floor(product)
-                    rounded = (floor + 1 if product - floor >= 0.5 else floor) / exact
-                    result[key] = int(rounded) if rounded.is_integer() and -_BIG_INTEGRAL < rounded < _BIG_INTEGRAL \
-                        else rounded
-                else:  # NaN or an infinity: Math.round keeps it, divided back by 10**d >= 1
-                    result[key] = product / exact
-                continue
-        elif kind is not int:
-            continue
-        elif step[2]:
-            if not -_INT_EXACT < value < _INT_EXACT:
-                result[key] = precision_round(value, step[1])
-            continue  # (a small int stays itself)
-        # Zigbee2MQTT logs a bad calibration option and keeps the value.
-        with contextlib.suppress(*CONVERTER_FAILURES):
-            result[key] = calibrate_and_round(value, options, key, step[1])
+        if step is not None and key in result:
+            value = result[key]
+            if type(value) is not int or not step[2]:  # (a small int with the default precision stays itself)
+                result[key] = _post_value(value, step, options)
+
+
+def _post_value(value: Any, step: tuple[str, int, bool, int], options: Mapping[str, Any]) -> Any:
+    """One value of :func:`_post_process`: ``value`` calibrated and rounded by its key's ``step``."""
+    kind = type(value)
+    if kind is float:
+        if step[2]:  # no calibration, default precision: only precisionRound, inlined (same results)
+            exact = step[3]
+            product: float = value * exact
+            if product - product == 0:  # finite
+                floor = _floor(product)
+                rounded = (floor + 1 if product - floor >= 0.5 else floor) / exact
+                return int(rounded) if rounded.is_integer() and -_BIG_INTEGRAL < rounded < _BIG_INTEGRAL else rounded
+            return product / exact  # NaN or an infinity: Math.round keeps it, divided back by 10**d >= 1
+    elif kind is not int:
+        return value
+    elif step[2]:
+        return value if -_INT_EXACT < value < _INT_EXACT else precision_round(value, step[1])
+    try:
+        return calibrate_and_round(value, options, step[0], step[1])
+    except CONVERTER_FAILURES:
+        return value  # Zigbee2MQTT logs a bad calibration option and keeps the value
 
 
 class _Single(NamedTuple):
@@ -405,6 +409,8 @@ class _Single(NamedTuple):
         plan: the model's plan (event, post-processing).
         forms: the single forms of the converters that publish something for this attribute.
         message: what the forms see as ``msg`` (its ``data`` empty: forms take the value).
+        layouts: frame length -> the layout of the last report of several records that began
+            with this record and had that length (see :meth:`Decoder._records`).
     """
 
     attr_id: int
@@ -418,6 +424,7 @@ class _Single(NamedTuple):
     plan: _Plan
     forms: tuple[SingleForm, ...]
     message: ConvertInput
+    layouts: dict[int, ReportLayout]
 
 
 #: A report with no definition: nothing, no error.
@@ -751,7 +758,7 @@ class Decoder:
         The whole pipeline in one place (the forms, the event, the post-processing, the
         payload): :meth:`_settle` and :meth:`_finish` do the same for the full path.
         """
-        attr_id, width, unpack, attribute, invalid, bounded, low, high, plan, forms, message = single
+        attr_id, width, unpack, attribute, invalid, bounded, low, high, plan, forms, message, _ = single
         if width:
             if len(frame) != at + width:
                 # More records after this one (the weather sensor's pressure report)?
@@ -797,7 +804,25 @@ class Decoder:
                 event = None
         if not result:
             return _result(DecodeResult, (None, event, None, plan.name, device.name, device.topic))
-        _post_process(result, plan.post_steps, message.options)
+        steps = plan.post_steps
+        if len(result) == 1 and not self._cache_state:
+            # The usual payload: one key and linkquality. _published's work for two keys, inline.
+            [(key, value)] = result.items()
+            step = steps.get(key)
+            if step is not None:
+                value = result[key] = _post_value(value, step, message.options)
+            kind = type(value)
+            if kind is str or kind is int or kind is bool or value is None or (
+                    kind is float and value - value == 0 and -_BIG_INTEGRAL < value < _BIG_INTEGRAL):
+                if key < "linkquality":
+                    payload = {key: value, "linkquality": lqi}
+                elif key > "linkquality":
+                    payload = {"linkquality": lqi, key: value}
+                else:
+                    payload = {key: lqi}
+                return _result(DecodeResult, (payload, event, None, plan.name, device.name, device.topic))
+        elif steps:
+            _post_process(result, steps, message.options)
         result["linkquality"] = lqi
         if self._cache_state:
             result = self._merge_state(device, result)
@@ -806,28 +831,45 @@ class Decoder:
     def _records(self, single: _Single, frame: bytes, at: int, cluster: int) -> _Converted | None:
         """Convert a report of several records of fixed-size types, the first read by ``single`` (None: the full path).
 
-        Each further record's reader is chosen by its header (:attr:`_readers`); the values go
-        through the post-read as the full parser's do, and the converters run as for any message.
-        Only frames without a manufacturer code come here (``at`` is 6).
+        A frame of a layout seen before (:class:`~flowengine_nodes.devices.zcl.ReportLayout`,
+        remembered per frame length in ``single.layouts``) is read in one unpacking; otherwise
+        each further record's reader is chosen by its header (:attr:`_readers`) and the layout is
+        remembered. Either way the values go through the post-read as the full parser's do, and
+        the converters run as for any message. Only frames without a manufacturer code come here
+        (``at`` is 6).
         """
+        layout = single.layouts.get(len(frame))
+        if layout is None or int.from_bytes(frame, "big") & layout.mask != layout.headers:
+            walked = self._walk_records(single, frame, at, cluster)
+            if walked is None:
+                return None
+            if len(single.layouts) >= _LAYOUT_LIMIT:
+                single.layouts.clear()
+            layout = single.layouts[len(frame)] = report_layout(frame, walked)
+        values = layout.unpack(frame, at)
+        if not layout.checked and layout.sentinels.isdisjoint(values):
+            data: dict[Any, Any] = dict(zip(layout.ids, values, strict=True))  # the post-read keeps every value
+        else:
+            data = {}
+            for value, (attr_id, _, _, attribute, invalid, bounded, low, high) in zip(
+                    values, layout.records, strict=True):
+                if attribute is not None and (value == invalid or (bounded and not low <= value <= high)):
+                    value = post_read(attribute, value)
+                    if value is DROPPED:
+                        continue  # a rejected value leaves the attribute's earlier one, as in the parser
+                data[attr_id] = value
+        return self._run(single.plan, cluster, ATTRIBUTE_REPORT, data)
+
+    def _walk_records(
+        self, single: _Single, frame: bytes, at: int, cluster: int
+    ) -> list[tuple[int, SingleRecord]] | None:
+        """The records of ``frame`` as (header position, reader), the first ``single``'s (None: not all fixed-size)."""
         size = len(frame)
-        data: dict[Any, Any] = {}
         readers = self._readers
         era = self._era
-        record: tuple[Any, ...] = single
-        pos = at
-        while True:
-            attr_id, width, unpack, attribute, invalid, bounded, low, high = record[:8]
-            if not width or pos + width > size:
-                return None
-            value = unpack(frame, pos)[0]
-            pos += width
-            if attribute is not None and (value == invalid or (bounded and not low <= value <= high)):  # else kept
-                value = post_read(attribute, value)
-            if value is not DROPPED:  # a rejected value leaves the attribute's earlier one, as in the parser
-                data[attr_id] = value
-            if pos == size:
-                return self._run(single.plan, cluster, ATTRIBUTE_REPORT, data)
+        records = [(-1, SingleRecord(*single[:8]))]
+        pos = at + single.width
+        while pos < size:
             if pos + 3 > size:
                 return None
             shape = frame[pos : pos + 3]
@@ -838,10 +880,11 @@ class Decoder:
                 if len(readers) >= MEMO_LIMIT:
                     readers.clear()
                 readers[cluster, shape] = found
-            if found is None:
+            if found is None or not found.width or pos + 3 + found.width > size:
                 return None
-            record = found
-            pos += 3
+            records.append((pos, found))
+            pos += 3 + found.width
+        return records
 
     def _single_entry(self, model: str | None, cluster: int, shape: bytes) -> _Single | None:
         """Make (and remember, bounded) the entry of :attr:`_singles` for one record shape."""
@@ -854,7 +897,7 @@ class Decoder:
             record = single_record(cluster, manufacturer_code, attr_id, shape[-1], self._era)
             message = _new(ConvertInput, (plan.name, ATTRIBUTE_REPORT, {}, self._compat, self._legacy, self._options,
                                           plan.meta))
-            found = None if record is None else _Single(*record, plan, forms, message)
+            found = None if record is None else _Single(*record, plan, forms, message, {})
         if len(self._singles) >= MEMO_LIMIT:
             self._singles.clear()
         self._singles[(model, cluster, shape)] = found

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import math
 import struct
+from collections.abc import Callable, Sequence
 from typing import Any, Final, NamedTuple
 
 from flowengine_nodes.devices import clusters, clusters_household
@@ -720,6 +721,80 @@ def single_record(cluster: int, manufacturer_code: int | None, attr_id: int, typ
     high = math.inf if attribute.max is None else attribute.max
     return SingleRecord(attr_id, width, unpack, attribute, invalid, True, low, high)
 
+
+
+
+class ReportLayout(NamedTuple):
+    """A Report Attributes frame of several fixed-size records, read in one unpacking.
+
+    Made from a frame whose records were read one by one (:func:`report_layout`). Another frame
+    has the same layout when its record headers (attribute ids and data types) sit at the same
+    places with the same bytes: read as one big-endian integer, ``frame & mask == headers``.
+    Its values are then read at once; whether the post-read could change any of them is
+    decided without a loop in the usual case (see ``sentinels`` and ``checked``).
+
+    Attributes:
+        size: the frame's length.
+        mask: keeps the bytes of the headers after the first record's (the caller matched that one).
+        headers: those bytes' values.
+        unpack: reads every record's value, from the first value's offset.
+        ids: each record's attribute id, in frame order.
+        records: each record's reader, in frame order.
+        sentinels: the "invalid" values of the integer records whose bounds every other value
+            of their type meets: none of them among the values means the post-read keeps all of
+            those records' values.
+        checked: whether a record needs its value checked one by one (a float, or bounds
+            narrower than its type).
+    """
+
+    size: int
+    mask: int
+    headers: int
+    unpack: Callable[[bytes, int], tuple[Any, ...]]
+    ids: tuple[int, ...]
+    records: tuple[SingleRecord, ...]
+    sentinels: frozenset[int]
+    checked: bool
+
+
+#: ``struct`` integer formats -> the range of values they read.
+_FORMAT_RANGES: Final = {"b": (-(2**7), 2**7 - 1), "B": (0, 2**8 - 1), "h": (-(2**15), 2**15 - 1),
+                         "H": (0, 2**16 - 1), "i": (-(2**31), 2**31 - 1), "I": (0, 2**32 - 1)}
+
+
+def report_layout(frame: bytes, records: Sequence[tuple[int, SingleRecord]]) -> ReportLayout:
+    """The layout of ``frame``, whose records (header position, reader) were read one by one.
+
+    The first record's position is -1: its header is the caller's to match (it chose the first
+    reader by it); the other headers are part of the layout.
+    """
+    size = len(frame)
+    mask = bytearray(size)
+    formats = []
+    sentinels = set()
+    checked = False
+    for position, record in records:
+        if position >= 0:
+            mask[position : position + 3] = b"\xff\xff\xff"
+            formats.append("3x")
+        code = record.unpack.__self__.format.lstrip("<")
+        formats.append(code)
+        if record.attribute is None:
+            continue  # the post-read keeps every value
+        low, high = _FORMAT_RANGES.get(code, (0, -1))
+        if record.invalid == low:
+            low += 1
+        elif record.invalid == high:
+            high -= 1
+        if low > high or not record.low <= low <= high <= record.high:
+            checked = True  # a float, or bounds some value of the type is outside
+        elif record.invalid is not None:
+            sentinels.add(record.invalid)
+    whole = int.from_bytes(mask, "big")
+    return ReportLayout(size, whole, int.from_bytes(frame, "big") & whole,
+                        struct.Struct("<" + "".join(formats)).unpack_from,
+                        tuple(record.attr_id for _, record in records), tuple(record for _, record in records),
+                        frozenset(sentinels), checked)
 
 
 #: Sentinel kinds: the "invalid" values of these types are BigInts in zigbee-herdsman (never ``===`` a number).
