@@ -70,6 +70,8 @@ REALISTIC_PER_MODEL = 2000
 NODE_SCRIPT = Path(__file__).resolve().with_name("decode_household_node.js")
 #: The distribution's interpreter (what a Raspberry Pi runs flowengine on), measured beside this one.
 SYSTEM_PYTHON = "/usr/bin/python3"
+#: Where the compiled build is installed for the benchmark (deploy/install-compiled.sh).
+COMPILED_VENV = ROOT / ".venv-compiled"
 
 
 def load_reports(name: str = "household_generated") -> dict[str, list[dict[str, Any]]]:
@@ -131,6 +133,7 @@ def worker(path: str, loops: int) -> None:
     (nothing carried over from an earlier pass); the memo decoder is kept, so its memo is warm
     after the first pass.
     """
+    from flowengine_nodes.devices import compiled
     from flowengine_nodes.devices.decoder import Decoder
 
     sets: dict[str, list[dict[str, Any]]] = json.loads(Path(path).read_text(encoding="utf-8"))
@@ -138,7 +141,7 @@ def worker(path: str, loops: int) -> None:
             for key, reports in sets.items()}
     memo = {key: Decoder(compat=2, cache_state=False) for key in sets}
     print(json.dumps({"python": platform.python_version(), "executable": sys.executable,
-                      "shared": libpython_shared()}), flush=True)
+                      "shared": libpython_shared(), "compiled": compiled()}), flush=True)
     for line in sys.stdin:
         kind, key = line.split(maxsplit=1)
         key = key.strip()
@@ -204,6 +207,22 @@ def interpreters(asked: list[str] | None) -> list[str]:
     return [sys.executable, system] if probe.stdout.strip() == str(sys.version_info[:2]) else [sys.executable]
 
 
+def compiled_python() -> tuple[str | None, str]:
+    """Install (or bring up to date) :data:`COMPILED_VENV` with ``deploy/install-compiled.sh``; its python or why not.
+
+    Built with the system's python3 when there is one (the interpreter a Pi runs), else this one.
+    The first build takes a couple of minutes; later ones compile only what changed.
+    """
+    python = shutil.which(SYSTEM_PYTHON) or sys.executable
+    print(f"installing the compiled device library in {COMPILED_VENV.relative_to(ROOT)} "
+          "(the first time: a couple of minutes)", file=sys.stderr)
+    done = subprocess.run(["bash", str(ROOT / "deploy" / "install-compiled.sh"), str(COMPILED_VENV), python],
+                          capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        return None, f"compiled column skipped: deploy/install-compiled.sh failed: {done.stderr.strip()[-300:]}"
+    return str(COMPILED_VENV / "bin" / "python"), ""
+
+
 def node_worker(path: str, loops: int) -> tuple[Worker | None, str]:
     """Start the node worker on the reports in ``path``, or return None and why not."""
     modules = os.environ.get("ZIGBEE_ORACLE_MODULES")
@@ -220,15 +239,18 @@ def node_worker(path: str, loops: int) -> tuple[Worker | None, str]:
         return None, f"node worker failed: {error}"
 
 
-def measure(sets: dict[str, list[dict[str, Any]]], repeat: int, loops: int, pythons: list[str]) -> dict[str, Any]:
+def measure(sets: dict[str, list[dict[str, Any]]], repeat: int, loops: int, pythons: list[str],
+            installed: frozenset[str] = frozenset()) -> dict[str, Any]:
     """Run the alternating rounds; return the best seconds per side and key, and the published counts."""
     with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as file:
         json.dump(sets, file)
     try:
         node, why = node_worker(file.name, loops)
         env = python_env()
+        # An interpreter in ``installed`` has flowengine installed (the compiled build): it runs
+        # with its own environment, not this checkout's sources on PYTHONPATH.
         workers = [Worker(f"python{i}", [exe, str(Path(__file__).resolve()), "--worker", file.name,
-                          "--loops", str(loops)], env)
+                          "--loops", str(loops)], os.environ.copy() if exe in installed else env)
                    for i, exe in enumerate(pythons)]
         sides: list[Worker] = ([node] if node else []) + workers
         best: dict[tuple[str, str], float] = {}
@@ -280,25 +302,36 @@ def main() -> None:
     parser.add_argument("--python", action="append", metavar="PATH",
                         help=f"another interpreter for the flowengine side (default: {SYSTEM_PYTHON} when it is "
                              "another build of this Python version; 'none': only this one)")
+    parser.add_argument("--no-compiled", action="store_true",
+                        help="skip the compiled build (by default installed in .venv-compiled and measured too)")
     parser.add_argument("--worker", metavar="FILE", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
         worker(args.worker, args.loops)
         return
     pythons = interpreters(args.python)
+    installed: frozenset[str] = frozenset()
+    why_not_compiled = ""
+    if not args.no_compiled:
+        compiled_exe, why_not_compiled = compiled_python()
+        if compiled_exe is not None:
+            pythons.append(compiled_exe)
+            installed = frozenset({compiled_exe})
     realistic = {f"real/{m}": r for m, r in realistic_reports().items()}
     generated = {f"generated/{m}": r for m, r in load_reports().items()}
-    result = measure({**realistic, **generated}, args.repeat, args.loops, pythons)
+    result = measure({**realistic, **generated}, args.repeat, args.loops, pythons, installed)
     for i, hello in enumerate(result["pythons"]):
         print(f"python{i}: {hello['executable']} (Python {hello['python']}"
-              f"{', libpython shared' if hello['shared'] else ''})")
+              f"{', libpython shared' if hello['shared'] else ''}"
+              f"{', compiled device library' if hello['compiled'] else ', pure Python'})")
     print(f"best of {args.repeat} alternating rounds per side, each pass decoding a model's reports {args.loops}"
           " times; CPU seconds of each worker process\n")
     table("realistic (the public reports, cycled)", realistic, result)
     print()
     table("oracle set (generated: valid, damaged, hand-shaped)", generated, result)
-    if result["why"]:
-        print(result["why"], file=sys.stderr)
+    for why in (result["why"], why_not_compiled):
+        if why:
+            print(why, file=sys.stderr)
 
 
 if __name__ == "__main__":

@@ -299,3 +299,64 @@ def test_one_record_way_equals_the_full_parser(options: dict[str, Any], live_tim
         assert exact(fast._asdict()) == exact(full._asdict()), record
         compared += 1
     assert compared > 10_000
+
+
+def _records_frame(sequence: int, records: list[tuple[int, int, bytes]]) -> bytes:
+    """A Report Attributes frame (no manufacturer code) of (attribute id, data type, value bytes) records."""
+    body = b"".join(attr_id.to_bytes(2, "little") + bytes([type_id]) + value for attr_id, type_id, value in records)
+    return bytes([0x18, sequence, 0x0A]) + body
+
+
+def _i16(value: int) -> bytes:
+    return value.to_bytes(2, "little", signed=True)
+
+
+def _u16(value: int) -> bytes:
+    return value.to_bytes(2, "little")
+
+
+@pytest.mark.parametrize(
+    ("model", "cluster", "frames"),
+    [
+        # The weather sensor's pressure report (measuredValue, scaledValue, scale), then frames of the
+        # same length and first record that differ after it: another attribute id, another type of the
+        # same width, a sentinel among the values, an out-of-type-bounds scale, and the first again.
+        ("lumi.weather", 0x0403, [
+            [(0x0000, 0x29, _i16(1010)), (0x0010, 0x29, _i16(10100)), (0x0014, 0x28, b"\xff")],
+            [(0x0000, 0x29, _i16(1011)), (0x0010, 0x29, _i16(10110)), (0x0014, 0x28, b"\xff")],
+            [(0x0000, 0x29, _i16(1011)), (0x0011, 0x29, _i16(10110)), (0x0014, 0x28, b"\xff")],
+            [(0x0000, 0x29, _i16(1011)), (0x0010, 0x21, _u16(10110)), (0x0014, 0x28, b"\xff")],
+            [(0x0000, 0x29, _i16(1012)), (0x0010, 0x29, _i16(-32768)), (0x0014, 0x28, b"\xff")],
+            [(0x0000, 0x29, _i16(-32768)), (0x0010, 0x29, _i16(10120)), (0x0014, 0x28, b"\x80")],
+            [(0x0000, 0x29, _i16(1013)), (0x0010, 0x29, _i16(10130)), (0x0014, 0x28, b"\x80")],
+            [(0x0000, 0x29, _i16(1013)), (0x0000, 0x29, _i16(-32768)), (0x0014, 0x28, b"\x01")],
+            [(0x0000, 0x29, _i16(1014)), (0x0010, 0x29, _i16(10140)), (0x0014, 0x28, b"\xff")],
+        ]),
+        # The bulb's colour temperature has bounds narrower than its type (at most 65279): each value
+        # is checked one by one; over the bound or the sentinel, the post-read drops it.
+        ("TRADFRI bulb E27 WS opal 980lm", 0x0300, [
+            [(0x0007, 0x21, _u16(370)), (0x0008, 0x30, b"\x02")],
+            [(0x0007, 0x21, _u16(65279)), (0x0008, 0x30, b"\x02")],
+            [(0x0007, 0x21, _u16(65280)), (0x0008, 0x30, b"\x02")],
+            [(0x0007, 0x21, _u16(0xFFFF)), (0x0008, 0x30, b"\x02")],
+            [(0x0007, 0x21, _u16(250)), (0x0008, 0x30, b"\x01")],
+            [(0x0007, 0x21, _u16(250)), (0x0003, 0x21, _u16(30000)), (0x0004, 0x21, _u16(30000))],
+            [(0x0007, 0x21, _u16(454)), (0x0008, 0x30, b"\x02")],
+        ]),
+    ],
+)
+def test_reports_of_several_records_read_by_a_layout_equal_the_full_parser(
+    model: str, cluster: int, frames: list[list[tuple[int, int, bytes]]]
+) -> None:
+    """A layout made from one frame reads the next ones in one go only where it fits, as the parser does."""
+    from tests.nodes.decode.test_memo import exact
+
+    decoder = Decoder(compat=2, cache_state=False)
+    ieee = "00:15:8d:00:07:00:01:03"
+    for sequence, records in enumerate(frames):
+        frame = _records_frame(sequence, records)
+        fast = decoder.decode_frame(frame, cluster=cluster, lqi=80, model=model, ieee=ieee)
+        full = decoder._finish(decoder._convert(frame, cluster, model), 80, decoder._device(ieee))
+        assert exact(fast._asdict()) == exact(full._asdict()), records
+    # The layouts were made and used (their frames' first record is a one-record shape of its own).
+    assert any(single is not None and single.layouts for single in decoder._singles.values())
