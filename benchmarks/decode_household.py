@@ -16,9 +16,11 @@ What each side does per report (the same work, nothing remembered from one repor
   fixed-size types, the values are read at their fixed places and converted by the converters'
   single forms: the same results, see benchmarks/README.md), post-processes (calibration and
   precision rounding), adds ``linkquality``, and builds the published payload (keys sorted, values
-  as JSON) and the typed event. What it keeps between reports depends only on the model (the
-  definition's dispatch table) or the cluster and manufacturer code (the named-attribute table),
-  never on the frame's bytes.
+  as JSON) and the typed event. What it keeps between reports: per model its dispatch table, per
+  cluster and manufacturer code the named attributes, per record header (attribute id and data
+  type) a reader and the converters' single forms, per layout of several records one reader;
+  nothing keyed on a value, so every value is read and converted afresh. Each pass starts from a
+  new decoder, so it builds those tables again.
 * node: ``Buffer.from(frame, 'hex')``, ``Frame.fromBuffer`` (a fresh parse of header and
   payload), ``attributeKeyValue`` (names and ``processAttributePostRead``) or the command's
   payload, every ``fromZigbee`` converter of the definition matching cluster and type (awaited,
@@ -270,18 +272,33 @@ def measure(sets: dict[str, list[dict[str, Any]]], repeat: int, loops: int, pyth
         os.unlink(file.name)
 
 
+def labels(pythons: list[dict[str, Any]]) -> list[str]:
+    """A short column name per interpreter: ``venv`` (this one), ``system`` (python3), ``compiled``, or ``pythonN``."""
+    names = []
+    for i, hello in enumerate(pythons):
+        if hello["compiled"]:
+            names.append("compiled")
+        elif i == 0:
+            names.append("venv")
+        elif hello["executable"] == SYSTEM_PYTHON:
+            names.append("system")
+        else:
+            names.append(f"python{i}")
+    return names
+
+
 def table(title: str, sets: dict[str, list[dict[str, Any]]], result: dict[str, Any]) -> None:
-    """Print one table: msg/s per side and model, the ratios flowengine / node, the memo path."""
+    """Print one table: msg/s per side and model, the ratios flowengine / node, the memo path, the lowest ratios."""
     best, pythons, loops = result["best"], result["pythons"], result["loops"]
+    names = labels(pythons)
     total = sum(len(r) for r in sets.values())
     print(f"{title}: {total} reports, cold (no memo), compat 2, cache_state false")
     header = f"{'model':32} {'reports':>7} {'published':>9}"
-    for i, _ in enumerate(pythons):
-        header += f" {f'python{i} msg/s':>14}"
+    header += "".join(f" {name + ' msg/s':>14}" for name in names)
     header += f" {'node msg/s':>11}"
-    for i, _ in enumerate(pythons):
-        header += f" {f'ratio{i}':>7}"
+    header += "".join(f" {name:>9}" for name in names)
     print(header + f" {'memo msg/s':>11}")
+    lowest = [float("inf")] * len(names)
     for key, reports in sets.items():
         count = len(reports)
         line = f"{key.split('/', 1)[1]:32} {count:>7} {result['published']['python0', key]:>9}"
@@ -289,8 +306,13 @@ def table(title: str, sets: dict[str, list[dict[str, Any]]], result: dict[str, A
         line += "".join(f" {rate:>14,.0f}" for rate in ours)
         theirs = count * loops / best["node", key] if result["node"] else None
         line += f" {theirs:>11,.0f}" if theirs else f" {'-':>11}"
-        line += "".join(f" {rate / theirs:>6.2f}x" if theirs else f" {'-':>7}" for rate in ours)
+        line += "".join(f" {rate / theirs:>8.2f}x" if theirs else f" {'-':>9}" for rate in ours)
         print(line + f" {count / result['memo'][key]:>11,.0f}")
+        if theirs:
+            lowest = [min(low, rate / theirs) for low, rate in zip(lowest, ours, strict=True)]
+    if result["node"]:
+        summary = ", ".join(f"{name} {low:.2f}x" for name, low in zip(names, lowest, strict=True))
+        print(f"lowest ratio flowengine / node over the models: {summary}")
 
 
 def main() -> None:
@@ -320,8 +342,8 @@ def main() -> None:
     realistic = {f"real/{m}": r for m, r in realistic_reports().items()}
     generated = {f"generated/{m}": r for m, r in load_reports().items()}
     result = measure({**realistic, **generated}, args.repeat, args.loops, pythons, installed)
-    for i, hello in enumerate(result["pythons"]):
-        print(f"python{i}: {hello['executable']} (Python {hello['python']}"
+    for name, hello in zip(labels(result["pythons"]), result["pythons"], strict=True):
+        print(f"{name}: {hello['executable']} (Python {hello['python']}"
               f"{', libpython shared' if hello['shared'] else ''}"
               f"{', compiled device library' if hello['compiled'] else ', pure Python'})")
     print(f"best of {args.repeat} alternating rounds per side, each pass decoding a model's reports {args.loops}"

@@ -124,6 +124,9 @@ def normalize_ieee(ieee: str) -> str:
 
 def to_json_value(value: Any) -> Any:
     """Return a converter value as Zigbee2MQTT serialises it (NaN -> null, BigInt -> string, …)."""
+    kind = type(value)
+    if kind is str or kind is int or kind is bool or value is None:
+        return value  # the usual member of a nested object (a JsBigInt is an int of another type)
     if isinstance(value, float):
         if math.isnan(value) or math.isinf(value):
             return None
