@@ -33,9 +33,12 @@ What each side does per report (the same work, nothing remembered from one repor
 one pass over one model's reports when asked, timed in CPU seconds of its own process. The
 passes alternate: each round runs, model by model, node's pass, then each Python's, so every
 side sees the same machine (a shared machine's speed moves by a third between minutes). Each
-side keeps its best of ``--repeat`` rounds; a pass decodes the model's reports ``--loops``
-times (a pass of a few milliseconds is at the mercy of one hiccup). Node runs one untimed warm-up pass per model first
-(V8's JIT compiles the hot functions: legitimate, as a live Zigbee2MQTT is warm).
+side keeps its best of ``--repeat`` rounds. Every worker runs on the same CPU: on a shared virtual
+machine one CPU can run at half the speed of the other for minutes (seen here: the same process
+decoded 220k or 450k reports/s depending on the CPU it was pinned to), so sides on different CPUs
+would compare the CPUs, not the code. A pass decodes the model's reports ``--loops`` times (a
+pass of a few milliseconds is at the mercy of one hiccup). Node runs one untimed warm-up pass per
+model first (V8's JIT compiles the hot functions: legitimate, as a live Zigbee2MQTT is warm).
 
 **Which Python.** The flowengine side runs on this interpreter and, when it exists and is another
 build of the same Python version, on the system's ``/usr/bin/python3`` (``--python`` names
@@ -159,9 +162,13 @@ def worker(path: str, loops: int) -> None:
 class Worker:
     """One worker process (node or a Python); ``run`` asks it for one pass and waits for the answer."""
 
-    def __init__(self, name: str, argv: list[str], env: dict[str, str]) -> None:
+    def __init__(self, name: str, argv: list[str], env: dict[str, str], cpu: int | None = None) -> None:
         self.name = name
-        self.process = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=env)
+        # Pinned before it starts, so every thread the process makes (V8's compiler and collector too)
+        # stays on that CPU.
+        pin = None if cpu is None else (lambda: os.sched_setaffinity(0, {cpu}))
+        self.process = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=env,
+                                        preexec_fn=pin)  # (the orchestrator has no threads to upset)
         self.hello = self._line()
 
     def _line(self) -> str:
@@ -225,7 +232,14 @@ def compiled_python() -> tuple[str | None, str]:
     return str(COMPILED_VENV / "bin" / "python"), ""
 
 
-def node_worker(path: str, loops: int) -> tuple[Worker | None, str]:
+def shared_cpu() -> int | None:
+    """The one CPU every worker runs on (None where the platform cannot pin a process)."""
+    if not hasattr(os, "sched_getaffinity"):
+        return None
+    return min(os.sched_getaffinity(0))
+
+
+def node_worker(path: str, loops: int, cpu: int | None) -> tuple[Worker | None, str]:
     """Start the node worker on the reports in ``path``, or return None and why not."""
     modules = os.environ.get("ZIGBEE_ORACLE_MODULES")
     if not modules or not (Path(modules) / "zigbee-herdsman-converters").is_dir():
@@ -236,7 +250,7 @@ def node_worker(path: str, loops: int) -> tuple[Worker | None, str]:
         return None, "node skipped: no node on PATH"
     try:
         return Worker("node", [node, str(NODE_SCRIPT), path, str(loops)],
-                      {**os.environ, "ZIGBEE_ORACLE_MODULES": modules}), ""
+                      {**os.environ, "ZIGBEE_ORACLE_MODULES": modules}, cpu), ""
     except RuntimeError as error:
         return None, f"node worker failed: {error}"
 
@@ -247,12 +261,13 @@ def measure(sets: dict[str, list[dict[str, Any]]], repeat: int, loops: int, pyth
     with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as file:
         json.dump(sets, file)
     try:
-        node, why = node_worker(file.name, loops)
+        cpu = shared_cpu()
+        node, why = node_worker(file.name, loops, cpu)
         env = python_env()
         # An interpreter in ``installed`` has flowengine installed (the compiled build): it runs
         # with its own environment, not this checkout's sources on PYTHONPATH.
         workers = [Worker(f"python{i}", [exe, str(Path(__file__).resolve()), "--worker", file.name,
-                          "--loops", str(loops)], os.environ.copy() if exe in installed else env)
+                          "--loops", str(loops)], os.environ.copy() if exe in installed else env, cpu)
                    for i, exe in enumerate(pythons)]
         sides: list[Worker] = ([node] if node else []) + workers
         best: dict[tuple[str, str], float] = {}
@@ -267,7 +282,8 @@ def measure(sets: dict[str, list[dict[str, Any]]], repeat: int, loops: int, pyth
         for side in sides:
             side.close()
         return {"best": best, "published": published, "memo": memo, "why": why,
-                "pythons": [json.loads(w.hello) for w in workers], "node": node is not None, "loops": loops}
+                "pythons": [json.loads(w.hello) for w in workers], "node": node is not None, "loops": loops,
+                "cpu": cpu}
     finally:
         os.unlink(file.name)
 
@@ -346,8 +362,9 @@ def main() -> None:
         print(f"{name}: {hello['executable']} (Python {hello['python']}"
               f"{', libpython shared' if hello['shared'] else ''}"
               f"{', compiled device library' if hello['compiled'] else ', pure Python'})")
+    pinned = "" if result["cpu"] is None else f", every worker on CPU {result['cpu']}"
     print(f"best of {args.repeat} alternating rounds per side, each pass decoding a model's reports {args.loops}"
-          " times; CPU seconds of each worker process\n")
+          f" times; CPU seconds of each worker process{pinned}\n")
     table("realistic (the public reports, cycled)", realistic, result)
     print()
     table("oracle set (generated: valid, damaged, hand-shaped)", generated, result)
