@@ -183,6 +183,27 @@ def _published(result: Mapping[str, Any]) -> dict[str, Any]:
     return payload
 
 
+def _beside_linkquality(key: str, value: Any, lqi: Any) -> dict[str, Any] | None:
+    """The payload of a one-key result as :func:`_published` makes it, with ``linkquality``; None: a value to convert.
+
+    The usual payload has one key besides ``linkquality``: two keys need no sort, and a plain
+    value (text, integer, boolean, null, a finite float, NaN as null) no conversion.
+    """
+    kind = type(value)
+    if kind is str or kind is int or kind is bool or value is None or (
+            kind is float and value - value == 0 and -_BIG_INTEGRAL < value < _BIG_INTEGRAL):
+        pass
+    elif kind is float and value != value:
+        value = None  # NaN: null
+    else:
+        return None
+    if key < "linkquality":
+        return {key: value, "linkquality": lqi}
+    if key > "linkquality":
+        return {"linkquality": lqi, key: value}
+    return {key: lqi}  # the converter's own linkquality is replaced
+
+
 class _Converted(NamedTuple):
     """The pure part of decoding one frame: what the parser and the converters make of it."""
 
@@ -722,8 +743,7 @@ class Decoder:
         :class:`_Single` (made once per model, cluster and record header) instead of the full
         parser and ``convert``; anything unusual (another length, a value the attribute's
         post-read rejects, a malformed structure) takes the full path, which gives the
-        reference's answer, errors included. The end of :meth:`_finish` is inlined for the
-        usual case (a payload, no state cache).
+        reference's answer, errors included.
         """
         device = self._devices.get(ieee or "") or self._device(ieee)
         size = len(frame)
@@ -746,12 +766,7 @@ class Decoder:
                     decoded = self._single(single, frame, at, cluster, lqi, device)
                     if decoded is not None:
                         return decoded
-        converted = self._convert(frame, cluster, model)
-        result = converted[2]
-        if result is None or self._cache_state:
-            return self._finish(converted, lqi, device)
-        result["linkquality"] = lqi
-        return _result(DecodeResult, (_published(result), converted[3], None, converted[1], device.name, device.topic))
+        return self._finish(self._convert(frame, cluster, model), lqi, device)
 
     def _single(
         self, single: _Single, frame: bytes, at: int, cluster: int, lqi: int, device: _Device
@@ -759,7 +774,7 @@ class Decoder:
         """Decode a one-record report whose value starts at ``at`` (None: the full path decides).
 
         The whole pipeline in one place (the forms, the event, the post-processing, the
-        payload): :meth:`_settle` and :meth:`_finish` do the same for the full path.
+        payload): :meth:`_run` and :meth:`_finish` do the same for the full path.
         """
         attr_id, width, unpack, attribute, invalid, bounded, low, high, plan, forms, message, _ = single
         if width:
@@ -809,20 +824,13 @@ class Decoder:
             return _result(DecodeResult, (None, event, None, plan.name, device.name, device.topic))
         steps = plan.post_steps
         if len(result) == 1 and not self._cache_state:
-            # The usual payload: one key and linkquality. _published's work for two keys, inline.
+            # The usual payload: one key and linkquality (post-processed by its key's step alone).
             [(key, value)] = result.items()
             step = steps.get(key)
             if step is not None:
                 value = result[key] = _post_value(value, step, message.options)
-            kind = type(value)
-            if kind is str or kind is int or kind is bool or value is None or (
-                    kind is float and value - value == 0 and -_BIG_INTEGRAL < value < _BIG_INTEGRAL):
-                if key < "linkquality":
-                    payload = {key: value, "linkquality": lqi}
-                elif key > "linkquality":
-                    payload = {"linkquality": lqi, key: value}
-                else:
-                    payload = {key: lqi}
+            payload = _beside_linkquality(key, value, lqi)
+            if payload is not None:
                 return _result(DecodeResult, (payload, event, None, plan.name, device.name, device.topic))
         elif steps:
             _post_process(result, steps, message.options)
@@ -925,7 +933,7 @@ class Decoder:
         return self._run(plan, cluster, msg_type, data)
 
     def _run(self, plan: _Plan, cluster: int, msg_type: str, data: dict[Any, Any]) -> _Converted:
-        """Run the plan's converters on a parsed message, round, derive the event (all pure)."""
+        """Run the plan's converters on a parsed message, derive the event, round (all pure)."""
         name = plan.name
         by_type = plan.dispatch.get(cluster)
         converters = None if by_type is None else by_type.get(msg_type)
@@ -944,13 +952,7 @@ class Decoder:
                     result = converted
                 else:
                     result.update(converted)
-        return self._settle(plan, cluster, msg_type, data, result)
-
-    def _settle(
-        self, plan: _Plan, cluster: int, msg_type: str, data: dict[Any, Any], result: dict[str, Any] | None
-    ) -> _Converted:
-        """The converters' merged ``result`` -> the event, then the post-processed result (all pure)."""
-        name = plan.name
+        # The event sees the converters' merged result before rounding; then the post-processing.
         options = self._options
         events = plan.events
         event: DeviceEvent | None = None
@@ -983,6 +985,11 @@ class Decoder:
         error, model, result, event = converted
         if result is None:
             return _result(DecodeResult, (None, event, error, model, device.name, device.topic))
+        if len(result) == 1 and not self._cache_state:
+            [(key, value)] = result.items()
+            payload = _beside_linkquality(key, value, lqi)
+            if payload is not None:
+                return _result(DecodeResult, (payload, event, None, model, device.name, device.topic))
         result["linkquality"] = lqi
         if self._cache_state:
             result = self._merge_state(device, result)
