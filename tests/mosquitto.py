@@ -28,6 +28,7 @@ import contextlib
 import datetime
 import getpass
 import ipaddress
+import json
 import os
 import shutil
 import signal
@@ -536,6 +537,26 @@ class Subscriber:
         """Block until ``predicate(messages)`` is true; return False when ``timeout`` passes first."""
         with self._condition:
             return self._condition.wait_for(lambda: predicate(self.messages), timeout)
+
+    def wait_for_distinct(self, field: str, count: int, timeout: float = 30.0) -> bool:
+        """Block until ``count`` distinct values of the JSON payloads' ``field`` have arrived (False on timeout).
+
+        Duplicates (an outbox's redeliveries) count once. The predicate of :meth:`wait_until` runs
+        under the lock the network thread takes for every arriving message, so each look reads
+        only the messages that came since the last one: parsing every payload at every arrival is
+        quadratic, and with thousands of messages it stalled delivery for tens of seconds.
+        """
+        seen: set[Any] = set()
+        read = 0
+
+        def enough(messages: list[ReceivedMessage]) -> bool:
+            nonlocal read
+            for message in messages[read:]:
+                seen.add(json.loads(message.payload)[field])
+            read = len(messages)
+            return len(seen) >= count
+
+        return self.wait_until(enough, timeout)
 
     def wait_for_count(self, count: int, timeout: float = 30.0) -> bool:
         """Block until at least ``count`` messages have arrived (False on timeout)."""

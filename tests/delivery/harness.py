@@ -177,7 +177,7 @@ def replay_to_mqtt(folder: Path, broker: Mosquitto, subscriber: Subscriber, tota
     tally.kills, runs = run_with_kills(
         folder, kill_targets(rng, total, kills), lambda t: subscriber.wait_until(lambda m: len(m) >= t, 0.05))
     finish(folder, runs)
-    assert subscriber.wait_until(lambda m: len({json.loads(x.payload)["seq"] for x in m}) >= total, 30)
+    assert subscriber.wait_for_distinct("seq", total, 30)
     tally.add(subscriber_seqs(subscriber))
     return tally
 
@@ -230,8 +230,7 @@ def mqtt_in_to_out(folder: Path, broker: Mosquitto, subscriber: Subscriber, tota
         folder, kill_targets(rng, total, kills), lambda t: subscriber.wait_until(lambda m: len(m) >= t, 0.05))
     last = start_runner(folder, runs)
     try:
-        everything = subscriber.wait_until(lambda m: len({json.loads(x.payload)["seq"] for x in m}) >= total,
-                                           timeout=120)
+        everything = subscriber.wait_for_distinct("seq", total, 120)
         # Earlier runs may have delivered everything: stop the last one only once it runs (its
         # SIGTERM handler is installed), so its exit code tells a clean shutdown.
         started = wait_for_log(last, folder / f"run{runs}.log", "mqtt-in 'inbound'")

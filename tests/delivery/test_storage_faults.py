@@ -6,7 +6,6 @@ resumes by itself, without a restart, once the condition is gone (docs/delivery.
 
 from __future__ import annotations
 
-import json
 import os
 import resource
 import shutil
@@ -153,7 +152,7 @@ def check_three_outputs(tmp_path: Path, subscriber: Subscriber) -> None:
     """Every record once in the file, every record at the subscriber (the outbox's duplicates allowed)."""
     (tmp_path / "out.jsonl").write_bytes((tmp_path / "out" / "out.jsonl").read_bytes())
     check_everything_once(tmp_path)
-    assert subscriber.wait_until(lambda m: len({json.loads(x.payload)["seq"] for x in m}) >= TOTAL, 30)
+    assert subscriber.wait_for_distinct("seq", TOTAL, 30)
     assert set(subscriber_seqs(subscriber)) == set(range(TOTAL))
 
 

@@ -66,7 +66,7 @@ def test_at_least_once_in_order_across_sigkill_restarts(
     last = run_flow_process(tmp_path, 2)
     assert last.wait(90) == 0, (tmp_path / "run2.log").read_text()
 
-    assert subscriber.wait_until(lambda m: len({json.loads(x.payload)["seq"] for x in m}) >= total, timeout=30)
+    assert subscriber.wait_for_distinct("seq", total, 30)
     received = seqs(subscriber)
     assert set(received) == set(range(total))
     for lane in range(LANES):
