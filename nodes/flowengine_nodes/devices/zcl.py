@@ -722,19 +722,17 @@ def single_record(cluster: int, manufacturer_code: int | None, attr_id: int, typ
     return SingleRecord(attr_id, width, unpack, attribute, invalid, True, low, high)
 
 
-
-
 class ReportLayout(NamedTuple):
     """A Report Attributes frame of several fixed-size records, read in one unpacking.
 
     Made from a frame whose records were read one by one (:func:`report_layout`). Another frame
-    has the same layout when its record headers (attribute ids and data types) sit at the same
-    places with the same bytes: read as one big-endian integer, ``frame & mask == headers``.
+    of the same length has the same layout when its record headers (attribute ids and data
+    types) sit at the same places with the same bytes: read as one big-endian integer,
+    ``frame & mask == headers``. (The caller keeps layouts by frame length.)
     Its values are then read at once; whether the post-read could change any of them is
     decided without a loop in the usual case (see ``sentinels`` and ``checked``).
 
     Attributes:
-        size: the frame's length.
         mask: keeps the bytes of the headers after the first record's (the caller matched that one).
         headers: those bytes' values.
         unpack: reads every record's value, from the first value's offset.
@@ -747,7 +745,6 @@ class ReportLayout(NamedTuple):
             narrower than its type).
     """
 
-    size: int
     mask: int
     headers: int
     unpack: Callable[[bytes, int], tuple[Any, ...]]
@@ -768,8 +765,7 @@ def report_layout(frame: bytes, records: Sequence[tuple[int, SingleRecord]]) -> 
     The first record's position is -1: its header is the caller's to match (it chose the first
     reader by it); the other headers are part of the layout.
     """
-    size = len(frame)
-    mask = bytearray(size)
+    mask = bytearray(len(frame))
     formats = []
     sentinels = set()
     checked = False
@@ -791,7 +787,7 @@ def report_layout(frame: bytes, records: Sequence[tuple[int, SingleRecord]]) -> 
         elif record.invalid is not None:
             sentinels.add(record.invalid)
     whole = int.from_bytes(mask, "big")
-    return ReportLayout(size, whole, int.from_bytes(frame, "big") & whole,
+    return ReportLayout(whole, int.from_bytes(frame, "big") & whole,
                         struct.Struct("<" + "".join(formats)).unpack_from,
                         tuple(record.attr_id for _, record in records), tuple(record for _, record in records),
                         frozenset(sentinels), checked)
